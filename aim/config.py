@@ -1,0 +1,197 @@
+"""Frozen, typed configs: the only source of defaults. Each field's ``help`` is its CLI help.
+
+A run stores ``RunConfig.to_json()`` and is rebuilt with ``RunConfig.from_json``; every value is validated in
+``__post_init__`` so a bad value is refused before any work starts, with the valid choices listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from aim.errors import ConfigError
+
+VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim")
+FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
+EMBEDDINGS = ("fwe", "se")
+
+
+def _help(text: str, **kw: Any) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    _check(value in choices, f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How raw data becomes encoded ids (aim_reference.md §8)."""
+
+    min_count: int = _help("values seen fewer times than this in the data map to the OOV id 0", default=2)
+    split_seed: int = _help("seed of the stratified train/valid/test split (kept apart from the model seed)", default=0)
+    valid_frac: float = _help("fraction of rows for validation when a format has no given split", default=0.1)
+    test_frac: float = _help("fraction of rows for test when a format has no given split", default=0.1)
+    max_rows: int = _help("read at most this many data rows (0 = all)", default=0)
+    label: str = _help("generic CSV: name of the 0/1 label column", default="label")
+    categorical: str = _help("generic CSV: comma-separated categorical columns (empty = all but label/numeric)", default="")
+    numeric: str = _help("generic CSV: comma-separated numeric columns, bucketised like Criteo", default="")
+
+    def __post_init__(self) -> None:
+        _check(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
+        _check(0 < self.valid_frac < 0.5, f"valid_frac must be in (0, 0.5), got {self.valid_frac}")
+        _check(0 < self.test_frac < 0.5, f"test_frac must be in (0, 0.5), got {self.test_frac}")
+        _check(self.max_rows >= 0, f"max_rows must be >= 0, got {self.max_rows}")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The built-in generator with planted ground truth (aim/data/synthetic.py)."""
+
+    rows: int = _help("number of rows generated", default=60_000)
+    fields: int = _help("number of fields", default=10)
+    vocab: int = _help("vocabulary size of each field (Zipf-distributed ids)", default=50)
+    noise_fields: int = _help("fields that carry no signal at all", default=3)
+    planted_pairs: int = _help("planted 2nd-order interactions (kinds cycle inner, kernel, xor)", default=3)
+    planted_triples: int = _help("planted 3rd-order interactions", default=0)
+    positive_rate: float = _help("target positive rate", default=0.25)
+    signal: float = _help("scale of the planted logit terms", default=1.5)
+    data_seed: int = _help("seed of the generator", default=7)
+
+    def __post_init__(self) -> None:
+        _check(self.rows >= 100, f"rows must be >= 100, got {self.rows}")
+        _check(self.fields >= 3, f"fields must be >= 3, got {self.fields}")
+        _check(self.vocab >= 2, f"vocab must be >= 2, got {self.vocab}")
+        _check(0 <= self.noise_fields <= self.fields - 2, f"noise_fields must be in [0, fields-2], got {self.noise_fields}")
+        _check(self.planted_pairs >= 0 and self.planted_triples >= 0, "planted counts must be >= 0")
+        _check(0.01 <= self.positive_rate <= 0.99, f"positive_rate must be in [0.01, 0.99], got {self.positive_rate}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model shape shared by all variants."""
+
+    embed_dim: int = _help("embedding size d (the largest size EDS can keep)", default=16)
+    embedding: str = _help("AIM embeddings: fwe = one table per interaction function, se = one shared table", default="fwe")
+    mlp: tuple[int, ...] = _help("hidden sizes of the MLP (DeepFM, IPNN, AIM re-train)", default=(400, 400, 400))
+    dropout: float = _help("MLP dropout", default=0.2)
+    init_std: float = _help("std of the normal init of embedding tables (BN/threshold interplay, aim_reference §2)", default=1e-2)
+    bn_eps: float = _help("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
+    bn_momentum: float = _help("momentum of the gate batch norms (PyTorch convention)", default=0.01)
+    alpha_init: float = _help("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)
+
+    def __post_init__(self) -> None:
+        _choice("embedding", self.embedding, EMBEDDINGS)
+        _check(self.embed_dim >= 1, f"embed_dim must be >= 1, got {self.embed_dim}")
+        _check(all(int(h) >= 1 for h in self.mlp), f"mlp sizes must be >= 1, got {self.mlp}")
+        _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        _check(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
+        _check(self.bn_eps > 0, f"bn_eps must be > 0, got {self.bn_eps}")
+        _check(0 < self.bn_momentum <= 1, f"bn_momentum must be in (0, 1], got {self.bn_momentum}")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """GRDA on the gates: stage A (α, interaction-IF pairs) and stage B (β, embedding dimensions)."""
+
+    search_epochs: int = _help("epochs of stage A (search interaction-IF)", default=6)
+    embed_epochs: int = _help("epochs of stage B (search embed)", default=4)
+    grda_c: float = _help("GRDA c of stage A (threshold scale)", default=0.09)
+    grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
+    grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
+    embed_grda_c: float = _help("GRDA c of stage B", default=0.003)
+    embed_grda_mu: float = _help("GRDA μ of stage B", default=0.6)
+    embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=0.1)
+    grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
+    functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
+
+    def __post_init__(self) -> None:
+        _check(self.search_epochs >= 1 and self.embed_epochs >= 1, "search epochs must be >= 1")
+        for name in ("grda_c", "embed_grda_c"):
+            _check(getattr(self, name) >= 0, f"{name} must be >= 0 (c < 0 would grow gates), got {getattr(self, name)}")
+        for name in ("grda_mu", "embed_grda_mu"):
+            _check(0 < getattr(self, name) < 1, f"{name} must be in (0, 1), got {getattr(self, name)}")
+        for name in ("grda_lr", "embed_grda_lr"):
+            _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
+        for f in self.function_list:
+            _choice("functions", f, FUNCTIONS)
+        _check(len(self.function_list) >= 1, "functions must name at least one interaction function")
+
+    @property
+    def function_list(self) -> tuple[str, ...]:
+        return tuple(f.strip() for f in self.functions.split(",") if f.strip())
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of every model weight (Adam) and the re-train stage."""
+
+    epochs: int = _help("maximum epochs of the re-train stage (and of the baselines)", default=20)
+    batch_size: int = _help("mini-batch size", default=256)
+    lr: float = _help("Adam learning rate", default=1e-3)
+    patience: int = _help("early stopping: epochs without validation AUC gain", default=2)
+    eval_batch_size: int = _help("batch size for evaluation", default=20_000)
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
+        _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as ``config`` in ``run.json``."""
+
+    dataset: str = _help("dataset name (python -m aim datasets lists them)", default="synthetic")
+    data_path: str = _help("dataset file or folder in its native layout (not needed for synthetic)", default="")
+    variant: str = _help("model variant", default="aim")
+    seed: int = _help("seed of model init and batch order", default=0)
+    max_order: int = _help("highest interaction order searched", default=2)
+    data: DataConfig = field(default_factory=DataConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        _choice("variant", self.variant, VARIANTS)
+        _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
+        _check(self.max_order == 2, "max_order > 2 (high-order search) is not implemented yet; use 2")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> RunConfig:
+        return _from_dict(cls, d)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _from_dict(cls: type, d: dict) -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown keys {unknown}; valid keys: {', '.join(known)}")
+    kwargs = {}
+    for name, value in d.items():
+        f = known[name]
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
+            kwargs[name] = _from_dict(f.default_factory, value)
+        elif name == "mlp":
+            kwargs[name] = tuple(int(v) for v in value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
