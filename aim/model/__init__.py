@@ -1,0 +1,1 @@
+"""Networks and their parts: embeddings, interaction functions, gates, FM/DeepFM/IPNN/AIM."""

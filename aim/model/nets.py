@@ -1,0 +1,182 @@
+"""The networks: FM, DeepFM, IPNN (baselines, paper §3.1 eq. 4-10) and AIM (paper Fig. 3-6).
+
+Notation: B batch, F fields, T embedding tables (FWE: one per used function; SE: 1), d embedding size,
+C gated (interaction, function) columns. Every ``forward`` reads like the paper's figure and returns logits (B,).
+Modules are pure: no device choice, optimiser or I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from aim.model.embeddings import FieldEmbedding, FieldLinear, PrunedFieldEmbedding
+from aim.model.gates import DimensionGate, InteractionGate
+from aim.model.interactions import N_FUNCTIONS, InteractionLayer
+
+
+class MLP(nn.Module):
+    """Linear -> BatchNorm -> ReLU -> Dropout per hidden layer, then a linear output: (B, in) -> (B,)."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], dropout: float):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(in_dim, h), nn.BatchNorm1d(h), nn.ReLU(), nn.Dropout(dropout)]
+            in_dim = h
+        layers.append(nn.Linear(in_dim, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h).squeeze(-1)
+
+
+def all_pairs(n_fields: int) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
+
+
+class FM(nn.Module):
+    """ŷ = σ(<w, x> + Σ_{i<j} <e_i, e_j>) (eq. 4, 8); DeepFM adds MLP(E) in parallel (eq. 9)."""
+
+    def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int] = (),
+                 dropout: float = 0.0):
+        super().__init__()
+        self.linear = FieldLinear(vocab_sizes)
+        self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
+        self.mlp = MLP(len(vocab_sizes) * dim, mlp, dropout) if mlp else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embedding(x)[:, :, 0]  # (B, F, d)
+        # Σ_{i<j} <e_i, e_j> = ½ (‖Σ_i e_i‖² - Σ_i ‖e_i‖²): O(F d) instead of O(F² d).
+        fm = 0.5 * (e.sum(1).pow(2) - e.pow(2).sum(1)).sum(-1)
+        logit = self.linear(x) + fm
+        if self.mlp is not None:
+            logit = logit + self.mlp(e.flatten(1))
+        return logit
+
+
+class IPNN(nn.Module):
+    """ŷ = σ(MLP([E, <e_i, e_j> for the pairs])) (eq. 10); ``pairs`` defaults to all F(F-1)/2."""
+
+    def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int], dropout: float,
+                 pairs: Sequence[tuple[int, int]] | None = None):
+        super().__init__()
+        pairs = list(pairs) if pairs is not None else all_pairs(len(vocab_sizes))
+        self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
+        self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).view(-1, 2), persistent=False)
+        self.mlp = MLP(len(vocab_sizes) * dim + len(pairs), mlp, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embedding(x)[:, :, 0]  # (B, F, d)
+        products = (e[:, self.pairs[:, 0]] * e[:, self.pairs[:, 1]]).sum(-1)  # (B, P)
+        return self.mlp(torch.cat([e.flatten(1), products], dim=1))
+
+
+@dataclass(frozen=True)
+class AIMSpec:
+    """Everything needed to rebuild an AIM network; stored in the run next to its weights.
+
+    ``blocks``: one entry per interaction order, ``(fields, funcs)`` with ``fields[c]`` the field indices and
+    ``funcs[c]`` the function id of column c, sorted by function (``interactions.sort_columns``).
+    ``positions``: per field, the embedding dimensions kept by EDS (None: all d, the search stages).
+    """
+
+    vocab_sizes: tuple[int, ...]
+    dim: int
+    shared_embedding: bool
+    blocks: tuple[tuple[tuple[tuple[int, ...], ...], tuple[int, ...]], ...]
+    positions: tuple[tuple[int, ...], ...] | None = None
+    search_dims: bool = False
+    mlp: tuple[int, ...] = ()
+    dropout: float = 0.0
+    init_std: float = 1e-2
+    alpha_init: float = 0.6
+    bn_eps: float = 1e-3
+    bn_momentum: float = 0.01
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> AIMSpec:
+        d = dict(d)
+        d["vocab_sizes"] = tuple(d["vocab_sizes"])
+        d["blocks"] = tuple(
+            (tuple(tuple(f) for f in fields), tuple(funcs)) for fields, funcs in d["blocks"]
+        )
+        if d.get("positions") is not None:
+            d["positions"] = tuple(tuple(p) for p in d["positions"])
+        d["mlp"] = tuple(d.get("mlp", ()))
+        return cls(**d)
+
+    @property
+    def used_functions(self) -> list[int]:
+        return sorted({f for _, funcs in self.blocks for f in funcs})
+
+
+class AIM(nn.Module):
+    """logit = <w, x> + Σ_orders Σ_c α_c BN(f_c(e)) [+ MLP(E) in re-train]  (paper eq. 14, Fig. 6).
+
+    Search interaction-IF: all candidate columns, no MLP, GRDA on α. Search embed: the kept columns plus the
+    EDS gate β ⊙ BN(e), GRDA on β. Re-train: kept columns, ``PrunedFieldEmbedding`` and the MLP.
+    """
+
+    def __init__(self, spec: AIMSpec):
+        super().__init__()
+        self.spec = spec
+        used = spec.used_functions
+        # FWE: one table per function actually used (aim-ifs-eds needs only the inner-product table).
+        table_of = {f: (0 if spec.shared_embedding else used.index(f)) for f in used}
+        tables = 1 if spec.shared_embedding else len(used)
+        F = len(spec.vocab_sizes)
+        self.linear = FieldLinear(spec.vocab_sizes)
+        if spec.positions is None:
+            self.embedding = FieldEmbedding(spec.vocab_sizes, spec.dim, tables, spec.init_std)
+        else:
+            self.embedding = PrunedFieldEmbedding(spec.vocab_sizes, spec.dim, spec.positions, tables, spec.init_std)
+        self.dim_gate = (
+            DimensionGate(F, tables, spec.dim, spec.alpha_init, spec.bn_eps, spec.bn_momentum)
+            if spec.search_dims else None
+        )
+        self.interactions = nn.ModuleList()
+        self.gates = nn.ModuleList()
+        for fields, funcs in spec.blocks:
+            order = len(fields[0])
+            self.interactions.append(
+                InteractionLayer(fields, funcs, spec.dim, [table_of.get(f, 0) for f in range(N_FUNCTIONS)])
+            )
+            eps = 1e-10 if order == 4 else spec.bn_eps  # aim_reference.md §2: the 4th-order BN uses eps 1e-10
+            self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum))
+        self.mlp = MLP(F * tables * spec.dim, spec.mlp, spec.dropout) if spec.mlp else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embedding(x)  # (B, F, T, d)
+        if self.dim_gate is not None:
+            e = self.dim_gate(e)
+        logit = self.linear(x)
+        for interact, gate in zip(self.interactions, self.gates):
+            logit = logit + gate(interact(e)).sum(-1)
+        if self.mlp is not None:
+            logit = logit + self.mlp(e.flatten(1))
+        return logit
+
+    def gate_parameters(self) -> list[nn.Parameter]:
+        """The architecture parameters GRDA trains in a search stage (α, or β when searching dimensions)."""
+        if self.dim_gate is not None:
+            return [self.dim_gate.beta]
+        return [g.alpha for g in self.gates]
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Total trainable parameters and those in embedding tables (incl. the first-order weights)."""
+    total = sum(p.numel() for p in model.parameters())
+    embedding = sum(
+        p.numel()
+        for m in model.modules()
+        if isinstance(m, FieldEmbedding | FieldLinear | PrunedFieldEmbedding)
+        for p in m.parameters()
+    )
+    return {"total": total, "embedding": embedding}

@@ -1,0 +1,163 @@
+"""Models: vectorised interactions against per-pair loops, pruned embeddings against masks, gates, baselines."""
+
+import itertools
+
+import pytest
+import torch
+
+from aim.model.embeddings import FieldEmbedding, PrunedFieldEmbedding
+from aim.model.gates import DimensionGate, InteractionGate
+from aim.model.interactions import INNER, OUTER, SKERNEL, VKERNEL, InteractionLayer, sort_columns
+from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
+from aim.search import candidate_columns, drop_empty_fields
+
+VOCAB = (5, 7, 3, 4, 6)
+
+
+def _columns(order: int, funcs=(0, 1, 2, 3), n_fields: int = 5):
+    fields = [c for c in itertools.combinations(range(n_fields), order) for _ in funcs]
+    fns = [f for _ in itertools.combinations(range(n_fields), order) for f in funcs]
+    idx = sort_columns(fields, fns)
+    return [fields[i] for i in idx], [fns[i] for i in idx]
+
+
+def _reference_scores(layer: InteractionLayer, e: torch.Tensor, fields, funcs, table_of) -> torch.Tensor:
+    """The obvious definition (aim_reference.md §3), one column at a time."""
+    B = e.shape[0]
+    out = torch.zeros(B, len(fields))
+    vk = sk = 0
+    for c, (q, f) in enumerate(zip(fields, funcs)):
+        vecs = [e[:, i, table_of[f]] for i in q]
+        if f == OUTER:
+            out[:, c] = torch.stack([v @ layer.outer_w[m] for m, v in enumerate(vecs)]).prod(0)
+            continue
+        prod = torch.stack(vecs).prod(0)  # (B, d)
+        if f == INNER:
+            out[:, c] = prod.sum(-1)
+        elif f == VKERNEL:
+            out[:, c] = (prod * layer.kernel[vk]).sum(-1)
+            vk += 1
+        elif f == SKERNEL:
+            out[:, c] = layer.scalar[sk, 0] * prod.sum(-1)
+            sk += 1
+    return out
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+@pytest.mark.parametrize("shared", [False, True])
+def test_interaction_layer_equals_per_column_loop(order, shared):
+    torch.manual_seed(order)
+    fields, funcs = _columns(order)
+    table_of = [0, 0, 0, 0] if shared else [0, 1, 2, 3]
+    layer = InteractionLayer(fields, funcs, dim=6, table_of_function=table_of, kernel_std=0.5)
+    e = torch.randn(8, 5, 1 if shared else 4, 6)
+    torch.testing.assert_close(layer(e), _reference_scores(layer, e, fields, funcs, table_of), rtol=1e-5, atol=1e-5)
+
+
+def test_inner_product_exact_value():
+    layer = InteractionLayer([(0, 1)], [INNER], dim=2, table_of_function=[0, 0, 0, 0])
+    e = torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])  # (B=1, F=2, T=1, d=2)
+    assert layer(e).item() == pytest.approx(1 * 3 + 2 * -1)
+
+
+def test_interaction_layer_rejects_unsorted_or_mixed_orders():
+    with pytest.raises(ValueError, match="sorted"):
+        InteractionLayer([(0, 1), (0, 2)], [1, 0], dim=2, table_of_function=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="order"):
+        InteractionLayer([(0, 1), (0, 1, 2)], [0, 0], dim=2, table_of_function=[0, 1, 2, 3])
+
+
+def test_pruned_embedding_equals_masked_full_table():
+    torch.manual_seed(0)
+    positions = [(0, 2), (1,), (), (0, 1, 2, 3), (3, 1)]
+    pruned = PrunedFieldEmbedding(VOCAB, dim=4, positions=positions, tables=2)
+    x = torch.stack([torch.randint(0, v, (16,)) for v in VOCAB], 1)
+    out = pruned(x)  # (B, F, T, d)
+    assert out.shape == (16, 5, 2, 4)
+    for i, pos in enumerate(positions):
+        dropped = [k for k in range(4) if k not in pos]
+        assert torch.all(out[:, i, :, dropped] == 0)
+        if pos:  # the kept columns are the field's own small table, in the order of φ_i (paper eq. 18)
+            group = [g for g, t in enumerate(pruned.groups) if t.shape[1] == 2 * len(pos)][0]
+            members = getattr(pruned, f"fields_{group}").tolist()
+            offset = getattr(pruned, f"offsets_{group}")[members.index(i)]
+            rows = pruned.groups[group][x[:, i] + offset].view(16, 2, len(pos))
+            torch.testing.assert_close(out[:, i][:, :, sorted(pos)], rows)
+    # Physically smaller: sum over fields of vocab × T × d_i parameters, nothing for the empty field.
+    assert pruned.n_embedding_params == sum(v * 2 * len(p) for v, p in zip(VOCAB, positions))
+
+
+def test_pruned_embedding_gradients_reach_every_group():
+    pruned = PrunedFieldEmbedding(VOCAB, dim=4, positions=[(0,), (1, 2), (0,), (), (0, 1, 2, 3)])
+    x = torch.stack([torch.randint(0, v, (8,)) for v in VOCAB], 1)
+    pruned(x).pow(2).sum().backward()
+    assert all(t.grad is not None and t.grad.abs().sum() > 0 for t in pruned.groups)
+
+
+def test_pruned_embedding_rejects_bad_positions():
+    with pytest.raises(ValueError, match="field 1"):
+        PrunedFieldEmbedding((3, 3), dim=4, positions=[(0,), (4,)])
+
+
+def test_interaction_gate_is_bn_without_affine_times_alpha():
+    gate = InteractionGate(3, alpha_init=0.6)
+    assert not any(p is not gate.alpha for p in gate.parameters())  # α is the only parameter
+    assert torch.all((gate.alpha > 0.599) & (gate.alpha < 0.601))
+    s = torch.randn(64, 3) * 5 + 2
+    expected = (s - s.mean(0)) / torch.sqrt(s.var(0, unbiased=False) + 1e-3) * gate.alpha
+    torch.testing.assert_close(gate(s), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_dimension_gate_shares_beta_across_tables():
+    gate = DimensionGate(n_fields=2, tables=3, dim=4)
+    with torch.no_grad():
+        gate.beta.zero_()
+        gate.beta[0, 1] = 2.0
+    out = gate(torch.randn(32, 2, 3, 4))
+    assert torch.all(out[:, 1] == 0) and torch.all(out[:, 0, :, [0, 2, 3]] == 0)
+    assert torch.all(out[:, 0, :, 1] != 0)  # all three function tables of field 0 keep dimension 1
+
+
+def test_fm_trick_equals_pairwise_sum():
+    torch.manual_seed(1)
+    fm = FM(VOCAB, dim=3, init_std=0.5)
+    x = torch.stack([torch.randint(0, v, (10,)) for v in VOCAB], 1)
+    e = fm.embedding(x)[:, :, 0]
+    pairs = sum((e[:, i] * e[:, j]).sum(-1) for i, j in itertools.combinations(range(5), 2))
+    torch.testing.assert_close(fm(x), fm.linear(x) + pairs)
+
+
+def test_ipnn_and_deepfm_shapes_and_backward():
+    x = torch.stack([torch.randint(0, v, (12,)) for v in VOCAB], 1)
+    for model in (FM(VOCAB, 4, 0.01, mlp=(8,), dropout=0.1), IPNN(VOCAB, 4, 0.01, mlp=(8, 8), dropout=0.1)):
+        out = model(x)
+        assert out.shape == (12,)
+        out.sum().backward()
+
+
+def test_aim_search_retrain_and_spec_round_trip():
+    columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
+    assert len(columns[0]) == 10 * 4 and list(columns[1]) == sorted(columns[1])
+    search = AIM(AIMSpec(VOCAB, 4, False, (columns,)))
+    x = torch.stack([torch.randint(0, v, (12,)) for v in VOCAB], 1)
+    assert search(x).shape == (12,)
+    assert [p.shape for p in search.gate_parameters()] == [torch.Size([40])]
+    positions = ((0, 1), (2,), (), (0, 1, 2, 3), (1,))
+    kept = drop_empty_fields(columns, positions)
+    assert all(2 not in f for f in kept[0]) and len(kept[0]) == 6 * 4
+    spec = AIMSpec(VOCAB, 4, False, (kept,), positions=positions, mlp=(8,), dropout=0.0)
+    retrained = AIM(spec)
+    assert AIMSpec.from_json(spec.to_json()) == spec
+    rebuilt = AIM(AIMSpec.from_json(spec.to_json()))
+    rebuilt.load_state_dict(retrained.state_dict())
+    retrained.eval(), rebuilt.eval()
+    torch.testing.assert_close(rebuilt(x), retrained(x))
+    # EDS makes the tables physically smaller than a full-size retrain would be.
+    full = AIM(AIMSpec(VOCAB, 4, False, (kept,), mlp=(8,)))
+    assert count_parameters(retrained)["embedding"] < count_parameters(full)["embedding"]
+
+
+def test_aim_fwe_uses_only_tables_of_used_functions():
+    columns = candidate_columns(5, ["inner"])
+    model = AIM(AIMSpec(VOCAB, 4, False, (columns,)))
+    assert model.embedding.tables == 1  # the AutoFIS-like ablation needs one table, not four
