@@ -69,7 +69,14 @@ class SyntheticConfig:
         _check(self.fields >= 3, f"fields must be >= 3, got {self.fields}")
         _check(self.vocab >= 2, f"vocab must be >= 2, got {self.vocab}")
         _check(0 <= self.noise_fields <= self.fields - 2, f"noise_fields must be in [0, fields-2], got {self.noise_fields}")
-        _check(self.planted_pairs >= 0 and self.planted_triples >= 0, "planted counts must be >= 0")
+        _check(self.planted_pairs >= 0, f"planted_pairs must be >= 0, got {self.planted_pairs}")
+        _check(self.planted_triples >= 0, f"planted_triples must be >= 0, got {self.planted_triples}")
+        informative = self.fields - self.noise_fields
+        _check(self.planted_pairs <= informative - 1,
+               f"planted_pairs={self.planted_pairs} cannot be planted among {informative} informative fields "
+               f"(fields - noise_fields); use at most {informative - 1}")
+        _check(self.planted_triples == 0 or informative >= 3,
+               f"planted_triples needs at least 3 informative fields, got {informative}")
         _check(0.01 <= self.positive_rate <= 0.99, f"positive_rate must be in [0.01, 0.99], got {self.positive_rate}")
 
 
@@ -102,17 +109,18 @@ class SearchConfig:
 
     search_epochs: int = _help("epochs of stage A (search interaction-IF)", default=6)
     embed_epochs: int = _help("epochs of stage B (search embed)", default=4)
-    grda_c: float = _help("GRDA c of stage A (threshold scale)", default=0.09)
+    grda_c: float = _help("GRDA c of stage A (threshold scale; the threshold grows as c γ^½ (tγ)^μ)", default=0.09)
     grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
-    embed_grda_c: float = _help("GRDA c of stage B", default=0.003)
-    embed_grda_mu: float = _help("GRDA μ of stage B", default=0.6)
+    embed_grda_c: float = _help("GRDA c of stage B", default=0.09)
+    embed_grda_mu: float = _help("GRDA μ of stage B", default=0.9)
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=0.1)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:
-        _check(self.search_epochs >= 1 and self.embed_epochs >= 1, "search epochs must be >= 1")
+        _check(self.search_epochs >= 1, f"search_epochs must be >= 1, got {self.search_epochs}")
+        _check(self.embed_epochs >= 1, f"embed_epochs must be >= 1, got {self.embed_epochs}")
         for name in ("grda_c", "embed_grda_c"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0 (c < 0 would grow gates), got {getattr(self, name)}")
         for name in ("grda_mu", "embed_grda_mu"):
@@ -164,6 +172,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _choice("variant", self.variant, VARIANTS)
+        _check(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
         _check(self.max_order == 2, "max_order > 2 (high-order search) is not implemented yet; use 2")
 
@@ -188,10 +197,16 @@ def _from_dict(cls: type, d: dict) -> Any:
     kwargs = {}
     for name, value in d.items():
         f = known[name]
-        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
-            kwargs[name] = _from_dict(f.default_factory, value)
-        elif name == "mlp":
-            kwargs[name] = tuple(int(v) for v in value)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _from_dict(type(default), value)
+        elif isinstance(default, tuple):
+            if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
+                raise ConfigError(f"{cls.__name__}.{name}: expected a list of integers, got {value!r}")
+            kwargs[name] = tuple(value)
         else:
-            kwargs[name] = value
+            ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+            if not ok or isinstance(value, bool) != isinstance(default, bool):
+                raise ConfigError(f"{cls.__name__}.{name}: expected {type(default).__name__}, got {value!r}")
+            kwargs[name] = type(default)(value)
     return cls(**kwargs)

@@ -150,7 +150,12 @@ class AIM(nn.Module):
             )
             eps = 1e-10 if order == 4 else spec.bn_eps  # aim_reference.md §2: the 4th-order BN uses eps 1e-10
             self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum))
-        self.mlp = MLP(F * tables * spec.dim, spec.mlp, spec.dropout) if spec.mlp else None
+        # The MLP reads only embedding entries that exist: with EDS, pruned dimensions are always zero.
+        kept = torch.zeros(F, tables, spec.dim, dtype=torch.bool)
+        for i, pos in enumerate(spec.positions or [range(spec.dim)] * F):
+            kept[i, :, list(pos)] = True
+        self.register_buffer("mlp_inputs", kept.flatten().nonzero().squeeze(1), persistent=False)
+        self.mlp = MLP(len(self.mlp_inputs), spec.mlp, spec.dropout) if spec.mlp and len(self.mlp_inputs) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.embedding(x)  # (B, F, T, d)
@@ -160,7 +165,7 @@ class AIM(nn.Module):
         for interact, gate in zip(self.interactions, self.gates):
             logit = logit + gate(interact(e)).sum(-1)
         if self.mlp is not None:
-            logit = logit + self.mlp(e.flatten(1))
+            logit = logit + self.mlp(e.flatten(1)[:, self.mlp_inputs])
         return logit
 
     def gate_parameters(self) -> list[nn.Parameter]:

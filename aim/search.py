@@ -1,0 +1,173 @@
+"""The stages of paper Fig. 6 as functions with typed results (so runs, the app and tests never re-train).
+
+    search interaction-IF (A)  all candidate (interaction, function) columns, no MLP; Adam on weights, GRDA on α
+    search embed (B)           the columns kept by A; EDS gate β ⊙ BN(e); Adam on weights (α re-initialised),
+                               GRDA on β
+    re-train (C)               kept columns, per-field tables of d_i = #{k: β_ik ≠ 0} columns, MLP added, α
+                               re-initialised and trained by Adam as attention; early stopping on validation AUC
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aim.config import FUNCTIONS, RunConfig
+from aim.model.interactions import sort_columns
+from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
+from aim.train import FitResult, GateSchedule, Tensors, evaluate, fit
+
+Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # (fields per column, function per column)
+
+
+@dataclass(frozen=True)
+class SplitTensors:
+    train: Tensors
+    valid: Tensors
+    test: Tensors
+
+
+@dataclass
+class InteractionSearch:
+    """Result of stage A: final α of every candidate column (exact zeros = dropped)."""
+
+    columns: Columns
+    alpha: np.ndarray  # (C,)
+    fit: FitResult
+    metrics: dict[str, dict[str, float]]
+
+    @property
+    def kept(self) -> np.ndarray:
+        return self.alpha != 0
+
+    def kept_columns(self) -> Columns:
+        fields, funcs = self.columns
+        keep = np.flatnonzero(self.kept)
+        return tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep)
+
+
+@dataclass
+class EmbedSearch:
+    """Result of stage B: β (F, d) and the kept positions φ_i of every field (paper eq. 16-17)."""
+
+    beta: np.ndarray  # (F, d)
+    fit: FitResult
+    metrics: dict[str, dict[str, float]]
+
+    @property
+    def positions(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(tuple(int(k) for k in np.flatnonzero(row)) for row in self.beta)
+
+
+@dataclass
+class Trained:
+    """A trained final model (AIM re-train or a baseline) with its metrics."""
+
+    model: torch.nn.Module
+    spec: dict
+    fit: FitResult
+    metrics: dict[str, dict[str, float]]
+    params: dict[str, int]  # total / embedding parameters of the final model
+    params_before_eds: int  # total parameters of the same architecture with full-size (d) embeddings
+
+
+def candidate_columns(n_fields: int, functions: Sequence[str], order: int = 2) -> Columns:
+    """All order-p field combinations × the searched functions, sorted by function."""
+    funcs_ids = [FUNCTIONS.index(f) for f in functions]
+    combos = list(itertools.combinations(range(n_fields), order))
+    fields = [c for c in combos for _ in funcs_ids]
+    funcs = [f for _ in combos for f in funcs_ids]
+    order_idx = sort_columns(fields, funcs)
+    return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
+
+
+def _spec(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns, **kw) -> AIMSpec:
+    m = cfg.model
+    shared = m.embedding == "se"
+    blocks = (columns,) if columns[0] else ()
+    return AIMSpec(vocab_sizes=tuple(vocab_sizes), dim=m.embed_dim, shared_embedding=shared, blocks=blocks,
+                   init_std=m.init_std, alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum, **kw)
+
+
+def _all_metrics(model: torch.nn.Module, data: SplitTensors, batch: int) -> dict[str, dict[str, float]]:
+    return {name: evaluate(model, getattr(data, name), batch) for name in ("valid", "test")}
+
+
+def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
+                        on_epoch: Callable[[dict], None] | None = None) -> InteractionSearch:
+    """Stage A (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros."""
+    functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
+    columns = candidate_columns(len(vocab_sizes), functions)
+    model = AIM(_spec(cfg, vocab_sizes, columns))
+    s, t = cfg.search, cfg.train
+    result = fit(model, data.train, data.valid, stage="search", epochs=s.search_epochs, batch_size=t.batch_size,
+                 lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
+                 gates=GateSchedule(model.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay),
+                 snapshots_per_epoch=4, on_epoch=on_epoch)
+    alpha = model.gates[0].alpha.detach().numpy().copy()
+    return InteractionSearch(columns, alpha, result, _all_metrics(model, data, t.eval_batch_size))
+
+
+def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns, data: SplitTensors,
+                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None) -> EmbedSearch:
+    """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field."""
+    model = AIM(_spec(cfg, vocab_sizes, columns, search_dims=True))
+    s, t = cfg.search, cfg.train
+    result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
+                 lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
+                 gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu, s.grda_lr_decay),
+                 on_epoch=on_epoch)
+    beta = model.dim_gate.beta.detach().numpy().copy()
+    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size))
+
+
+def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> Columns:
+    """Columns whose fields all keep at least one embedding dimension (a field with d_i = 0 interacts with none)."""
+    fields, funcs = columns
+    keep = [c for c, f in enumerate(fields) if all(positions[i] for i in f)]
+    return tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep)
+
+
+def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, generator: torch.Generator,
+                 on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None) -> Trained:
+    t = cfg.train
+    result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
+                 eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience, on_epoch=on_epoch)
+    params = count_parameters(model)
+    before = params["total"] if params_before_eds is None else params_before_eds
+    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size), params, before)
+
+
+def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns,
+            positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
+            on_epoch: Callable[[dict], None] | None = None) -> Trained:
+    """Stage C: the selected architecture from scratch, physically pruned tables, MLP added."""
+    if positions is not None:
+        columns = drop_empty_fields(columns, positions)
+        positions = tuple(tuple(p) for p in positions)
+    spec = _spec(cfg, vocab_sizes, columns, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout)
+    before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
+    model = AIM(spec)
+    return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
+                        before)
+
+
+def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
+                   on_epoch: Callable[[dict], None] | None = None) -> Trained:
+    """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage."""
+    m = cfg.model
+    args = {"vocab_sizes": list(vocab_sizes), "dim": m.embed_dim, "init_std": m.init_std}
+    if cfg.variant == "fm":
+        model = FM(**args)
+    elif cfg.variant == "deepfm":
+        args |= {"mlp": list(m.mlp), "dropout": m.dropout}
+        model = FM(**args)
+    else:
+        args |= {"mlp": list(m.mlp), "dropout": m.dropout}
+        model = IPNN(**args)
+    return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train")

@@ -1,0 +1,165 @@
+"""Training loops as plain functions: mini-batches by slicing, Adam on weights, GRDA on gates, evaluation.
+
+Data stay in memory as one int32 tensor (N, F) per split; an epoch permutes it once and slices batches, so there
+is no per-row Dataset/DataLoader overhead. Adam (weights) and GRDA (gates) step after the same backward pass on
+the same mini-batch (aim_reference.md §1: one-level search, no validation split inside the search).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import log_loss, roc_auc_score
+from torch import nn
+
+from aim.data.base import Split
+from aim.errors import AIMError
+from aim.grda import GRDA
+
+
+class NonFiniteLossError(AIMError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class Tensors:
+    X: torch.Tensor  # (N, F) int32 field-local ids
+    y: torch.Tensor  # (N,) float32
+
+    @classmethod
+    def of(cls, split: Split) -> Tensors:
+        return cls(torch.from_numpy(np.ascontiguousarray(split.X, dtype=np.int32)),
+                   torch.from_numpy(np.ascontiguousarray(split.y, dtype=np.float32)))
+
+
+@dataclass
+class GateSchedule:
+    """GRDA on ``params`` with a learning rate multiplied by ``decay`` after every epoch."""
+
+    params: list[nn.Parameter]
+    lr: float
+    c: float
+    mu: float
+    decay: float
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    snapshots: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (epoch, step, gates)
+    best_epoch: int = -1
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """AUC and log loss of probabilities ``p`` for labels ``y``; AUC is nan when only one class is present."""
+    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+    return {"auc": auc, "logloss": float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))}
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, X: torch.Tensor, batch_size: int) -> np.ndarray:
+    """Probabilities (N,) in eval mode with large batches."""
+    was_training = model.training
+    model.eval()
+    out = [torch.sigmoid(model(X[i : i + batch_size])) for i in range(0, len(X), batch_size)]
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def evaluate(model: nn.Module, data: Tensors, batch_size: int) -> dict[str, float]:
+    return metrics(data.y.numpy(), predict(model, data.X, batch_size))
+
+
+def _gate_vector(params: list[nn.Parameter]) -> np.ndarray:
+    return torch.cat([p.detach().flatten() for p in params]).numpy().copy()
+
+
+def fit(
+    model: nn.Module,
+    train: Tensors,
+    valid: Tensors,
+    *,
+    stage: str,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    eval_batch_size: int,
+    generator: torch.Generator,
+    gates: GateSchedule | None = None,
+    patience: int | None = None,
+    snapshots_per_epoch: int = 0,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FitResult:
+    """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
+    weights. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
+    logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view)."""
+    gate_ids = {id(p) for p in gates.params} if gates else set()
+    weights = [p for p in model.parameters() if id(p) not in gate_ids]
+    adam = torch.optim.Adam(weights, lr=lr, foreach=True)
+    grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
+    loss_fn = nn.BCEWithLogitsLoss()
+    n = len(train.y)
+    steps = math.ceil(n / batch_size)
+    snap_every = max(1, steps // snapshots_per_epoch) if snapshots_per_epoch else 0
+    result = FitResult()
+    best_auc, best_state, since_best, global_step = -math.inf, None, 0, 0
+    if grda is not None and snap_every:
+        result.snapshots.append((0, 0, _gate_vector(gates.params)))
+    model.train()
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        perm = torch.randperm(n, generator=generator)
+        X, y = train.X[perm], train.y[perm]
+        total = torch.zeros(())
+        for b in range(steps):
+            xb, yb = X[b * batch_size : (b + 1) * batch_size], y[b * batch_size : (b + 1) * batch_size]
+            loss = loss_fn(model(xb), yb)
+            adam.zero_grad(set_to_none=True)
+            if grda is not None:
+                grda.zero_grad(set_to_none=True)
+            loss.backward()
+            adam.step()
+            if grda is not None:
+                grda.step()
+            total += loss.detach() * len(yb)
+            global_step += 1
+            if snap_every and grda is not None and global_step % snap_every == 0:
+                result.snapshots.append((epoch, global_step, _gate_vector(gates.params)))
+            if b % 50 == 0 and not torch.isfinite(loss):
+                raise NonFiniteLossError(f"{stage}: loss became {loss.item()} at epoch {epoch}, step {global_step}")
+        train_loss = float(total) / n
+        if not math.isfinite(train_loss):
+            raise NonFiniteLossError(f"{stage}: mean training loss of epoch {epoch} is {train_loss}")
+        seconds = time.perf_counter() - start
+        row = {"stage": stage, "epoch": epoch, "step": global_step, "train_loss": train_loss, "seconds": seconds}
+        row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size).items()})
+        if grda is not None:
+            g = _gate_vector(gates.params)
+            row.update({"gates_nonzero": int(np.count_nonzero(g)), "gates_total": int(g.size),
+                        "grda_lr": grda.param_groups[0]["lr"]})
+            for group in grda.param_groups:
+                group["lr"] *= gates.decay
+        result.history.append(row)
+        if on_epoch is not None:
+            on_epoch(row)
+        if patience is not None:
+            if row["valid_auc"] > best_auc:
+                best_auc, since_best, result.best_epoch = row["valid_auc"], 0, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since_best += 1
+                if since_best > patience:
+                    break
+    if snap_every and grda is not None and result.snapshots[-1][1] != global_step:
+        result.snapshots.append((len(result.history), global_step, _gate_vector(gates.params)))
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        result.best_epoch = epochs
+    return result

@@ -1,0 +1,242 @@
+"""The command line, ``python -m aim run | show | datasets``, run as a user runs it: a subprocess from the repo root.
+
+A subprocess costs 4-7 s of CPU (``cmd_run`` imports torch and sklearn before it validates anything), so each
+command kind runs once as a subprocess, all started at once by the ``cli`` fixture while the shared tiny runs
+are produced (conftest; ``tiny_runs["aim"]`` is itself made by ``python -m aim run``). The remaining checks call
+``aim.cli.main`` in process, which is the same code minus the interpreter start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from aim.config import VARIANTS, RunConfig
+from aim.runs import load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ("synthetic", "criteo", "avazu", "frappe", "movielens", "csv")
+TIMEOUT = 180
+
+# name -> (extra `run` arguments, fragments the error message on stderr must contain)
+INVALID = {
+    "variant": (["--variant", "nope"], ["variant", "'nope'", *VARIANTS]),
+    "max-order": (["--max-order", "5"], ["max_order", "2, 3, 4", "5"]),
+    "grda-c": (["--grda-c", "-1"], ["grda_c", ">= 0", "-1"]),
+    "embed-dim": (["--embed-dim", "-3"], ["embed_dim", ">= 1", "-3"]),
+    "dataset": (["--dataset", "nope"], ["'nope'", *DATASETS]),
+    "no-data": (["--dataset", "criteo"], ["--data", "criteo"]),
+    "missing-data": (["--dataset", "criteo", "--data", "/no/such/file"], ["--data", "/no/such/file"]),
+}
+
+
+@dataclass
+class Result:
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.out.splitlines() if line.strip()]
+
+
+class Proc:
+    """``python -m aim ARGS`` started in the background from the repo root; ``result()`` waits for it."""
+
+    def __init__(self, args: list[str]):
+        # One thread per subprocess: several run at once on 2 cores.
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        self.popen = subprocess.Popen([sys.executable, "-m", "aim", *args], cwd=ROOT, env=env, text=True,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._result: Result | None = None
+
+    def result(self) -> Result:
+        if self._result is None:
+            out, err = self.popen.communicate(timeout=TIMEOUT)
+            self._result = Result(self.popen.returncode, out, err)
+        return self._result
+
+    def stop(self) -> None:
+        if self._result is None:
+            if self.popen.poll() is None:
+                self.popen.kill()
+            self.popen.communicate()
+
+
+@pytest.fixture(scope="session")  # session: set up before the session fixture tiny_runs, which it overlaps
+def cli(tmp_path_factory, tiny_args, request):
+    """Starts the independent commands at once, then (while they run) the shared tiny runs, showing the fm run
+    as soon as it exists. ``procs[name]``; ``outs[name]``: the --out of a refused run."""
+    tmp = tmp_path_factory.mktemp("cli")
+    procs: dict[str, Proc] = {}
+    outs = {"variant": tmp / "variant" / "out"}
+    try:
+        procs["variant"] = Proc(["run", *tiny_args, *INVALID["variant"][0], "--out", str(outs["variant"])])
+        procs["datasets"] = Proc(["datasets"])
+        procs["show-missing"] = Proc(["show", "/no/such/dir"])
+        request.getfixturevalue("_aim_cli_proc")  # starts the aim run (conftest)
+        fm = request.getfixturevalue("_fm_run")  # the fm run, in this process meanwhile
+        procs["show-fm"] = Proc(["show", str(fm), "--json"])
+        request.getfixturevalue("tiny_runs")  # waits for the aim run
+        yield procs, outs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def _main(argv: list[str], capsys) -> Result:
+    from aim.cli import main
+
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return Result(rc, out, err)
+
+
+# -------------------------------------------------------------------------------------------------- run
+
+
+def test_run_prints_the_run_folder_last(cli, tiny_cli_run, tiny_runs, tiny_config):
+    r = tiny_cli_run
+    assert r.rc == 0, r.err
+    assert "Traceback" not in r.err
+    folder = Path(r.lines[-1])
+    assert folder == tiny_runs["aim"] and folder.is_dir()
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
+    assert folder.name.startswith("synthetic__aim__seed0__")
+    run = load_run(folder)
+    assert run.status == "complete"
+    assert RunConfig.from_json(run.meta["config"]) == tiny_config("aim")  # the flags map onto the config fields
+    assert f"{run.meta['metrics']['test']['auc']:.4f}" in r.out  # the log reports the test AUC
+
+
+def _check_refused(r: Result, name: str, out: Path) -> None:
+    assert r.rc != 0
+    assert "Traceback" not in r.err, r.err
+    for fragment in INVALID[name][1]:
+        assert fragment in r.err, f"{fragment!r} not in stderr: {r.err}"
+    assert r.out == "", "work started before the arguments were checked"
+    assert not out.exists(), "an output folder was created"
+
+
+def test_invalid_variant_is_refused_before_any_work(cli):
+    procs, outs = cli
+    _check_refused(procs["variant"].result(), "variant", outs["variant"])
+
+
+@pytest.mark.parametrize("name", list(INVALID))
+def test_invalid_run_arguments_are_refused_before_any_work_in_process(tmp_path, capsys, tiny_args, name):
+    out = tmp_path / "out"
+    _check_refused(_main(["run", *tiny_args, *INVALID[name][0], "--out", str(out)], capsys), name, out)
+
+
+def test_out_that_is_a_file_is_a_clean_error(tmp_path, capsys, tiny_args):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = _main(["run", *tiny_args, "--out", str(f)], capsys)
+    assert r.rc != 0 and "--out" in r.err and str(f) in r.err
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [(["--seed", "-1"], "seed"), (["--synthetic-planted-pairs", "50"], "planted")],
+    ids=["negative-seed", "too-many-planted-pairs"],
+)
+def test_unvalidated_arguments_are_refused_cleanly(tmp_path, capsys, tiny_args, args, field):
+    r = _main(["run", *tiny_args, *args, "--out", str(tmp_path / "out")], capsys)
+    assert r.rc != 0 and field in r.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_bad_list_option_message(capsys):
+    from aim.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--mlp", "abc"])
+    err = capsys.readouterr().err
+    assert info.value.code != 0 and "--mlp" in err
+    assert "<lambda>" not in err
+
+
+# ------------------------------------------------------------------------------------------------- show
+
+
+def _check_summary(s: dict, variant: str, folder: Path) -> None:
+    assert s["status"] == "complete" and s["error"] is None
+    assert s["variant"] == variant and s["dataset"] == "synthetic"
+    assert s["id"] == folder.name
+    meta = load_run(folder).meta
+    for key in ("auc", "logloss"):
+        assert s["metrics"]["test"][key] == meta["metrics"]["test"][key]
+    assert 0.0 <= s["metrics"]["test"]["auc"] <= 1.0 and s["metrics"]["test"]["logloss"] > 0
+    o2 = s["interactions"]["order2"]
+    assert o2["total"] == 10 and 0 <= o2["kept"] <= o2["total"]
+    p = s["params"]
+    assert isinstance(p["before_eds"], int) and isinstance(p["after_eds"], int)
+    assert 0 < p["after_eds"] <= p["before_eds"]
+    assert "planted" in s
+
+
+def test_show_json_of_an_aim_run(tiny_runs, capsys):
+    r = _main(["show", str(tiny_runs["aim"]), "--json"], capsys)  # in process: the subprocess path is tested below
+    assert r.rc == 0, r.err
+    s = json.loads(r.out)
+    _check_summary(s, "aim", tiny_runs["aim"])
+    planted = s["planted"]
+    assert planted is not None
+    assert 0.0 <= planted["precision"] <= 1.0 and 0.0 <= planted["recall"] <= 1.0
+    assert planted["planted"] == 2
+
+
+def test_show_json_of_an_fm_run(cli, tiny_runs):
+    procs, _ = cli
+    r = procs["show-fm"].result()
+    assert r.rc == 0, r.err
+    s = json.loads(r.out)
+    _check_summary(s, "fm", tiny_runs["fm"])
+    assert s["interactions"]["order2"]["kept"] == 10  # a baseline keeps every pair
+    assert s["params"]["before_eds"] == s["params"]["after_eds"]
+    if s["planted"] is not None:
+        assert 0.0 <= s["planted"]["precision"] <= 1.0
+
+
+def test_show_of_a_missing_folder_names_it(cli):
+    procs, _ = cli
+    r = procs["show-missing"].result()
+    assert r.rc != 0
+    assert "Traceback" not in r.err and "/no/such/dir" in r.err
+    assert r.out == ""
+
+
+@pytest.mark.parametrize("variant", ["aim", "fm"])
+def test_show_text_summary(tiny_runs, capsys, variant):
+    r = _main(["show", str(tiny_runs[variant])], capsys)
+    assert r.rc == 0
+    assert r.lines[0].startswith(f"{tiny_runs[variant].name}  [complete]  synthetic / {variant} / seed 0")
+    assert "AUC" in r.out and "order-2 interactions kept" in r.out
+
+
+def test_show_of_a_corrupt_run_is_a_clean_error(tiny_runs, tmp_path, capsys):
+    folder = Path(shutil.copytree(tiny_runs["fm"], tmp_path / "run"))
+    (folder / "run.json").write_text("{")
+    r = _main(["show", str(folder)], capsys)
+    assert r.rc != 0 and str(folder / "run.json") in r.err
+
+
+# --------------------------------------------------------------------------------------------- datasets
+
+
+def test_datasets_lists_every_format(cli):
+    procs, _ = cli
+    r = procs["datasets"].result()
+    assert r.rc == 0, r.err
+    names = {line.split()[0] for line in r.out.splitlines() if line and not line[0].isspace()}
+    assert set(DATASETS) <= names
+    assert r.out.count("--data:") >= len(DATASETS)

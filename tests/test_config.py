@@ -1,0 +1,199 @@
+"""Configs (aim/config.py): defaults are valid, every bad value is refused naming the field and what is valid,
+and RunConfig survives a JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from aim.config import (
+    EMBEDDINGS,
+    FUNCTIONS,
+    VARIANTS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SyntheticConfig,
+    TrainConfig,
+)
+from aim.errors import AIMError, ConfigError
+
+SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
+            "train": TrainConfig}
+
+
+def refused(cls, **kwargs) -> str:
+    with pytest.raises(ConfigError) as info:
+        cls(**kwargs)
+    assert isinstance(info.value, AIMError) and isinstance(info.value, ValueError)
+    return str(info.value)
+
+
+def test_defaults_are_valid_and_frozen():
+    cfg = RunConfig()
+    for name, cls in SECTIONS.items():
+        assert getattr(cfg, name) == cls()
+    assert cfg.variant in VARIANTS and cfg.model.embedding in EMBEDDINGS
+    assert set(cfg.search.function_list) == set(FUNCTIONS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.variant = "fm"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value", "valid"),
+    [
+        (ModelConfig, "embed_dim", -3, ">= 1"),
+        (ModelConfig, "embed_dim", 0, ">= 1"),
+        (TrainConfig, "batch_size", -1, ">= 1"),
+        (TrainConfig, "batch_size", 0, ">= 1"),
+        (TrainConfig, "epochs", -2, ">= 1"),
+        (TrainConfig, "eval_batch_size", 0, ">= 1"),
+        (TrainConfig, "lr", 0.0, "> 0"),
+        (TrainConfig, "patience", -1, ">= 0"),
+        (SyntheticConfig, "rows", -5, ">= 100"),
+        (SyntheticConfig, "fields", 2, ">= 3"),
+        (SyntheticConfig, "vocab", 1, ">= 2"),
+        (SyntheticConfig, "noise_fields", 9, "[0, fields-2]"),
+        (SyntheticConfig, "positive_rate", 1.0, "[0.01, 0.99]"),
+        (DataConfig, "max_rows", -1, ">= 0"),
+        (DataConfig, "min_count", 0, ">= 1"),
+        (DataConfig, "valid_frac", 0.5, "(0, 0.5)"),
+        (DataConfig, "test_frac", 0.0, "(0, 0.5)"),
+        (ModelConfig, "dropout", 1.0, "[0, 1)"),
+        (ModelConfig, "dropout", -0.1, "[0, 1)"),
+        (ModelConfig, "init_std", 0.0, "> 0"),
+        (ModelConfig, "bn_momentum", 1.5, "(0, 1]"),
+        (SearchConfig, "grda_c", -0.01, ">= 0"),
+        (SearchConfig, "embed_grda_c", -1.0, ">= 0"),
+        (SearchConfig, "grda_mu", 0.0, "(0, 1)"),
+        (SearchConfig, "grda_mu", 1.0, "(0, 1)"),
+        (SearchConfig, "grda_mu", 1.5, "(0, 1)"),
+        (SearchConfig, "embed_grda_mu", -0.5, "(0, 1)"),
+        (SearchConfig, "grda_lr", 0.0, "> 0"),
+        (SearchConfig, "grda_lr_decay", 1.5, "(0, 1]"),
+    ],
+)
+def test_invalid_value_names_field_and_valid_range(cls, field, value, valid):
+    message = refused(cls, **{field: value})
+    assert field in message and valid in message and str(value) in message, message
+
+
+def test_invalid_mlp_sizes():
+    message = refused(ModelConfig, mlp=(8, -1))
+    assert "mlp" in message and ">= 1" in message
+
+
+@pytest.mark.parametrize("field", ["search_epochs", "embed_epochs"])
+def test_invalid_search_epochs_name_the_field(field):
+    message = refused(SearchConfig, **{field: 0})
+    assert field in message and "0" in message
+
+
+@pytest.mark.parametrize("field", ["planted_pairs", "planted_triples"])
+def test_invalid_planted_counts_name_the_field(field):
+    message = refused(SyntheticConfig, **{field: -1})
+    assert field in message and "-1" in message
+
+
+def test_infeasible_planted_pairs_refused_by_config():
+    message = refused(SyntheticConfig, fields=5, noise_fields=1, planted_pairs=50)
+    assert "planted_pairs" in message
+
+
+def test_unknown_variant_lists_all_variants():
+    message = refused(RunConfig, variant="nope")
+    assert "variant" in message and "'nope'" in message
+    assert all(v in message for v in VARIANTS)
+
+
+def test_unknown_embedding_lists_choices():
+    message = refused(ModelConfig, embedding="xx")
+    assert "embedding" in message and all(e in message for e in EMBEDDINGS)
+
+
+@pytest.mark.parametrize("functions", ["inner,foo", "dot", ""])
+def test_unknown_or_no_function_name(functions):
+    message = refused(SearchConfig, functions=functions)
+    assert "functions" in message
+    if functions:
+        assert all(f in message for f in FUNCTIONS)
+
+
+def test_function_list_strips_and_accepts_subsets():
+    assert SearchConfig(functions=" inner , outer ").function_list == ("inner", "outer")
+
+
+@pytest.mark.parametrize("order", [5, 1, 0, -1])
+def test_max_order_outside_2_to_4(order):
+    message = refused(RunConfig, max_order=order)
+    assert "max_order" in message and "2, 3, 4" in message and str(order) in message
+
+
+def test_max_order_3_is_refused_as_not_implemented():
+    message = refused(RunConfig, max_order=3)
+    assert "max_order" in message and "not implemented" in message
+
+
+def test_negative_seed_refused():
+    message = refused(RunConfig, seed=-1)
+    assert "seed" in message
+
+
+def _custom() -> RunConfig:
+    return RunConfig(
+        dataset="csv", data_path="/data/log.csv", variant="aim-eds", seed=3,
+        data=DataConfig(min_count=3, max_rows=1000, label="click", categorical="a,b", numeric="price"),
+        synthetic=SyntheticConfig(rows=500, fields=4, noise_fields=1, planted_pairs=1, positive_rate=0.3),
+        model=ModelConfig(embed_dim=8, embedding="se", mlp=(16, 8), dropout=0.1),
+        search=SearchConfig(grda_c=0.01, grda_mu=0.5, functions="inner,outer"),
+        train=TrainConfig(epochs=2, batch_size=128, lr=3e-3),
+    )
+
+
+@pytest.mark.parametrize("cfg", [RunConfig(), _custom()], ids=["defaults", "custom"])
+def test_round_trip_through_json(cfg):
+    text = json.dumps(cfg.to_json())
+    back = RunConfig.from_json(json.loads(text))
+    assert back == cfg
+    assert isinstance(back.model.mlp, tuple) and isinstance(back.search, SearchConfig)
+    assert json.dumps(back.to_json()) == text
+
+
+def test_from_json_fills_missing_keys_with_defaults():
+    assert RunConfig.from_json({}) == RunConfig()
+    assert RunConfig.from_json({"model": {"embed_dim": 8}}) == RunConfig(model=ModelConfig(embed_dim=8))
+
+
+def test_from_json_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_json({"variant": "fm", "colour": "red"})
+    message = str(info.value)
+    assert "colour" in message
+    assert all(f.name in message for f in dataclasses.fields(RunConfig))
+
+
+def test_from_json_unknown_nested_key_lists_valid_keys():
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_json({"model": {"embed_size": 8}})
+    message = str(info.value)
+    assert "ModelConfig" in message and "embed_size" in message
+    assert all(f.name in message for f in dataclasses.fields(ModelConfig))
+
+
+def test_from_json_validates_values_and_shapes():
+    with pytest.raises(ConfigError, match="variant"):
+        RunConfig.from_json({"variant": "nope"})
+    with pytest.raises(ConfigError, match="expected an object"):
+        RunConfig.from_json({"model": [1, 2]})
+    with pytest.raises(ConfigError, match="expected an object"):
+        RunConfig.from_json([])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("d", [{"train": {"epochs": "3"}}, {"model": {"embed_dim": None}}, {"model": {"mlp": 8}}],
+                         ids=["str-epochs", "null-embed-dim", "int-mlp"])
+def test_from_json_wrong_types_raise_config_error(d):
+    with pytest.raises(ConfigError):
+        RunConfig.from_json(d)
