@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from aim.model.embeddings import FieldEmbedding, PrunedFieldEmbedding
+from aim.model.embeddings import PrunedFieldEmbedding
 from aim.model.gates import DimensionGate, InteractionGate
 from aim.model.interactions import INNER, OUTER, SKERNEL, VKERNEL, InteractionLayer, sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
