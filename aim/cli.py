@@ -37,14 +37,20 @@ def _parser_for(kind: type):
     return kind
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
+    """The config flags; ``per_run=False`` (``study``) leaves out what a study sets per run or itself."""
     top = parser.add_argument_group("run")
     top.add_argument("--dataset", default="synthetic", help="dataset name (python -m aim datasets lists them)")
     top.add_argument("--data", dest="data_path", default="", help="dataset file or folder in its native layout")
-    top.add_argument("--variant", default="aim", help=f"one of {', '.join(VARIANTS)}")
-    top.add_argument("--seed", type=int, default=0, help="seed of model init and batch order")
-    top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched")
-    top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
+    if per_run:
+        top.add_argument("--variant", default="aim", help=f"one of {', '.join(VARIANTS)}")
+        top.add_argument("--seed", type=int, default=0, help="seed of model init and batch order")
+        top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
+        top.add_argument("--transfer-from", dest="transfer_from", default="", metavar="RUN_DIR",
+                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use")
+    else:
+        parser.set_defaults(variant="aim", seed=0, transfer_from="")  # the study sets these per run
+    top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(section)
         for f in dataclasses.fields(cls):
@@ -61,8 +67,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     for section, cls in SECTIONS.items():
         given = {f.name: getattr(args, f"{section}.{f.name}") for f in dataclasses.fields(cls)}
         sections[section] = cls(**{k: v for k, v in given.items() if v is not None})
-    return RunConfig(dataset=args.dataset, data_path=args.data_path, variant=args.variant, seed=args.seed,
-                     max_order=args.max_order, **sections)
+    data_path = str(Path(args.data_path).resolve()) if args.data_path else ""  # a study resumes from anywhere
+    return RunConfig(dataset=args.dataset, data_path=data_path, variant=args.variant, seed=args.seed,
+                     max_order=args.max_order, transfer_from=args.transfer_from, **sections)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("run_dir")
     show.add_argument("--json", action="store_true", help="print a JSON summary")
     sub.add_parser("datasets", help="list the datasets and the --data layout each expects")
+    study = sub.add_parser("study", allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                           help="run variants × seeds and summarise them like the paper's tables; prints the study "
+                                "folder last")
+    plan = study.add_argument_group("study")
+    plan.add_argument("--variants", default="fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim",
+                      help="comma-separated variants: the --variant values of run, and aim-se, aim-eds-se, "
+                           "aim-ifs-eds-se for shared embeddings (paper Table 5)")
+    plan.add_argument("--seeds", default="5", help="number of seeds (5 = seeds 0..4) or a comma list (1,3,7)")
+    plan.add_argument("--jobs", type=int, default=None,
+                      help="processes running the seeds of one variant in parallel (default: min(seeds, CPUs))")
+    plan.add_argument("--transfer-from", dest="study_transfer_from", default="", metavar="RUN_DIR",
+                      help="an AIM run folder: adds the rows deepfm-transfer and ipnn-transfer (paper Table 10)")
+    plan.add_argument("--resume", metavar="STUDY_DIR", default=None,
+                      help="finish STUDY_DIR with its own settings: reuse its complete runs, redo the others "
+                           "(every other option is ignored)")
+    plan.add_argument("--out", default="studies", help="folder the study folder is created in")
+    _add_config_options(study, per_run=False)
+    table = sub.add_parser("table", help="print the summary table of a study")
+    table.add_argument("study_dir")
+    table.add_argument("--format", choices=("csv", "latex", "markdown"), default="markdown")
     return parser
 
 
@@ -130,7 +157,48 @@ def summary(run_dir: str) -> dict:
     }
 
 
+def cmd_study(args: argparse.Namespace) -> int:
+    from aim import study as st
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    if args.resume:
+        path = st.resume_study(args.resume, jobs=args.jobs, log=log)
+    else:
+        cfg = config_from_args(args)
+        _validate_dataset(cfg)
+        variants, seeds = st.parse_variants(args.variants), st.parse_seeds(args.seeds)
+        if args.study_transfer_from and not Path(args.study_transfer_from).is_dir():
+            raise AIMError(f"--transfer-from {args.study_transfer_from}: no such run folder")
+        out = Path(args.out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AIMError(f"--out {out}: cannot create the output folder ({exc.strerror})") from None
+        path = st.run_study(cfg, variants, seeds, out, jobs=args.jobs, log=log,
+                            transfer_from=args.study_transfer_from or None)
+    s = st.study_summary(path)
+    print("-" * 60)
+    print(st.format_study(s))
+    print(path)
+    return 0 if s["status"] == "complete" else 1
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from aim.study import study_table
+
+    sys.stdout.write(study_table(args.study_dir, args.format))
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
+    from aim.study import format_study, is_study, study_summary
+
+    if is_study(args.run_dir):
+        s = study_summary(args.run_dir)
+        print(json.dumps(s, indent=1) if args.json else format_study(s))
+        return 0
     s = summary(args.run_dir)
     if args.json:
         print(json.dumps(s, indent=1))
@@ -146,9 +214,9 @@ def _print_summary(s: dict) -> None:
     for stage, metrics in s["stages"].items():
         for split, v in (metrics or {}).items():
             print(f"  {stage:8s} {split:5s} AUC {v['auc']:.4f}  log loss {v['logloss']:.4f}")
-    o2 = s["interactions"].get("order2")
-    if o2:
-        print(f"  order-2 interactions kept {o2['kept']}/{o2['total']} (FI ratio {o2['fi_ratio']:.1%})")
+    for order, o in s["interactions"].items():
+        pool = f", pool {o['pool']}" if o.get("pool", o["total"]) != o["total"] else ""
+        print(f"  order-{order[5:]} interactions kept {o['kept']}/{o['total']} (FI ratio {o['fi_ratio']:.1%}{pool})")
     if s["params"]:
         print(f"  parameters {s['params']['before_eds']:,} before EDS -> {s['params']['after_eds']:,} after")
     if s["planted"]:
@@ -171,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"run": cmd_run, "show": cmd_show, "datasets": cmd_datasets}[args.command](args)
+        commands = {"run": cmd_run, "show": cmd_show, "datasets": cmd_datasets, "study": cmd_study, "table": cmd_table}
+        return commands[args.command](args)
     except AIMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

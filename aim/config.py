@@ -12,7 +12,8 @@ from typing import Any
 
 from aim.errors import ConfigError
 
-VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim")
+VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer")
+TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 
@@ -116,6 +117,7 @@ class SearchConfig:
     embed_grda_mu: float = _help("GRDA μ of stage B", default=0.9)
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=0.1)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
+    top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:
@@ -127,6 +129,7 @@ class SearchConfig:
             _check(0 < getattr(self, name) < 1, f"{name} must be in (0, 1), got {getattr(self, name)}")
         for name in ("grda_lr", "embed_grda_lr"):
             _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
+        _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
         for f in self.function_list:
             _choice("functions", f, FUNCTIONS)
@@ -163,7 +166,9 @@ class RunConfig:
     data_path: str = _help("dataset file or folder in its native layout (not needed for synthetic)", default="")
     variant: str = _help("model variant", default="aim")
     seed: int = _help("seed of model init and batch order", default=0)
-    max_order: int = _help("highest interaction order searched", default=2)
+    max_order: int = _help("highest interaction order searched (Algorithm 1 pools for orders 3 and 4)", default=2)
+    transfer_from: str = _help("deepfm-transfer / ipnn-transfer: AIM run folder whose kept interaction-IF pairs "
+                               "replace all pairs", default="")
     data: DataConfig = field(default_factory=DataConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -174,7 +179,10 @@ class RunConfig:
         _choice("variant", self.variant, VARIANTS)
         _check(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
-        _check(self.max_order == 2, "max_order > 2 (high-order search) is not implemented yet; use 2")
+        if self.variant in TRANSFER_VARIANTS:
+            _check(bool(self.transfer_from), f"variant {self.variant} needs transfer_from (an AIM run folder)")
+        else:
+            _check(not self.transfer_from, f"transfer_from is only used by the variants {', '.join(TRANSFER_VARIANTS)}")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -78,18 +78,13 @@ class Trained:
 
 def candidate_columns(n_fields: int, functions: Sequence[str], order: int = 2) -> Columns:
     """All order-p field combinations × the searched functions, sorted by function."""
-    funcs_ids = [FUNCTIONS.index(f) for f in functions]
-    combos = list(itertools.combinations(range(n_fields), order))
-    fields = [c for c in combos for _ in funcs_ids]
-    funcs = [f for _ in combos for f in funcs_ids]
-    order_idx = sort_columns(fields, funcs)
-    return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
+    return _columns_of(list(itertools.combinations(range(n_fields), order)), functions)
 
 
-def _spec(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns, **kw) -> AIMSpec:
+def _spec(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], **kw) -> AIMSpec:
     m = cfg.model
     shared = m.embedding == "se"
-    blocks = (columns,) if columns[0] else ()
+    blocks = tuple(b for b in blocks if b[0])
     return AIMSpec(vocab_sizes=tuple(vocab_sizes), dim=m.embed_dim, shared_embedding=shared, blocks=blocks,
                    init_std=m.init_std, alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum, **kw)
 
@@ -98,29 +93,76 @@ def _all_metrics(model: torch.nn.Module, data: SplitTensors, batch: int) -> dict
     return {name: evaluate(model, getattr(data, name), batch) for name in ("valid", "test")}
 
 
-def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                        on_epoch: Callable[[dict], None] | None = None) -> InteractionSearch:
-    """Stage A (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros."""
+def candidate_pool(fields: Sequence[tuple[int, ...]], alpha: np.ndarray, n_fields: int, k: int) -> list[tuple[int, ...]]:
+    """Algorithm 1: the order-p candidates from the top-k order-(p-1) interactions.
+
+    An interaction's importance is the largest |α| over its function columns; interactions whose columns are all
+    zero are skipped. Each of the top k is extended by every field it does not contain; duplicates are merged
+    (so the pool has at most k·(n - p + 1) members, O(n²) for k = ⌊n/2⌋). Returned sorted.
+    """
+    importance: dict[tuple[int, ...], float] = {}
+    for f, a in zip(fields, np.abs(alpha)):
+        importance[f] = max(importance.get(f, 0.0), float(a))
+    ranked = sorted((f for f, a in importance.items() if a > 0), key=lambda f: (-importance[f], f))[:k]
+    pool = {tuple(sorted((*f, extra))) for f in ranked for extra in range(n_fields) if extra not in f}
+    return sorted(pool)
+
+
+def _columns_of(interactions: Sequence[tuple[int, ...]], functions: Sequence[str]) -> Columns:
+    funcs_ids = [FUNCTIONS.index(f) for f in functions]
+    fields = [q for q in interactions for _ in funcs_ids]
+    funcs = [f for _ in interactions for f in funcs_ids]
+    order_idx = sort_columns(fields, funcs)
+    return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
+
+
+def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
+                 candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (), stage: str = "search",
+                 on_epoch: Callable[[dict], None] | None = None) -> InteractionSearch:
+    """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros.
+
+    ``fixed`` holds the columns already selected at lower orders: they stay in the model (their α trained by Adam
+    as plain weights) while GRDA searches the ``candidates`` of this order with their own BN and α.
+    """
     functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
-    columns = candidate_columns(len(vocab_sizes), functions)
-    model = AIM(_spec(cfg, vocab_sizes, columns))
+    columns = _columns_of(candidates, functions)
+    model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
     s, t = cfg.search, cfg.train
-    result = fit(model, data.train, data.valid, stage="search", epochs=s.search_epochs, batch_size=t.batch_size,
+    result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay),
                  snapshots_per_epoch=4, on_epoch=on_epoch)
-    alpha = model.gates[0].alpha.detach().numpy().copy()
+    alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, _all_metrics(model, data, t.eval_batch_size))
 
 
-def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns, data: SplitTensors,
+def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
+                        on_epoch: Callable[[dict], None] | None = None) -> list[InteractionSearch]:
+    """Stage A over orders 2..max_order (paper §3.2, Algorithm 1): one search per order, each on the pool built
+    from the previous order's surviving interactions. Stops early when an order keeps nothing."""
+    n = len(vocab_sizes)
+    k = cfg.search.top_k or n // 2
+    results = [search_order(cfg, vocab_sizes, data, generator, list(itertools.combinations(range(n), 2)),
+                            on_epoch=on_epoch)]
+    for order in range(3, cfg.max_order + 1):
+        prev = results[-1]
+        pool = candidate_pool(prev.columns[0], prev.alpha, n, k)
+        if not pool:
+            break
+        fixed = [r.kept_columns() for r in results if r.kept.any()]
+        results.append(search_order(cfg, vocab_sizes, data, generator, pool, fixed, f"search{order}", on_epoch))
+    return results
+
+
+def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
                  generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None) -> EmbedSearch:
     """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field."""
-    model = AIM(_spec(cfg, vocab_sizes, columns, search_dims=True))
+    model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu, s.grda_lr_decay),
+                 gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu,
+                                    s.grda_lr_decay),
                  on_epoch=on_epoch)
     beta = model.dim_gate.beta.detach().numpy().copy()
     return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size))
@@ -143,14 +185,14 @@ def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: Split
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size), params, before)
 
 
-def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns,
+def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
             positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
             on_epoch: Callable[[dict], None] | None = None) -> Trained:
     """Stage C: the selected architecture from scratch, physically pruned tables, MLP added."""
     if positions is not None:
-        columns = drop_empty_fields(columns, positions)
+        blocks = [drop_empty_fields(b, positions) for b in blocks]
         positions = tuple(tuple(p) for p in positions)
-    spec = _spec(cfg, vocab_sizes, columns, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout)
+    spec = _spec(cfg, vocab_sizes, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
     return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
@@ -158,16 +200,14 @@ def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], columns: Columns,
 
 
 def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                   on_epoch: Callable[[dict], None] | None = None) -> Trained:
-    """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage."""
+                   on_epoch: Callable[[dict], None] | None = None, transfer: Sequence[Columns] = ()) -> Trained:
+    """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage. With ``transfer`` (the
+    *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
     m = cfg.model
     args = {"vocab_sizes": list(vocab_sizes), "dim": m.embed_dim, "init_std": m.init_std}
-    if cfg.variant == "fm":
-        model = FM(**args)
-    elif cfg.variant == "deepfm":
+    if cfg.variant != "fm":
         args |= {"mlp": list(m.mlp), "dropout": m.dropout}
-        model = FM(**args)
-    else:
-        args |= {"mlp": list(m.mlp), "dropout": m.dropout}
-        model = IPNN(**args)
+    if transfer:
+        args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
+    model = IPNN(**args) if cfg.variant.startswith("ipnn") else FM(**args)
     return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train")

@@ -132,9 +132,9 @@ def test_max_order_outside_2_to_4(order):
     assert "max_order" in message and "2, 3, 4" in message and str(order) in message
 
 
-def test_max_order_3_is_refused_as_not_implemented():
-    message = refused(RunConfig, max_order=3)
-    assert "max_order" in message and "not implemented" in message
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_max_order_2_to_4_accepted(order):
+    assert RunConfig(max_order=order).max_order == order
 
 
 def test_negative_seed_refused():

@@ -38,20 +38,37 @@ def all_pairs(n_fields: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
 
 
+def _transferred(columns: Sequence | None, dim: int) -> nn.ModuleList | None:
+    """Interaction layers over one shared table for interaction-IF columns taken from an AIM run (paper §4.6)."""
+    if not columns:
+        return None
+    return nn.ModuleList(InteractionLayer([tuple(f) for f in fields], funcs, dim, [0] * N_FUNCTIONS)
+                         for fields, funcs in columns)
+
+
 class FM(nn.Module):
-    """ŷ = σ(<w, x> + Σ_{i<j} <e_i, e_j>) (eq. 4, 8); DeepFM adds MLP(E) in parallel (eq. 9)."""
+    """ŷ = σ(<w, x> + Σ_{i<j} <e_i, e_j>) (eq. 4, 8); DeepFM adds MLP(E) in parallel (eq. 9).
+
+    ``columns`` (transfer): the interaction term sums the given (interaction, function) columns instead of the
+    inner products of all pairs.
+    """
 
     def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int] = (),
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, columns: Sequence | None = None):
         super().__init__()
         self.linear = FieldLinear(vocab_sizes)
         self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
+        self.transfer = _transferred(columns, dim)
         self.mlp = MLP(len(vocab_sizes) * dim, mlp, dropout) if mlp else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.embedding(x)[:, :, 0]  # (B, F, d)
-        # Σ_{i<j} <e_i, e_j> = ½ (‖Σ_i e_i‖² - Σ_i ‖e_i‖²): O(F d) instead of O(F² d).
-        fm = 0.5 * (e.sum(1).pow(2) - e.pow(2).sum(1)).sum(-1)
+        e4 = self.embedding(x)  # (B, F, 1, d)
+        e = e4[:, :, 0]  # (B, F, d)
+        if self.transfer is None:
+            # Σ_{i<j} <e_i, e_j> = ½ (‖Σ_i e_i‖² - Σ_i ‖e_i‖²): O(F d) instead of O(F² d).
+            fm = 0.5 * (e.sum(1).pow(2) - e.pow(2).sum(1)).sum(-1)
+        else:
+            fm = sum(layer(e4).sum(-1) for layer in self.transfer)
         logit = self.linear(x) + fm
         if self.mlp is not None:
             logit = logit + self.mlp(e.flatten(1))
@@ -59,19 +76,26 @@ class FM(nn.Module):
 
 
 class IPNN(nn.Module):
-    """ŷ = σ(MLP([E, <e_i, e_j> for the pairs])) (eq. 10); ``pairs`` defaults to all F(F-1)/2."""
+    """ŷ = σ(MLP([E, <e_i, e_j> for all pairs])) (eq. 10); with ``columns`` (transfer) the product layer holds
+    the given interaction-IF columns instead."""
 
     def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int], dropout: float,
-                 pairs: Sequence[tuple[int, int]] | None = None):
+                 columns: Sequence | None = None):
         super().__init__()
-        pairs = list(pairs) if pairs is not None else all_pairs(len(vocab_sizes))
         self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
+        pairs = all_pairs(len(vocab_sizes))
         self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).view(-1, 2), persistent=False)
-        self.mlp = MLP(len(vocab_sizes) * dim + len(pairs), mlp, dropout)
+        self.transfer = _transferred(columns, dim)
+        n_products = sum(len(funcs) for _, funcs in columns) if columns else len(pairs)
+        self.mlp = MLP(len(vocab_sizes) * dim + n_products, mlp, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.embedding(x)[:, :, 0]  # (B, F, d)
-        products = (e[:, self.pairs[:, 0]] * e[:, self.pairs[:, 1]]).sum(-1)  # (B, P)
+        e4 = self.embedding(x)  # (B, F, 1, d)
+        e = e4[:, :, 0]  # (B, F, d)
+        if self.transfer is None:
+            products = (e[:, self.pairs[:, 0]] * e[:, self.pairs[:, 1]]).sum(-1)  # (B, P)
+        else:
+            products = torch.cat([layer(e4) for layer in self.transfer], dim=1)  # (B, C)
         return self.mlp(torch.cat([e.flatten(1), products], dim=1))
 
 
@@ -169,10 +193,11 @@ class AIM(nn.Module):
         return logit
 
     def gate_parameters(self) -> list[nn.Parameter]:
-        """The architecture parameters GRDA trains in a search stage (α, or β when searching dimensions)."""
+        """The architecture parameters GRDA trains in a search stage: β when searching dimensions, else the α of
+        the last (highest-order) block; lower-order blocks of a high-order search are fixed selections."""
         if self.dim_gate is not None:
             return [self.dim_gate.beta]
-        return [g.alpha for g in self.gates]
+        return [self.gates[-1].alpha]
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:
