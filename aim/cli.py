@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -127,11 +128,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise AIMError(f"--out {out}: cannot create the output folder ({exc.strerror})") from None
     from aim.pipeline import execute  # heavy (torch, sklearn): imported only once the arguments are valid
+
+    # A cancelled job (SIGTERM from the app) unwinds like Ctrl-C, so the run is marked failed, never left running.
+    signal.signal(signal.SIGTERM, _terminate)
     path = execute(cfg, out, log=lambda msg: print(msg, flush=True))
     print("-" * 60)
     _print_summary(summary(str(path)))
     print(path)
     return 0
+
+
+def _terminate(signum: int, _frame) -> None:
+    raise SystemExit(f"terminated by signal {signum}")
 
 
 def summary(run_dir: str) -> dict:

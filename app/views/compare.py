@@ -1,0 +1,86 @@
+"""Compare 2-4 runs: metric deltas against a reference, the config differences, which interactions each keeps,
+α of one run against another, and function use and embedding sizes side by side."""
+
+from html import escape
+
+import streamlit as st
+
+from aim import analysis
+from app import ui
+
+st.title("Compare runs")
+data = ui.loaded()
+chosen, ref = ui.pick_runs(data)
+if len(chosen) < 2:
+    st.info("Choose at least two runs (or tick them in the **Runs** table and press *Compare runs*).")
+    st.stop()
+runs = {rid: data.runs[rid] for rid in chosen}
+colors = analysis.run_colors(chosen)
+st.markdown(" &nbsp; ".join(f"<span style='color:{colors[r]}'>■</span> <code>{escape(r)}</code> ({runs[r].status})"
+                            for r in chosen), unsafe_allow_html=True)
+
+st.subheader("Metrics")
+deltas = analysis.metric_deltas({r: run.meta for r, run in runs.items()}, ref)
+st.dataframe(deltas, hide_index=True, column_config={
+    c: st.column_config.NumberColumn(c, format="%+.4f" if c.startswith("Δ") else "%.4f")
+    for c in deltas.columns if "auc" in c or "logloss" in c})
+ui.downloads(deltas, "metric_deltas", "deltas")
+c1, c2 = st.columns(2)
+with c1:
+    ui.chart(analysis.metric_bars(deltas, "test_auc", colors), deltas, "test_auc", "bars_auc")
+with c2:
+    ui.chart(analysis.metric_bars(deltas, "test_logloss", colors), deltas, "test_logloss", "bars_logloss")
+
+st.subheader("Config differences")
+diff = analysis.config_diff({r: run.meta.get("config") or {} for r, run in runs.items()})
+if diff.empty:
+    st.success("The configs are identical.")
+else:
+    st.dataframe(diff.astype(str))
+    ui.downloads(diff.reset_index(), "config_diff", "diff")
+
+with_inter = {r: run.interactions for r, run in runs.items() if run.interactions is not None}
+if len(with_inter) < len(runs):
+    st.caption("Runs without an interaction table yet are left out below: "
+               + ", ".join(f"`{r}`" for r in runs if r not in with_inter))
+if len(with_inter) >= 2:
+    st.subheader("Kept interactions: overlap")
+    kept = {r: analysis.kept_interactions(df) for r, df in with_inter.items()}
+    summary = analysis.overlap_summary(kept)
+    m = st.columns(2)
+    m[0].metric("Kept by every run", summary["all"])
+    m[1].metric("Kept by any run", summary["any"])
+    counts = analysis.overlap_counts(kept)
+    st.caption("Shared kept interactions, run × run (the diagonal: each run's own count)")
+    st.dataframe(counts)
+    table = analysis.overlap_table(kept)
+    with st.expander(f"Which run keeps which interaction ({len(table)})"):
+        st.dataframe(table)
+        ui.downloads(table.reset_index(), "kept_overlap", "overlap")
+
+    st.subheader("α of run A vs run B")
+    ids = list(with_inter)
+    c1, c2, c3 = st.columns([2, 2, 1.4])
+    a = c1.selectbox("Run A", ids, index=ids.index(ref) if ref in ids else 0)
+    b = c2.selectbox("Run B", ids, index=next(i for i, r in enumerate(ids) if r != a))
+    per = c3.radio("One point per", ["interaction", "column"], horizontal=True)
+    pairs = analysis.alpha_pairs(with_inter[a], with_inter[b], per)
+    ui.chart(analysis.alpha_pairs_figure(pairs, a, b, colors), pairs, "alpha_a_vs_b", "a_vs_b")
+    names_a = analysis.field_names_of(with_inter[a], runs[a].fields)
+    if names_a == analysis.field_names_of(with_inter[b], runs[b].fields):
+        delta = analysis.delta_alpha_matrix(with_inter[a], with_inter[b], names_a)
+        ui.chart(analysis.field_heatmap(delta, title="Δ max |α| (B − A): red = larger in B", diverging=True),
+                 delta.reset_index(names="field"), "delta_alpha_map", "delta_map")
+    else:
+        st.info("The two runs have different fields, so there is no field × field Δ map.")
+
+    st.subheader("Function use by run")
+    freq = analysis.function_frequency_by_run(with_inter)
+    ui.chart(analysis.function_frequency_figure(freq, by="run", colors=colors), freq, "function_frequency_by_run",
+             "freq_runs")
+
+with_fields = {r: run.fields for r, run in runs.items() if run.fields is not None}
+if with_fields:
+    st.subheader("Embedding sizes by run")
+    sizes = analysis.embedding_sizes_by_run(with_fields)
+    ui.chart(analysis.embedding_sizes_figure(sizes, colors), sizes, "embedding_sizes_by_run", "sizes_runs")

@@ -1,0 +1,37 @@
+"""Embedding dimensions: the size EDS kept per field vs its vocabulary (paper Table 6), which positions were kept,
+and the parameters saved."""
+
+import streamlit as st
+
+from aim import analysis
+from app import ui
+
+st.title("Embedding dimensions")
+run = ui.pick_run(ui.loaded())
+if run is None:
+    st.stop()
+ui.status_banner(run)
+fields = ui.need(run, "fields", "field table yet")
+if fields is None:
+    st.stop()
+if "embed" not in run.meta.get("stages", {}):
+    st.info(f"`{run.meta.get('variant')}` does not search embedding dimensions (only `aim` runs EDS): "
+            "every field keeps the full size.")
+
+dim = analysis.embed_dim_of(run.meta, fields)
+params = analysis.params_summary(run.meta)
+m = st.columns(4)
+m[0].metric("Dimensions kept", f"{int(fields['dims_kept'].sum())} / {dim * len(fields)}")
+if params["after_eds"] is not None:
+    m[1].metric("Parameters before EDS", f"{params['before_eds']:,}")
+    saved = params["saved"]
+    m[2].metric("Parameters after EDS", f"{params['after_eds']:,}", delta=f"{-saved:,}" if saved else None,
+                delta_color="inverse")
+    m[3].metric("Reduction", f"×{params['factor']:.2f}")
+
+table = fields[["name", "vocab_size", "dims_kept"]]
+ui.chart(analysis.embedding_scatter(fields, dim, title="Retained embedding size vs vocabulary size (Table 6)"),
+         table, f"{run.id}_embedding_sizes", "sizes")
+matrix = analysis.positions_matrix(fields, dim)
+ui.chart(analysis.positions_heatmap(matrix, title="Kept embedding positions per field"),
+         matrix.reset_index(names="field"), f"{run.id}_kept_positions", "positions")

@@ -1,0 +1,70 @@
+"""Interactions: α vs statistics AUC (paper Fig. 7), the field × field |α| map, and α during the search."""
+
+import streamlit as st
+
+from aim import analysis
+from app import ui
+
+st.title("Interactions")
+run = ui.pick_run(ui.loaded())
+if run is None:
+    st.stop()
+ui.status_banner(run)
+inter = ui.need(run, "interactions", "interaction table yet")
+if inter is None:
+    st.stop()
+if not analysis.has_alpha(inter):
+    st.info(f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
+            "so there is no α. Its interactions, ranked by statistics AUC:")
+    ranked = inter.sort_values("stats_auc", ascending=False)[["field_names", "function", "stats_auc", "planted"]]
+    st.dataframe(ranked, hide_index=True)
+    ui.downloads(ranked, f"{run.id}_interactions", "ranked")
+    st.stop()
+
+c1, c2, c3 = st.columns([1.2, 1, 1.4])
+per = c1.radio("One point per", ["interaction", "column"], horizontal=True,
+               format_func={"interaction": "interaction (max |α| of its functions)",
+                            "column": "(interaction, function) column"}.get)
+orders = c2.multiselect("Order", sorted(inter["order"].unique()), default=sorted(inter["order"].unique()))
+present = [f for f in analysis.FUNCTIONS if f in set(inter["function"])]
+functions = c3.multiselect("Function", present, default=present)
+points = analysis.alpha_points(inter, per, orders, functions)
+rho, p, n = analysis.spearman(points)
+
+m = st.columns(4)
+m[0].metric("Points kept", f"{int((points['kept'] == 1).sum())} / {len(points)}")
+m[1].metric("Spearman ρ (stats AUC, |α|)", "n/a" if rho != rho else f"{rho:.3f}",
+            help=f"rank correlation over the {n} points shown; p = {p:.2g}" if rho == rho else "needs 3+ varied points")
+planted = run.meta.get("planted")
+if planted:
+    m[2].metric("Planted pairs found", f"{planted['hits']} / {planted['planted']}")
+    m[3].metric("Precision of kept pairs", f"{planted['precision']:.2f}")
+
+fig = analysis.alpha_scatter(points, title=f"|α| vs statistics AUC, one point per {per} (Fig. 7)")
+event = ui.chart(fig, points, f"{run.id}_alpha_vs_stats_auc", "fig7", select=True)
+keys = analysis.selected_keys(event.selection.points if event else [])
+if keys:
+    chosen = points[points["key"].isin(keys)].drop(columns="key")
+    st.markdown(f"**{len(chosen)} selected**")
+    st.dataframe(chosen, hide_index=True)
+    ui.downloads(chosen, f"{run.id}_selection", "selection")
+else:
+    st.caption("Drag a box or lasso on the chart to list those interactions here."
+               + (" Red rings mark the planted interactions." if analysis.has_planted(inter) else ""))
+
+st.subheader("Field × field |α| (order 2)")
+names = analysis.field_names_of(inter, run.fields)
+values, hover = analysis.alpha_matrix(inter, names, functions)
+ui.chart(analysis.field_heatmap(values, hover, title="max |α| over the chosen functions; hover for kept functions"),
+         values.reset_index(names="field"), f"{run.id}_alpha_map", "alpha_map")
+
+st.subheader("α during the search")
+if run.snapshots is None or run.snapshots.empty:
+    st.info("This run has no α snapshots.")
+    st.stop()
+stages = analysis.snapshot_stages(run.snapshots)
+stage = st.radio("Search stage", stages, horizontal=True) if len(stages) > 1 else stages[0]
+frame = analysis.snapshot_frame(run.snapshots, inter, stage)
+ui.chart(analysis.alpha_trajectories(frame), frame, f"{run.id}_alpha_trajectories", "trajectories")
+st.caption("Replay: press ▶ or drag the slider to watch GRDA drive gates to exactly zero.")
+ui.chart(analysis.sparsification_replay(frame), analysis.gates_over_time(frame), f"{run.id}_gates", "replay")

@@ -1,0 +1,84 @@
+"""Launch a run: a form validated by building the RunConfig, a background job per launch, live progress."""
+
+import streamlit as st
+
+from aim import analysis
+from aim.config import VARIANTS, RunConfig
+from aim.data.registry import describe_datasets
+from aim.errors import ConfigError
+from app import jobs, ui
+
+st.title("Launch a run")
+runs_dir = ui.runs_dir()
+st.caption(f"Runs are written to `{runs_dir}` (sidebar) and appear in **Runs** when they start. At most "
+           f"{jobs.max_jobs()} jobs run at once (AIM_MAX_JOBS).")
+d = RunConfig()
+datasets = {x["name"]: x for x in describe_datasets()}
+
+with st.form("launch"):
+    c1, c2, c3, c4 = st.columns([1.2, 2, 1, 0.8])
+    dataset = c1.selectbox("Dataset", list(datasets), format_func=lambda n: f"{n}: {datasets[n]['description']}")
+    data_path = c2.text_input("Data file or folder (not for synthetic)", help="\n\n".join(
+        f"**{n}**: {x['data']}" for n, x in datasets.items()))
+    variant = c3.selectbox("Variant", VARIANTS, index=VARIANTS.index(d.variant))
+    max_order = c4.selectbox("Max order", (2, 3, 4), index=(2, 3, 4).index(d.max_order))
+    c = st.columns(5)
+    seed = c[0].number_input("Seed", value=d.seed, step=1)
+    embed_dim = c[1].number_input("Embedding dim", value=d.model.embed_dim, step=1)
+    mlp = c[2].text_input("MLP sizes", value=",".join(map(str, d.model.mlp)))
+    batch_size = c[3].number_input("Batch size", value=d.train.batch_size, step=64)
+    rows = c[4].number_input("Synthetic rows", value=d.synthetic.rows, step=1000)
+    c = st.columns(5)
+    search_epochs = c[0].number_input("Search epochs", value=d.search.search_epochs, step=1)
+    embed_epochs = c[1].number_input("Embed-search epochs", value=d.search.embed_epochs, step=1)
+    epochs = c[2].number_input("Re-train epochs", value=d.train.epochs, step=1)
+    grda_c = c[3].number_input("GRDA c", value=d.search.grda_c, step=0.01, format="%.4f")
+    grda_mu = c[4].number_input("GRDA μ", value=d.search.grda_mu, step=0.05, format="%.3f")
+    with st.expander("Generic CSV columns"):
+        c = st.columns(3)
+        label = c[0].text_input("Label column", value=d.data.label)
+        categorical = c[1].text_input("Categorical columns (comma list)", value=d.data.categorical)
+        numeric = c[2].text_input("Numeric columns (comma list)", value=d.data.numeric)
+    submitted = st.form_submit_button("Launch", icon=":material/rocket_launch:", type="primary", key="launch_submit")
+
+if submitted:
+    args = jobs.cli_args({
+        "--dataset": dataset, "--data": data_path.strip(), "--variant": variant, "--max-order": max_order,
+        "--seed": int(seed),
+        "--embed-dim": int(embed_dim), "--mlp": mlp.replace(" ", ""), "--batch-size": int(batch_size),
+        "--synthetic-rows": int(rows) if dataset == "synthetic" else None, "--search-epochs": int(search_epochs),
+        "--embed-epochs": int(embed_epochs), "--epochs": int(epochs), "--grda-c": grda_c, "--grda-mu": grda_mu,
+        "--label": label if dataset == "csv" else None, "--categorical": categorical if dataset == "csv" else None,
+        "--numeric": numeric if dataset == "csv" else None})
+    try:
+        job = jobs.start(args, runs_dir)
+    except (ConfigError, jobs.JobError) as exc:
+        st.error(f"Not launched: {exc}")
+    else:
+        st.success(f"Started job `{job.id}` (pid {job.pid}).")
+
+
+@st.fragment(run_every=2)
+def job_list() -> None:
+    """Every job of this runs folder with its live progress, re-read every 2 s."""
+    listed = jobs.list_jobs(runs_dir)
+    st.subheader(f"Jobs ({len(listed)})")
+    if not listed:
+        st.caption("No jobs launched from this runs folder yet.")
+    for job in listed:
+        state = jobs.status(job)
+        with st.container(border=True):
+            c1, c2 = st.columns([5, 1])
+            c1.markdown(f"**{state}** · job `{job.id}` · `{' '.join(job.args)}`")
+            if state == "running":
+                c1.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+                if c2.button("Cancel", key=f"cancel_{job.id}"):
+                    jobs.cancel(job)
+                    st.rerun(scope="fragment")
+            if job.run_id:
+                c1.page_link("views/interactions.py", label=f"Open run {job.run_id}", query_params={"run": job.run_id})
+            with c1.expander("log"):
+                st.code(jobs.log_tail(job) or "(empty)", language=None)
+
+
+job_list()

@@ -1,0 +1,146 @@
+"""Hand-made run folders for the app tests, written with ``aim.runs.RunWriter`` so they follow the real format.
+
+Four fields (user, item, hour, noise), the six pairs, two functions (inner = columns 0-5, outer = columns 6-11),
+with α, statistics AUC, kept dims and metrics chosen so every figure has hand-checkable values:
+
+- run A (aim, seed 0): kept columns 0 (user×item inner .9), 3 (item×hour inner .5), 6 (user×item outer .3),
+  10 (item×noise outer -.7): kept pairs user×item, item×hour, item×noise; planted user×item, item×hour.
+- run B (aim, seed 1, grda_c 0.2): kept user×item (inner .8), user×hour (inner .2), item×hour (outer .4),
+  item×noise (outer -.5).
+- run C (deepfm): a baseline, α empty, every pair kept with the inner product.
+Plus a running run, a failed run, two corrupt folders, a foreign folder and a study folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aim.config import ModelConfig, RunConfig, SearchConfig
+from aim.runs import RunWriter, write_json
+
+NAMES = ["user", "item", "hour", "noise"]
+VOCAB = [100, 1000, 24, 10]
+PAIRS = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+STATS_AUC = [0.70, 0.52, 0.50, 0.65, 0.60, 0.51]
+PLANTED = [1, 0, 0, 1, 0, 0]
+DIM = 4
+ALPHA_A = [0.9, 0, 0, 0.5, 0, 0] + [0.3, 0, 0, 0, -0.7, 0]
+ALPHA_B = [0.8, 0.2, 0, 0, 0, 0] + [0, 0, 0, 0.4, -0.5, 0]
+ID_A = "synthetic__aim__seed0__20260101T000000"
+ID_B = "synthetic__aim__seed1__20260102T000000"
+ID_C = "synthetic__deepfm__seed0__20260103T000000"
+ID_RUNNING = "synthetic__aim__seed2__20260104T000000"
+ID_FAILED = "synthetic__aim__seed3__20260105T000000"
+
+
+def interactions(alpha: list[float] | None) -> pd.DataFrame:
+    """The interactions table of a 2-function gated run (``alpha`` for the 12 columns) or, with None, of a
+    baseline (6 inner-product columns, α empty, all kept)."""
+    funcs = ["inner", "outer"] if alpha is not None else ["inner"]
+    cols = [(p, f) for f in funcs for p in range(len(PAIRS))]
+    a = np.array(alpha, dtype=float) if alpha is not None else np.full(len(cols), np.nan)
+    kept = (a != 0).astype(int) if alpha is not None else np.ones(len(cols), dtype=int)
+    pair_kept = {p: any(k for (q, _), k in zip(cols, kept, strict=True) if q == p) for p in range(len(PAIRS))}
+    return pd.DataFrame({
+        "column": range(len(cols)),
+        "order": 2,
+        "fields": [" ".join(map(str, PAIRS[p])) for p, _ in cols],
+        "field_names": [" × ".join(NAMES[i] for i in PAIRS[p]) for p, _ in cols],
+        "function": [f for _, f in cols],
+        "alpha": a,
+        "kept": kept,
+        "interaction_kept": [int(pair_kept[p]) for p, _ in cols],
+        "stats_auc": [STATS_AUC[p] for p, _ in cols],
+        "planted": [PLANTED[p] for p, _ in cols],
+    })
+
+
+def fields(positions: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"field": range(4), "name": NAMES, "vocab_size": VOCAB,
+                         "dims_kept": [len(p.split()) for p in positions], "positions": positions})
+
+
+def snapshots(final: list[float]) -> pd.DataFrame:
+    """Three snapshots: all 0.6 (12 non-zero), half-way (8 non-zero), the final α (4 non-zero)."""
+    first = [0.6] * 12
+    middle = [0.6 if a != 0 or i in (1, 2, 4, 5) else 0.0 for i, a in enumerate(final)]
+    rows = [("search", e, s, c, a) for e, s, alphas in ((1, 10, first), (1, 20, middle), (2, 30, final))
+            for c, a in enumerate(alphas)]
+    return pd.DataFrame(rows, columns=["stage", "epoch", "step", "column", "alpha"])
+
+
+def _meta(variant: str, seed: int, cfg: RunConfig) -> dict:
+    return {"config": cfg.to_json(), "versions": {"aim": "test"}, "seed": seed, "variant": variant,
+            "dataset": {"name": "synthetic",
+                        "fields": [{"name": n, "vocab_size": v} for n, v in zip(NAMES, VOCAB, strict=True)]},
+            "tables": []}
+
+
+def _summary(auc: float, logloss: float, kept: int, columns_kept: int, before: int, after: int) -> dict:
+    return {"metrics": {"valid": {"auc": auc + 0.01, "logloss": logloss - 0.01},
+                        "test": {"auc": auc, "logloss": logloss}},
+            "interactions": {"order2": {"kept": kept, "total": 6, "columns_kept": columns_kept, "columns_total": 12,
+                                        "fi_ratio": kept / 6}},
+            "params": {"before_eds": before, "after_eds": after, "embedding": after // 2}}
+
+
+def write_run(root: Path, run_id: str, variant: str, seed: int, cfg: RunConfig, alpha: list[float] | None,
+              positions: list[str] | None, summary: dict | None, status: str = "complete",
+              error: str | None = None) -> Path:
+    w = RunWriter(root, run_id)
+    stamp = run_id.rsplit("__", 1)[-1]  # the ids end with their creation time
+    created = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:00:00+00:00"
+    w.start({**_meta(variant, seed, cfg), "created": created})
+    tables = []
+    if alpha is not None or variant == "deepfm":
+        w.table("interactions", interactions(alpha))
+        tables.append("interactions")
+    if alpha is not None and status == "complete":
+        w.table("snapshots", snapshots(alpha))
+        tables.append("snapshots")
+    if positions is not None:
+        w.table("fields", fields(positions))
+        tables.append("fields")
+    w.update(tables=tables, **(summary or {}))
+    if status == "running":
+        w.progress(stage="search", epoch=2, valid_auc=0.7123, gates_left=8, gates_total=12)
+        return w.path
+    w.progress(stage="done", epoch=None, valid_auc=0.8)
+    w.finish(status, error=error)
+    return w.path
+
+
+def make_runs(root: Path) -> dict[str, Path]:
+    """Write every fixture folder under ``root``; returns name -> folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    base = RunConfig(model=ModelConfig(embed_dim=DIM, mlp=(8,)))
+    out = {
+        "a": write_run(root, ID_A, "aim", 0, base, ALPHA_A, ["0 1 2 3", "0 2 3", "1", ""],
+                       {**_summary(0.80, 0.45, 3, 4, 10_000, 4_000),
+                        "planted": {"precision": 2 / 3, "recall": 1.0, "kept": 3, "planted": 2, "hits": 2}}),
+        "b": write_run(root, ID_B, "aim", 1, base.replace(seed=1, search=SearchConfig(grda_c=0.2)), ALPHA_B,
+                       ["0 1 2 3", "0 1 2 3", "0 1", "3"], _summary(0.78, 0.47, 4, 4, 10_000, 5_000)),
+        "c": write_run(root, ID_C, "deepfm", 0, base.replace(variant="deepfm"), None,
+                       ["0 1 2 3"] * 4, _summary(0.79, 0.46, 6, 6, 8_000, 8_000)),
+        "running": write_run(root, ID_RUNNING, "aim", 2, base.replace(seed=2), None, None, None, status="running"),
+        "failed": write_run(root, ID_FAILED, "aim", 3, base.replace(seed=3), ALPHA_A, None, None, status="failed",
+                            error="RuntimeError: out of memory"),
+    }
+    bad_json = root / "synthetic__aim__seed9__20250101T000000"
+    bad_json.mkdir()
+    (bad_json / "run.json").write_text("{ not json")
+    bad_csv = root / "synthetic__aim__seed8__20250102T000000"
+    write_run(root, bad_csv.name, "aim", 8, base, ALPHA_A, ["0"] * 4, _summary(0.7, 0.5, 3, 4, 1, 1))
+    (bad_csv / "interactions.csv").write_text("nothing,useful\n1,2\n")
+    foreign = root / "holiday_photos"
+    foreign.mkdir()
+    (foreign / "beach.txt").write_text("not a run")
+    study = root / "study__frappe__20260201T000000"
+    study.mkdir()
+    write_json(study / "study.json", {"kind": "study", "id": study.name, "dataset": "frappe",
+                                      "variants": ["aim", "deepfm"], "seeds": [0, 1, 2]})
+    out.update(bad_json=bad_json, bad_csv=bad_csv, foreign=foreign, study=study)
+    return out

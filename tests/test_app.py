@@ -1,0 +1,241 @@
+"""The Streamlit app through ``AppTest`` (no browser): every page renders every fixture run, deep links select the
+right runs, the compare page shows the right deltas, and the launch form starts a job (a stand-in command here; the
+browser test runs the real one). Also the job logic of app/jobs.py on its own, with real ``python -m aim run``
+processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from aim.errors import ConfigError
+from app import jobs
+from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_RUNNING, make_runs
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+SINGLE_RUN_PAGES = ("interactions", "functions", "embeddings")
+TINY_JOB = ["--synthetic-rows", "1000", "--search-epochs", "1", "--embed-epochs", "1", "--epochs", "1", "--mlp", "8",
+            "--embed-dim", "4"]
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory, tiny_runs) -> Path:
+    """The hand-made fixture folders plus the real tiny aim and fm runs of conftest."""
+    root = tmp_path_factory.mktemp("app_runs")
+    make_runs(root)
+    for path in tiny_runs.values():
+        shutil.copytree(path, root / path.name)
+    return root
+
+
+@pytest.fixture
+def app_env(runs_dir, tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("AIM_RUNS_DIR", str(runs_dir))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "no_cached_runs"))
+    return runs_dir
+
+
+def _app(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_runs_page_lists_runs_corrupt_folders_and_notices(app_env):
+    at = _app()
+    _ok(at)
+    table = at.dataframe[0].value
+    assert {ID_A, ID_B, ID_C, ID_RUNNING, ID_FAILED} <= set(table["id"])
+    assert table.set_index("id").loc[ID_RUNNING, "progress"] == "search epoch 2 · AUC 0.7123 · gates 8/12"
+    corrupt = at.dataframe[1].value
+    assert len(corrupt) == 2 and corrupt["reason"].str.contains("not valid JSON").any()
+    assert corrupt["reason"].str.contains("missing columns").any()
+    captions = " ".join(c.value for c in at.caption)
+    assert "holiday_photos" in captions and "1 study folder(s) found" in captions
+    assert "Running now" in [s.value for s in at.subheader]
+
+
+@pytest.mark.parametrize("page", SINGLE_RUN_PAGES)
+def test_every_single_run_page_renders_every_run(app_env, tiny_runs, page):
+    at = _app(run=ID_A)
+    ids = [ID_A, ID_B, ID_C, ID_RUNNING, ID_FAILED, *(p.name for p in tiny_runs.values())]
+    at.switch_page(f"views/{page}.py")
+    for rid in ids:
+        at.query_params["run"] = rid
+        at.run()
+        _ok(at)
+        assert at.selectbox[0].value == rid and at.query_params["run"] == rid
+        if rid == ID_FAILED:
+            assert "out of memory" in at.error[0].value
+        if rid == ID_RUNNING:
+            assert "still **running**" in at.info[0].value
+
+
+def test_deep_link_opens_the_interactions_of_a_run(app_env):
+    at = _app(view="interactions", run=ID_B)
+    _ok(at)
+    assert at.title[0].value == "Interactions" and at.selectbox[0].value == ID_B
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4  # Fig. 7 scatter, field map, trajectories, replay
+    assert '"kept (4)"' in charts[0].proto.spec and '"planted' in charts[0].proto.spec
+    assert [m.label for m in at.metric][:2] == ["Points kept", "Spearman ρ (stats AUC, |α|)"]
+    assert len(at.get("download_button")) == 8  # CSV and HTML of each chart
+
+
+def test_unknown_run_in_a_link_warns_and_falls_back(app_env):
+    at = _app(view="embeddings", run="no_such_run")
+    _ok(at)
+    assert "no_such_run" in at.warning[0].value and at.selectbox[0].value != "no_such_run"
+
+
+def test_compare_page_shows_deltas_against_the_reference(app_env):
+    at = _app(view="compare", runs=f"{ID_A},{ID_B}", ref=ID_B)
+    _ok(at)
+    assert at.multiselect[0].value == [ID_A, ID_B] and at.selectbox[0].value == ID_B
+    deltas = at.dataframe[0].value.set_index("run")
+    assert deltas.loc[ID_A, "Δ test_auc"] == pytest.approx(0.02)
+    assert deltas.loc[ID_A, "Δ test_logloss"] == pytest.approx(-0.02)
+    assert deltas.loc[ID_B, "Δ test_auc"] == 0
+    diff = at.dataframe[1].value
+    assert list(diff.index) == ["search.grda_c", "seed"]
+    assert [m.value for m in at.metric][:2] == ["3", "4"]  # kept by every run, by any run
+    assert at.query_params["runs"] == f"{ID_A},{ID_B}" and at.query_params["ref"] == ID_B
+
+
+def test_compare_page_with_a_baseline_and_a_running_run(app_env):
+    at = _app(view="compare", runs=f"{ID_A},{ID_C},{ID_RUNNING}")
+    _ok(at)
+    assert any("Runs without an interaction table" in c.value for c in at.caption)
+
+
+def test_studies_page_lists_the_study(app_env):
+    at = _app(view="studies")
+    _ok(at)
+    assert at.dataframe[0].value["id"].tolist() == ["study__frappe__20260201T000000"]
+
+
+def test_empty_folders_give_friendly_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "cached"))
+    at = _app()
+    _ok(at)
+    assert "No runs yet" in at.info[0].value
+    for page in ("interactions", "compare", "studies"):
+        at.switch_page(f"views/{page}.py").run()
+        _ok(at)
+        assert at.info, page
+
+
+# Stands in for ``python -m aim run`` in the AppTest launch flow (the real command runs in test_browser.py): copies
+# a finished fixture run into --out and prints its folder last, as the CLI does.
+FAKE_RUN = """
+import shutil, sys, time
+out = sys.argv[sys.argv.index("--out") + 1]
+time.sleep(1)
+print(shutil.copytree(sys.argv[1], out + "/synthetic__aim__seed0__20990101T000000"))
+"""
+
+
+def test_launch_form_starts_a_job_that_appears_in_the_runs_table(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    source = make_runs(tmp_path / "fixtures")["a"]
+    monkeypatch.setattr(jobs, "COMMAND", [sys.executable, "-c", FAKE_RUN, str(source)])
+    monkeypatch.setenv("AIM_RUNS_DIR", str(runs))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "cached"))
+    at = _app(view="launch")
+    _ok(at)
+    values = {"Synthetic rows": 1000, "Search epochs": 1, "Embed-search epochs": 1, "Re-train epochs": 1,
+              "Embedding dim": 4}
+    for widget in at.number_input:
+        if widget.label in values:
+            widget.set_value(values[widget.label])
+    next(w for w in at.text_input if w.label == "MLP sizes").set_value("8")
+    at.button(key="launch_submit").click().run()
+    _ok(at)
+    assert "Started job" in at.success[0].value
+    (job,) = jobs.list_jobs(runs)
+    assert job.args[job.args.index("--synthetic-rows") + 1] == "1000" and job.config["model"]["mlp"] == [8]
+    at.button(key="launch_submit").click().run()  # the same config again while it runs: refused
+    assert "already running" in at.error[0].value
+    jobs.wait(job, timeout=30)
+    assert jobs.status(job) == "complete" and job.run_id == "synthetic__aim__seed0__20990101T000000"
+    at.switch_page("views/runs.py").run()
+    _ok(at)
+    assert job.run_id in set(at.dataframe[0].value["id"])
+
+
+def test_a_run_whose_job_ended_shows_as_interrupted(tmp_path, monkeypatch):
+    make_runs(tmp_path)
+    cfg = jobs.validate([])
+    jobs.save(jobs.Job(id="20260104T000000-abcdef", pid=2 ** 22 + 1, args=[], argv=[], key=jobs.config_key(cfg),
+                       out=str(tmp_path), log=str(tmp_path / "none.log"), started=0.0, config=cfg.to_json(),
+                       run_id=ID_RUNNING, cancelled=True, ended=1.0))
+    monkeypatch.setenv("AIM_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "cached"))
+    at = _app()
+    _ok(at)
+    row = at.dataframe[0].value.set_index("id").loc[ID_RUNNING]
+    assert (row["status"], row["progress"]) == ("interrupted", "job cancelled")
+    assert "Running now" not in [s.value for s in at.subheader]
+    at.switch_page("views/interactions.py")
+    at.query_params["run"] = ID_RUNNING
+    at.run()
+    assert "has ended (cancelled)" in at.warning[0].value
+
+
+def test_launch_form_shows_config_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIM_RUNS_DIR", str(tmp_path / "runs"))
+    at = _app(view="launch")
+    next(w for w in at.number_input if w.label == "GRDA μ").set_value(1.5)
+    at.button(key="launch_submit").click().run()
+    _ok(at)
+    assert "grda_mu must be in (0, 1)" in at.error[0].value
+    assert not jobs.list_jobs(tmp_path / "runs")
+
+
+# ------------------------------------------------------------------------------------------- app/jobs.py
+
+def test_cli_args_and_validation(tmp_path):
+    assert jobs.cli_args({"--seed": 1, "--mlp": (32, 32), "--data": "", "--x": None}) == ["--seed", "1", "--mlp",
+                                                                                           "32,32"]
+    cfg = jobs.validate(["--variant", "deepfm", "--seed", "3", "--mlp", "8,8"])
+    assert (cfg.variant, cfg.seed, cfg.model.mlp) == ("deepfm", 3, (8, 8))
+    same = jobs.validate(["--mlp", "8,8", "--seed", "3", "--variant", "deepfm"])
+    assert jobs.config_key(cfg) == jobs.config_key(same)
+    for args, message in ((["--grda-mu", "1.5"], "grda_mu"), (["--variant", "nope"], "variant='nope'"),
+                          (["--mlp", "a,b"], "--mlp"), (["--dataset", "mnist"], "unknown dataset"),
+                          (["--dataset", "frappe"], "needs a data path"),
+                          (["--dataset", "frappe", "--data", str(tmp_path / "none")], "no such file"),
+                          (["--out", "x"], "--out")):
+        with pytest.raises(ConfigError, match=message):
+            jobs.validate(args)
+
+
+def test_jobs_refuse_duplicates_and_the_limit_and_cancel(tmp_path):
+    slow = ["--synthetic-rows", "2000000", *TINY_JOB[2:]]
+    job = jobs.start(slow, tmp_path)
+    try:
+        assert jobs.status(job) == "running"
+        with pytest.raises(jobs.JobError, match="already running"):
+            jobs.start(list(slow), tmp_path)
+        with pytest.raises(jobs.JobError, match="limit is 1"):
+            jobs.start([*slow, "--seed", "5"], tmp_path, limit=1)
+        (listed,) = jobs.list_jobs(tmp_path)  # read back from .jobs/<id>.json
+        assert (listed.id, listed.pid, listed.args) == (job.id, job.pid, slow)
+        jobs.cancel(listed)
+        jobs.wait(listed, timeout=30)
+        assert jobs.status(listed) == "cancelled" and listed.returncode == -signal.SIGTERM
+    finally:
+        if jobs.refresh(job).ended is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    assert jobs.status(jobs.list_jobs(tmp_path)[0]) == "cancelled"

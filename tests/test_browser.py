@@ -1,0 +1,169 @@
+"""The app in a real browser: ``streamlit run`` on a free port with the fixture runs, driven by Playwright with
+Debian's chromium. Skipped (with the reason) where /usr/bin/chromium or the playwright package is missing.
+With $AIM_SHOTS_DIR set (e.g. /tmp/app_shots), a full-page screenshot of every page is written there to look at."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures_app import ID_A, ID_B, make_runs
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing (pip install it)")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = os.environ.get("AIM_SHOTS_DIR")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``(base url, runs folder)`` of a streamlit server over the fixture runs; stopped (its process group) after."""
+    tmp = tmp_path_factory.mktemp("browser")
+    runs = tmp / "runs"
+    make_runs(runs)
+    port = _free_port()
+    env = {**os.environ, "AIM_RUNS_DIR": str(runs), "AIM_CACHED_RUNS_DIR": str(tmp / "cached"),
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed after the server stops
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+                             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()}") from None
+                time.sleep(0.3)
+        yield url, runs
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 2600})
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    pg.close()
+
+
+def _open(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached")  # the script run has finished
+
+
+def _selected(page, label: str) -> str:
+    return page.locator(f"input[aria-label='{label}']").input_value()
+
+
+def _shot(page, name: str) -> None:
+    if not SHOTS:
+        return
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    # streamlit scrolls inside its main area, so grow the window to the content to capture the whole page
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(900, min(int(height) + 40, 12_000))})
+    page.wait_for_timeout(800)  # let plotly redraw at the new size
+    page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def test_the_app_opens_on_a_run_and_draws_fig7(server, page):
+    url, _ = server
+    _open(page, f"{url}/interactions?run={ID_A}", "Interactions")
+    # one point per interaction by default: 3 of the 6 pairs kept, 2 planted
+    page.locator(".js-plotly-plot .legendtext", has_text="kept (3)").wait_for()
+    assert page.locator(".legendtext", has_text="planted (2)").count() == 1
+    assert _selected(page, "Run") == ID_A
+    page.locator(".js-plotly-plot").nth(3).wait_for()  # Fig. 7, the field map, trajectories, the replay
+    with page.expect_download() as csv:
+        page.get_by_role("button", name="CSV").first.click()
+    assert Path(csv.value.path()).read_text().startswith("key,fields,field_names,order,function")
+    with page.expect_download() as html:
+        page.get_by_role("button", name="HTML").first.click()
+    assert csv.value.suggested_filename == f"{ID_A}_alpha_vs_stats_auc.csv"
+    assert "plotly" in Path(html.value.path()).read_text()
+    _shot(page, "interactions")
+
+
+def test_a_deep_link_opens_the_compare_view_of_two_runs(server, page):
+    url, _ = server
+    _open(page, f"{url}/?view=compare&runs={ID_A},{ID_B}&ref={ID_B}", "Compare runs")
+    assert "/compare" in page.url and "runs=" in page.url
+    metrics = page.locator("[data-testid=stMetric]")
+    metrics.first.wait_for()
+    assert [t.split("\n")[-1] for t in metrics.all_inner_texts()[:2]] == ["3", "4"]
+    page.wait_for_selector(".js-plotly-plot")
+    _shot(page, "compare")
+
+
+@pytest.mark.parametrize(("path", "title"), [("", "Runs"), ("functions", "Interaction functions"),
+                                             ("embeddings", "Embedding dimensions"), ("studies", "Studies")])
+def test_every_page_renders_without_an_error(server, page, path, title):
+    url, _ = server
+    _open(page, f"{url}/{path}?run={ID_A}", title)
+    assert page.locator("[data-testid=stException]").count() == 0
+    if path in ("functions", "embeddings"):
+        page.wait_for_selector(".js-plotly-plot")
+    _shot(page, path or "runs")
+
+
+def test_a_launched_tiny_run_goes_from_running_to_complete(server, page):
+    url, runs = server
+    _open(page, f"{url}/launch", "Launch a run")
+    before = page.locator("[data-testid=stSidebar] [data-testid=stCaptionContainer]").first.inner_text()
+    folders = {p.name for p in runs.iterdir()}
+    for label, value in (("Synthetic rows", "1000"), ("Search epochs", "1"), ("Embed-search epochs", "1"),
+                         ("Re-train epochs", "1"), ("Embedding dim", "4"), ("MLP sizes", "8")):
+        box = page.get_by_label(label, exact=True)
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_role("button", name="Launch").click()
+    page.get_by_text("Started job").wait_for()
+    page.get_by_text("running · job").wait_for()
+    _shot(page, "launch")
+    page.get_by_text("complete · job").wait_for(timeout=120_000)
+    page.get_by_role("link", name="Open run").first.click()  # .first: a fragment rerun may be mid-swap
+    page.get_by_role("heading", name="Interactions", level=1).wait_for()
+    page.wait_for_selector(".js-plotly-plot")
+    runs_count = page.locator("[data-testid=stSidebar] [data-testid=stCaptionContainer]").first.inner_text()
+    assert int(runs_count.split()[0]) == int(before.split()[0]) + 1
+    (new,) = {p.name for p in runs.iterdir()} - folders - {".jobs"}
+    assert _selected(page, "Run").startswith(new)
