@@ -39,6 +39,7 @@ class InteractionSearch:
     columns: Columns
     alpha: np.ndarray  # (C,)
     fit: FitResult
+    model: AIM  # the trained search model (the next order's search starts from its embeddings)
     metrics: dict[str, dict[str, float]]
 
     @property
@@ -116,9 +117,20 @@ def _columns_of(interactions: Sequence[tuple[int, ...]], functions: Sequence[str
     return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
 
 
+def _warm_start(model: AIM, previous: AIM) -> None:
+    """Copy the embedding tables and first-order weights of the previous order's search into ``model``.
+
+    An order-p score is a product of p embeddings: from a fresh N(0, 0.01²) init its variance sits far below the
+    BN eps, so α sees no gradient while the GRDA threshold grows and every candidate dies. Starting from the
+    embeddings the order below has already trained gives the high-order columns a signal from the first step.
+    """
+    for name in ("embedding", "linear"):
+        getattr(model, name).load_state_dict(getattr(previous, name).state_dict())
+
+
 def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
                  candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (), stage: str = "search",
-                 on_epoch: Callable[[dict], None] | None = None) -> InteractionSearch:
+                 on_epoch: Callable[[dict], None] | None = None, previous: AIM | None = None) -> InteractionSearch:
     """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros.
 
     ``fixed`` holds the columns already selected at lower orders: they stay in the model (their α trained by Adam
@@ -127,13 +139,15 @@ def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
     functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
     columns = _columns_of(candidates, functions)
     model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
+    if previous is not None:
+        _warm_start(model, previous)
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay),
                  snapshots_per_epoch=4, on_epoch=on_epoch)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
-    return InteractionSearch(columns, alpha, result, _all_metrics(model, data, t.eval_batch_size))
+    return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size))
 
 
 def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
@@ -150,7 +164,8 @@ def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitT
         if not pool:
             break
         fixed = [r.kept_columns() for r in results if r.kept.any()]
-        results.append(search_order(cfg, vocab_sizes, data, generator, pool, fixed, f"search{order}", on_epoch))
+        results.append(search_order(cfg, vocab_sizes, data, generator, pool, fixed, f"search{order}", on_epoch,
+                                    previous=prev.model))
     return results
 
 
