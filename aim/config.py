@@ -110,7 +110,7 @@ class SearchConfig:
 
     search_epochs: int = _help("epochs of stage A (search interaction-IF)", default=6)
     embed_epochs: int = _help("epochs of stage B (search embed)", default=4)
-    grda_c: float = _help("GRDA c of stage A (threshold scale; the threshold grows as c γ^½ (tγ)^μ)", default=0.09)
+    grda_c: float = _help("GRDA c of stage A (threshold scale; the threshold grows as c γ^½ (tγ)^μ)", default=0.12)
     grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
     embed_grda_c: float = _help("GRDA c of stage B", default=0.09)
