@@ -179,13 +179,16 @@ class Run:
         return obj
 
 
-def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A CSV of a run or study with at least ``columns``; ``RunFormatError`` naming the file otherwise."""
     try:
         df = pd.read_csv(path, keep_default_na=True)
     except pd.errors.EmptyDataError:
         raise RunFormatError(path, f"empty file; expected a CSV header with columns {columns}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise RunFormatError(path, f"not a readable CSV ({exc})") from None
+    except OSError as exc:
+        raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
@@ -213,7 +216,7 @@ def load_run(path: str | Path) -> Run:
     for name, (filename, columns) in TABLES.items():
         f = path / filename
         if f.exists():
-            tables[name] = _read_table(f, columns)
+            tables[name] = read_table(f, columns)
         elif meta["status"] == "complete" and name in meta.get("tables", []):
             raise RunFormatError(f, "file is missing from a complete run")
         else:

@@ -43,7 +43,7 @@ import pandas as pd
 
 from aim.config import VARIANTS, RunConfig
 from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, STATUSES, load_run, now, read_json, write_csv, write_json
+from aim.runs import RUN_FILE, STATUSES, load_run, now, read_json, read_table, write_csv, write_json
 
 SCHEMA_VERSION = 1
 STUDY_FILE = "study.json"
@@ -349,21 +349,6 @@ def is_study(path: str | Path) -> bool:
     return (Path(path) / STUDY_FILE).is_file()
 
 
-def _read_summary(path: Path) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise RunFormatError(path, f"empty file; expected a CSV header with columns {SUMMARY_COLUMNS}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise RunFormatError(path, f"not a readable CSV ({exc})") from None
-    except OSError as exc:
-        raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
-    missing = [c for c in SUMMARY_COLUMNS if c not in df.columns]
-    if missing:
-        raise RunFormatError(path, f"missing columns {missing}; expected at least {SUMMARY_COLUMNS}")
-    return df
-
-
 def load_study(path: str | Path) -> Study:
     """Read and validate a study folder; raise ``RunFormatError`` naming the file and the problem. Recorded runs
     that no longer exist are listed in ``Study.missing`` (and map to None), not refused."""
@@ -414,7 +399,7 @@ def load_study(path: str | Path) -> Study:
             runs[variant][seed_int] = run_path
     summary = None
     if (path / SUMMARY_FILE).exists():
-        summary = _read_summary(path / SUMMARY_FILE)
+        summary = read_table(path / SUMMARY_FILE, SUMMARY_COLUMNS)
     elif meta["status"] == "complete":
         raise RunFormatError(path / SUMMARY_FILE, "file is missing from a complete study")
     return Study(path=path, meta=meta, summary=summary, runs=runs, missing=missing)

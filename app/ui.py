@@ -164,6 +164,19 @@ def need(run: Run, table: str, what: str) -> pd.DataFrame | None:
     return df
 
 
+def run_with_table(table: str, what: str) -> tuple[Run, pd.DataFrame]:
+    """The head of every single-run page: the URL-bound run picker, its status banner and the table the page
+    draws; stops the page (with the reason shown) when there is no run or the run lacks that table."""
+    run = pick_run(loaded())
+    if run is None:
+        st.stop()
+    status_banner(run)
+    df = need(run, table, what)
+    if df is None:
+        st.stop()
+    return run, df
+
+
 def chart(fig: go.Figure, data: pd.DataFrame, name: str, key: str, select: bool = False):
     """Draw ``fig`` with downloads of its data (CSV) and of the figure (standalone HTML); with ``select``, box and
     lasso selection reruns the page and the selection state is returned."""

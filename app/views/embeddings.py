@@ -7,13 +7,7 @@ from aim import analysis
 from app import ui
 
 st.title("Embedding dimensions")
-run = ui.pick_run(ui.loaded())
-if run is None:
-    st.stop()
-ui.status_banner(run)
-fields = ui.need(run, "fields", "field table yet")
-if fields is None:
-    st.stop()
+run, fields = ui.run_with_table("fields", "field table yet")
 if "embed" not in run.meta.get("stages", {}):
     st.info(f"`{run.meta.get('variant')}` does not search embedding dimensions (only `aim` runs EDS): "
             "every field keeps the full size.")

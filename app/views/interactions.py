@@ -6,13 +6,7 @@ from aim import analysis
 from app import ui
 
 st.title("Interactions")
-run = ui.pick_run(ui.loaded())
-if run is None:
-    st.stop()
-ui.status_banner(run)
-inter = ui.need(run, "interactions", "interaction table yet")
-if inter is None:
-    st.stop()
+run, inter = ui.run_with_table("interactions", "interaction table yet")
 if not analysis.has_alpha(inter):
     st.info(f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
             "so there is no α. Its interactions, ranked by statistics AUC:")
