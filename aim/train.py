@@ -93,11 +93,13 @@ def fit(
     generator: torch.Generator,
     gates: GateSchedule | None = None,
     patience: int | None = None,
+    plateau_factor: float = 1.0,
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
-    weights. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
+    weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
+    validation AUC gain (reduce-on-plateau). With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
     logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view)."""
     gate_ids = {id(p) for p in gates.params} if gates else set()
     weights = [p for p in model.parameters() if id(p) not in gate_ids]
@@ -137,7 +139,8 @@ def fit(
         if not math.isfinite(train_loss):
             raise NonFiniteLossError(f"{stage}: mean training loss of epoch {epoch} is {train_loss}")
         seconds = time.perf_counter() - start
-        row = {"stage": stage, "epoch": epoch, "step": global_step, "train_loss": train_loss, "seconds": seconds}
+        row = {"stage": stage, "epoch": epoch, "step": global_step, "train_loss": train_loss, "seconds": seconds,
+               "lr": adam.param_groups[0]["lr"]}
         row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size).items()})
         if grda is not None:
             g = _gate_vector(gates.params)
@@ -156,6 +159,8 @@ def fit(
                 since_best += 1
                 if since_best > patience:
                     break
+                for group in adam.param_groups:
+                    group["lr"] *= plateau_factor
     if snap_every and grda is not None and result.snapshots[-1][1] != global_step:
         result.snapshots.append((len(result.history), global_step, _gate_vector(gates.params)))
     if best_state is not None:
