@@ -1,5 +1,6 @@
-"""Streamlit glue shared by the pages: cached loading, run pickers synced with the URL, status banners, and a
-chart helper that adds CSV and HTML downloads. No analysis here (that is ``aim.analysis``)."""
+"""Streamlit glue shared by the pages: cached loading of runs and studies, run and study pickers synced with the
+URL, status banners, and a chart helper that adds CSV, HTML and PNG downloads. No analysis here (that is
+``aim.analysis``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aim import analysis
-from aim.runs import Run, read_progress
+from aim.runs import RUN_FILE, Run, read_progress
+from aim.study import Study
 from app import catalog, jobs
 
 
@@ -24,8 +26,16 @@ def _load(path: str, mtime: float) -> tuple[Run | None, str | None]:
     return catalog.load(path)
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def _load_study(path: str, mtime: float) -> tuple[Study | None, str | None]:
+    """Loaded once per (folder, modification time of study.json)."""
+    del mtime
+    return catalog.load_study_folder(path)
+
+
 def clear_cache() -> None:
     _load.clear()
+    _load_study.clear()
 
 
 @dataclass
@@ -34,6 +44,10 @@ class Loaded:
     sources: dict[str, str] = field(default_factory=dict)
     corrupt: list[catalog.Notice] = field(default_factory=list)
     scan: catalog.Scan = field(default_factory=catalog.Scan)
+    study_of: dict[str, str] = field(default_factory=dict)
+    studies: dict[str, Study] = field(default_factory=dict)
+    study_sources: dict[str, str] = field(default_factory=dict)
+    bad_studies: list[catalog.Notice] = field(default_factory=list)
 
     def ids(self) -> list[str]:
         """Run ids, newest first."""
@@ -49,19 +63,27 @@ def runs_dir() -> Path:
 
 
 def load_all() -> Loaded:
-    """Scan both roots and load every run (cached); the result is kept for the pages of this script run."""
-    scan = catalog.scan([("cached", catalog.cached_runs_dir()), ("runs", runs_dir())])
+    """Scan the roots and load every run and study (cached); the result is kept for the pages of this script run."""
+    scan = catalog.scan([("cached", catalog.cached_runs_dir()), ("runs", runs_dir()),
+                         ("studies", catalog.default_studies_dir())])
     out = Loaded(scan=scan)
     for c in scan.candidates:
         run, problem = _load(str(c.path), c.mtime)
-        if run is None and catalog.is_study(c.path):
-            scan.studies.append(catalog.Notice(c.id, c.path, c.source, "study"))
-        elif run is None:
+        if run is None:
             out.corrupt.append(catalog.Notice(c.id, c.path, c.source, problem or "unreadable"))
+            continue
+        run.meta = {**run.meta, "id": c.id}  # a copied or renamed folder: its folder name is its id here
+        out.runs[c.id] = run
+        out.sources[c.id] = c.source
+        if c.study:
+            out.study_of[c.id] = c.study
+    for s in scan.studies:
+        study, problem = _load_study(str(s.path), catalog.study_mtime(s.path))
+        if study is None:
+            out.bad_studies.append(catalog.Notice(s.id, s.path, s.source, problem or "unreadable"))
         else:
-            run.meta = {**run.meta, "id": c.id}  # a copied or renamed folder: its folder name is its id here
-            out.runs[c.id] = run
-            out.sources[c.id] = c.source
+            out.studies[s.id] = study
+            out.study_sources[s.id] = s.source
     st.session_state["_loaded"] = out
     return out
 
@@ -177,9 +199,48 @@ def run_with_table(table: str, what: str) -> tuple[Run, pd.DataFrame]:
     return run, df
 
 
+def study_metas(study: Study) -> dict[str, dict[int, dict | None]]:
+    """variant -> seed -> the ``run.json`` dict of the run the study recorded there (cached loads; an unreadable
+    run is ``{"status": "unreadable", "error": why}``), or None when it has none or its folder is gone."""
+    out: dict[str, dict[int, dict | None]] = {}
+    for variant in study.variants:
+        out[variant] = {}
+        for seed in study.seeds:
+            path = study.runs.get(variant, {}).get(seed)
+            try:
+                mtime = (path / RUN_FILE).stat().st_mtime if path is not None else None
+            except OSError:
+                mtime = None
+            if mtime is None:
+                out[variant][seed] = None
+                continue
+            run, problem = _load(str(path), mtime)
+            out[variant][seed] = ({**run.meta, "id": path.name} if run is not None
+                                  else {"id": path.name, "status": "unreadable", "error": problem})
+    return out
+
+
+def pick_study(data: Loaded) -> Study | None:
+    """A study selector bound to ``?study=<id>`` (the URL wins on arrival, then the choice is remembered)."""
+    ids = sorted(data.studies, key=lambda sid: (data.studies[sid].meta.get("created") or "", sid), reverse=True)
+    if not ids:
+        return None
+    wanted = st.query_params.get("study")
+    if wanted and wanted not in ids:
+        st.warning(f"Study `{wanted}` (from the link) was not found; showing another study.")
+    current = wanted if wanted in ids else st.session_state.get("study")
+    st.session_state["pick_study"] = current if current in ids else ids[0]
+    choice = st.selectbox("Study", ids, key="pick_study", on_change=_sync, args=("study", "pick_study"),
+                          format_func=lambda sid: sid if data.studies[sid].status == "complete"
+                          else f"{sid}  [{data.studies[sid].status}]")
+    st.session_state["study"] = choice
+    st.query_params["study"] = choice
+    return data.studies[choice]
+
+
 def chart(fig: go.Figure, data: pd.DataFrame, name: str, key: str, select: bool = False):
-    """Draw ``fig`` with downloads of its data (CSV) and of the figure (standalone HTML); with ``select``, box and
-    lasso selection reruns the page and the selection state is returned."""
+    """Draw ``fig`` with downloads of its data (CSV) and of the figure (standalone HTML, and PNG where a Chromium
+    is installed); with ``select``, box and lasso selection reruns the page and the selection state is returned."""
     if select:
         event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"))
     else:
@@ -189,9 +250,17 @@ def chart(fig: go.Figure, data: pd.DataFrame, name: str, key: str, select: bool 
 
 
 def downloads(data: pd.DataFrame, name: str, key: str, fig: go.Figure | None = None) -> None:
-    row = st.container(horizontal=True)
+    """Download buttons; the files are made only when a button is pressed (a PNG takes Chromium a few seconds)."""
+    row = st.container(horizontal=True, vertical_alignment="center")
     row.download_button("CSV", icon=":material/download:", data=lambda: data.to_csv(index=False).encode(),
                         file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv", on_click="ignore")
-    if fig is not None:
-        row.download_button("HTML", icon=":material/download:", data=lambda: analysis.figure_html(fig).encode(),
-                            file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore")
+    if fig is None:
+        return
+    row.download_button("HTML", icon=":material/download:", data=lambda: analysis.figure_html(fig).encode(),
+                        file_name=f"{name}.html", mime="text/html", key=f"{key}_html", on_click="ignore")
+    chromium = analysis.find_chromium()
+    if chromium:
+        row.download_button("PNG", icon=":material/download:", data=lambda: analysis.figure_png(fig, chromium),
+                            file_name=f"{name}.png", mime="image/png", key=f"{key}_png", on_click="ignore")
+    else:
+        row.caption("No PNG: no Chromium found (apt-get install chromium, or set AIM_CHROMIUM to one).")

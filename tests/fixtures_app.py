@@ -8,7 +8,9 @@ with α, statistics AUC, kept dims and metrics chosen so every figure has hand-c
 - run B (aim, seed 1, grda_c 0.2): kept user×item (inner .8), user×hour (inner .2), item×hour (outer .4),
   item×noise (outer -.5).
 - run C (deepfm): a baseline, α empty, every pair kept with the inner product.
-Plus a running run, a failed run, two corrupt folders, a foreign folder and a study folder.
+Plus a running run, a failed run, two corrupt folders, a foreign folder, and a study in the format of
+``aim/study.py`` (``make_study``): deepfm, aim and deepfm-transfer × seeds 0-2 with 7 complete runs, one failed
+(aim seed 2) and one never run (deepfm-transfer seed 2), so its status is failed.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aim import study as aim_study
 from aim.config import ModelConfig, RunConfig, SearchConfig
-from aim.runs import RunWriter, write_json
+from aim.runs import RunWriter, read_json, write_csv, write_json
 
 NAMES = ["user", "item", "hour", "noise"]
 VOCAB = [100, 1000, 24, 10]
@@ -34,6 +37,11 @@ ID_B = "synthetic__aim__seed1__20260102T000000"
 ID_C = "synthetic__deepfm__seed0__20260103T000000"
 ID_RUNNING = "synthetic__aim__seed2__20260104T000000"
 ID_FAILED = "synthetic__aim__seed3__20260105T000000"
+ID_STUDY = "study__synthetic__20260201T000000"
+# the study's test AUC / log loss per variant and seed (None: the run failed or was never made)
+STUDY_AUC = {"deepfm": [0.78, 0.80, 0.79], "aim": [0.82, 0.84, None], "deepfm-transfer": [0.80, 0.81, None]}
+STUDY_LOGLOSS = {"deepfm": [0.47, 0.45, 0.46], "aim": [0.43, 0.41, None], "deepfm-transfer": [0.465, 0.455, None]}
+STUDY_FAILED = ("aim", 2)
 
 
 def interactions(alpha: list[float] | None) -> pd.DataFrame:
@@ -138,9 +146,43 @@ def make_runs(root: Path) -> dict[str, Path]:
     foreign = root / "holiday_photos"
     foreign.mkdir()
     (foreign / "beach.txt").write_text("not a run")
-    study = root / "study__frappe__20260201T000000"
-    study.mkdir()
-    write_json(study / "study.json", {"kind": "study", "id": study.name, "dataset": "frappe",
-                                      "variants": ["aim", "deepfm"], "seeds": [0, 1, 2]})
+    study = make_study(root)
     out.update(bad_json=bad_json, bad_csv=bad_csv, foreign=foreign, study=study)
     return out
+
+
+def make_study(root: Path) -> Path:
+    """The study folder ``ID_STUDY`` under ``root``, written as ``aim.study.run_study`` writes one: study.json
+    (status failed), summary.csv (``aim.study.summarise`` of the complete runs) and the runs in ``runs/``. The
+    runs of order 2 keep 3 of 6 pairs (deepfm 6 of 6), aim's EDS takes parameters 10,000 -> 4,000."""
+    path = root / ID_STUDY
+    base = RunConfig(model=ModelConfig(embed_dim=DIM, mlp=(8,)))
+    runs: dict[str, dict[str, str | None]] = {}
+    metas: dict[str, list[dict]] = {}
+    for variant, aucs in STUDY_AUC.items():
+        runs[variant], metas[variant] = {}, []
+        for seed, auc in enumerate(aucs):
+            failed = (variant, seed) == STUDY_FAILED
+            if auc is None and not failed:
+                runs[variant][str(seed)] = None  # never run
+                continue
+            baseline = variant == "deepfm"
+            cfg = base.replace(variant="deepfm" if baseline else "aim", seed=seed)
+            summary = None if failed else {
+                **_summary(auc, STUDY_LOGLOSS[variant][seed], 6 if baseline else 3, 6 if baseline else 4,
+                           8_000 if baseline else 10_000, 8_000 if baseline else 4_000),
+                "timings": {"train_epoch_seconds": 2.0 if baseline else 4.0, "infer_seconds_per_100k": 0.5}}
+            run = write_run(path / aim_study.RUNS_DIR, f"synthetic__{variant}__seed{seed}__2026020{seed + 1}T000000",
+                            variant, seed, cfg, None if baseline else ALPHA_A, ["0 1 2 3"] * 4, summary,
+                            status="failed" if failed else "complete", error="RuntimeError: boom" if failed else None)
+            runs[variant][str(seed)] = f"{aim_study.RUNS_DIR}/{run.name}"
+            metas[variant].append(read_json(run / "run.json"))
+    summary = aim_study.summarise(metas)
+    write_csv(path / aim_study.SUMMARY_FILE, summary)
+    write_json(path / aim_study.STUDY_FILE, {
+        "schema_version": aim_study.SCHEMA_VERSION, "kind": "study", "id": ID_STUDY, "status": "failed",
+        "error": "1 run(s) failed; resume to redo them: aim seed 2: RuntimeError: boom",
+        "created": "2026-02-01T00:00:00+00:00", "updated": "2026-02-01T01:00:00+00:00", "dataset": "synthetic",
+        "variants": list(STUDY_AUC), "seeds": [0, 1, 2], "base_config": base.to_json(), "transfer_from": None,
+        "runs": runs, "summary": [], "best_baseline": aim_study.best_baseline(summary)})
+    return path

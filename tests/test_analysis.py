@@ -1,4 +1,5 @@
-"""aim/analysis.py and app/catalog.py: every table and figure builder on hand-made runs with known values."""
+"""aim/analysis (runs, interactions, functions, embeddings, compare) and app/catalog.py: every table and figure
+builder on hand-made runs with known values. The study views are in test_analysis_studies.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ import pytest
 from aim import analysis as A
 from aim.runs import load_run
 from app import catalog
-from tests.fixtures_app import ALPHA_A, ID_A, ID_B, ID_C, ID_RUNNING, NAMES, STATS_AUC, interactions, make_runs
+from tests.fixtures_app import (
+    ALPHA_A,
+    ID_A,
+    ID_B,
+    ID_C,
+    ID_RUNNING,
+    ID_STUDY,
+    NAMES,
+    STATS_AUC,
+    interactions,
+    make_runs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +46,9 @@ def test_scan_classifies_runs_corrupt_foreign_and_studies(fx, tmp_path):
     scan = catalog.scan([("cached", fx["a"].parent), ("runs", tmp_path / "missing")])
     ids = {c.id for c in scan.candidates}
     assert {ID_A, ID_B, ID_C, ID_RUNNING, fx["bad_json"].name, fx["bad_csv"].name} <= ids
-    assert [s.id for s in scan.studies] == [fx["study"].name]
+    assert [s.id for s in scan.studies] == [ID_STUDY]
+    in_study = {c.id for c in scan.candidates if c.study == ID_STUDY}
+    assert len(in_study) == 8 and all(c.path.parent.parent == fx["study"] for c in scan.candidates if c.study)
     assert [n.id for n in scan.ignored] == ["holiday_photos"] and "not a run" in scan.ignored[0].reason
     assert scan.missing_roots == [tmp_path / "missing"]
     run, problem = catalog.load(fx["bad_json"])
@@ -42,17 +56,37 @@ def test_scan_classifies_runs_corrupt_foreign_and_studies(fx, tmp_path):
     run, problem = catalog.load(fx["bad_csv"])
     assert run is None and "interactions.csv" in problem and "missing columns" in problem
     assert catalog.load(fx["a"])[0].id == ID_A
-    assert catalog.study_summary(fx["study"])["variants"] == "aim, deepfm"
-    assert not catalog.is_study(fx["a"]) and not catalog.is_study(fx["bad_json"])
+    study, problem = catalog.load_study_folder(fx["study"])
+    assert problem is None and study.status == "failed" and study.variants == ["deepfm", "aim", "deepfm-transfer"]
+    assert catalog.study_mtime(fx["study"]) > 0 and catalog.study_mtime(tmp_path) == 0
 
 
-def test_a_study_written_as_run_json_is_recognised(tmp_path):
+def test_a_folder_of_studies_is_scanned_and_a_foreign_study_is_reported(fx, tmp_path):
+    import shutil
+
+    from aim.runs import write_json
+
+    shutil.copytree(fx["study"], tmp_path / "studies" / ID_STUDY)
+    (tmp_path / "studies" / "broken").mkdir()
+    write_json(tmp_path / "studies" / "broken" / "study.json", {"kind": "study", "id": "broken"})
+    scan = catalog.scan([("runs", tmp_path)])
+    assert [s.id for s in scan.studies] == ["broken", ID_STUDY] and not scan.ignored
+    assert sum(c.study == ID_STUDY for c in scan.candidates) == 8
+    study, problem = catalog.load_study_folder(tmp_path / "studies" / "broken")
+    assert study is None and "missing keys" in problem
+    again = catalog.scan([("cached", fx["a"].parent), ("runs", tmp_path)])  # the same study id in both roots
+    assert [s.source for s in again.studies if s.id == ID_STUDY] == ["cached"]
+    assert any(n.id == ID_STUDY and "same id" in n.reason for n in again.ignored)
+
+
+def test_a_run_json_of_another_kind_is_corrupt_not_a_run(tmp_path):
     from aim.runs import write_json
 
     (tmp_path / "s").mkdir()
-    write_json(tmp_path / "s" / "run.json", {"schema_version": 1, "kind": "study", "id": "s", "seeds": [0, 1]})
-    assert catalog.load(tmp_path / "s")[0] is None and catalog.is_study(tmp_path / "s")
-    assert catalog.study_summary(tmp_path / "s") == {"id": "s", "kind": "study", "seeds": "0, 1"}
+    write_json(tmp_path / "s" / "run.json", {"schema_version": 1, "kind": "study", "id": "s", "status": "complete",
+                                             "created": "", "config": {}, "versions": {}, "dataset": {}, "stages": {}})
+    run, problem = catalog.load(tmp_path / "s")
+    assert run is None and "kind is 'study'" in problem
 
 
 def test_scan_reports_a_duplicate_id_once(fx, tmp_path):
@@ -81,6 +115,9 @@ def test_runs_table_rows_and_filters(runs):
     assert set(A.filter_runs(df, variants=["deepfm"])["id"]) == {ID_C}
     assert set(A.filter_runs(df, statuses=["complete"], text="SEED1")["id"]) == {ID_B}
     assert len(A.filter_runs(df)) == len(df)
+    in_study = A.runs_table([*rows, A.run_row({**runs["a"].meta, "id": "x"}, study="s1")])
+    assert list(A.filter_runs(in_study, studies=["s1"])["id"]) == ["x"]
+    assert len(A.filter_runs(in_study, studies=[""])) == len(rows)
 
 
 # ------------------------------------------------------------------------------------------- Fig. 7

@@ -1,7 +1,7 @@
 """The Streamlit app through ``AppTest`` (no browser): every page renders every fixture run, deep links select the
-right runs, the compare page shows the right deltas, and the launch form starts a job (a stand-in command here; the
-browser test runs the real one). Also the job logic of app/jobs.py on its own, with real ``python -m aim run``
-processes."""
+right runs, the compare page shows the right deltas, the studies page shows the fixture study (finished, failed and
+missing runs), and the launch form starts a job (a stand-in command here; the browser test runs the real one).
+Also the job logic of app/jobs.py on its own, with real ``python -m aim run`` processes."""
 
 from __future__ import annotations
 
@@ -14,14 +14,25 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from aim import analysis
 from aim.errors import ConfigError
 from app import jobs
-from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_RUNNING, make_runs
+from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_RUNNING, ID_STUDY, make_runs
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 SINGLE_RUN_PAGES = ("interactions", "functions", "embeddings")
 TINY_JOB = ["--synthetic-rows", "1000", "--search-epochs", "1", "--embed-epochs", "1", "--epochs", "1", "--mlp", "8",
             "--embed-dim", "4"]
+
+
+# download buttons under each chart: CSV, HTML, and PNG where a Chromium is installed
+PER_CHART = 3 if analysis.find_chromium() else 2
+
+
+@pytest.fixture(autouse=True)
+def _no_default_studies(tmp_path, monkeypatch):
+    """Keep a ``studies/`` folder of the working directory out of the tests."""
+    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "no_studies"))
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +68,16 @@ def test_runs_page_lists_runs_corrupt_folders_and_notices(app_env):
     table = at.dataframe[0].value
     assert {ID_A, ID_B, ID_C, ID_RUNNING, ID_FAILED} <= set(table["id"])
     assert table.set_index("id").loc[ID_RUNNING, "progress"] == "search epoch 2 · AUC 0.7123 · gates 8/12"
+    assert (table["study"] == ID_STUDY).sum() == 8 and table.set_index("id").loc[ID_A, "study"] == ""
     corrupt = at.dataframe[1].value
     assert len(corrupt) == 2 and corrupt["reason"].str.contains("not valid JSON").any()
     assert corrupt["reason"].str.contains("missing columns").any()
+    studies = at.dataframe[2].value
+    assert list(studies["id"]) == [ID_STUDY] and list(studies["runs complete"]) == ["7 / 9"]
+    assert list(studies["not complete"]) == ["1 failed, 1 missing"]
     captions = " ".join(c.value for c in at.caption)
-    assert "holiday_photos" in captions and "1 study folder(s) found" in captions
-    assert "Running now" in [s.value for s in at.subheader]
+    assert "holiday_photos" in captions
+    assert "Running now" in [s.value for s in at.subheader] and "Studies (1)" in [s.value for s in at.subheader]
 
 
 @pytest.mark.parametrize("page", SINGLE_RUN_PAGES)
@@ -89,7 +104,7 @@ def test_deep_link_opens_the_interactions_of_a_run(app_env):
     assert len(charts) == 4  # Fig. 7 scatter, field map, trajectories, replay
     assert '"kept (4)"' in charts[0].proto.spec and '"planted' in charts[0].proto.spec
     assert [m.label for m in at.metric][:2] == ["Points kept", "Spearman ρ (stats AUC, |α|)"]
-    assert len(at.get("download_button")) == 8  # CSV and HTML of each chart
+    assert len(at.get("download_button")) == 4 * PER_CHART
 
 
 def test_unknown_run_in_a_link_warns_and_falls_back(app_env):
@@ -118,10 +133,44 @@ def test_compare_page_with_a_baseline_and_a_running_run(app_env):
     assert any("Runs without an interaction table" in c.value for c in at.caption)
 
 
-def test_studies_page_lists_the_study(app_env):
+def test_studies_page_shows_the_study_with_its_unfinished_runs(app_env):
     at = _app(view="studies")
     _ok(at)
-    assert at.dataframe[0].value["id"].tolist() == ["study__frappe__20260201T000000"]
+    assert at.title[0].value == "Studies" and at.selectbox[0].value == ID_STUDY and at.query_params["study"] == ID_STUDY
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs complete"] == "7 / 9" and metrics["Best baseline"] == "deepfm"
+    assert "**failed**" in at.info[0].value and "aim seed 2: RuntimeError: boom" in at.info[0].value
+    assert "2 of 9 runs are not in the table (1 failed, 1 missing)" in at.warning[0].value
+    table = at.dataframe[0].value.set_index("variant")
+    assert list(table.index) == ["deepfm", "aim", "deepfm-transfer"]
+    assert list(table["runs"]) == ["3 / 3", "2 / 3", "2 / 3"]
+    assert table.loc["deepfm", "AUC"] == "0.7900 ± 0.0100" and table.loc["aim", "AUC"] == "0.8300 ± 0.0141"
+    assert table.loc["deepfm-transfer", "log loss"] == "0.4600 ± 0.0071"
+    assert table.loc["aim", "p (AUC)"] == pytest.approx(0.0322, abs=1e-4)
+    transfer = at.dataframe[1].value
+    assert transfer.loc[0, "transfer"] == "deepfm-transfer" and transfer.loc[0, "Δ auc"] == pytest.approx(0.015)
+    grid = at.dataframe[2].value
+    assert grid.loc["aim", "seed 2"] == "failed" and grid.loc["deepfm-transfer", "seed 2"] == "missing"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 4  # AUC, log loss, FI ratio, transfer
+    assert '"AIM"' in charts[0].proto.spec and '"seeds"' in charts[0].proto.spec
+    labels = [b.label for b in at.get("download_button")]
+    assert labels[:3] == ["CSV", "LaTeX", "Markdown"] and len(labels) == 3 + 4 * PER_CHART
+
+
+def test_a_deep_link_picks_the_study_and_an_unknown_one_falls_back(app_env):
+    at = _app(view="studies", study=ID_STUDY)
+    _ok(at)
+    assert at.selectbox[0].value == ID_STUDY
+    at = _app(view="studies", study="no_such_study")
+    _ok(at)
+    assert "no_such_study" in at.warning[0].value and at.selectbox[0].value == ID_STUDY
+
+
+def test_a_study_run_opens_on_the_single_run_pages(app_env):
+    at = _app(view="interactions", run="synthetic__aim__seed0__20260201T000000")
+    _ok(at)
+    assert at.selectbox[0].value == "synthetic__aim__seed0__20260201T000000" and at.get("plotly_chart")
 
 
 def test_empty_folders_give_friendly_pages(tmp_path, monkeypatch):
@@ -134,6 +183,7 @@ def test_empty_folders_give_friendly_pages(tmp_path, monkeypatch):
         at.switch_page(f"views/{page}.py").run()
         _ok(at)
         assert at.info, page
+    assert "No studies yet" in at.info[0].value
 
 
 # Stands in for ``python -m aim run`` in the AppTest launch flow (the real command runs in test_browser.py): copies

@@ -71,6 +71,20 @@ from aim.analysis.interactions import (
                                  spearman,
 )
 from aim.analysis.runlist import RUN_COLUMNS, filter_runs, progress_text, run_row, runs_table
+from aim.analysis.studies import (
+    ablation_table,
+    fi_ratio_figure,
+    live_summary,
+    run_counts,
+    run_grid,
+    seed_values,
+    studies_table,
+    study_metric_figure,
+    study_row,
+    transfer_figure,
+    transfer_table,
+    variant_kind,
+)
 from aim.config import FUNCTIONS
 
 __all__ = [
@@ -84,4 +98,6 @@ __all__ = [
     "new_figure", "overlap_counts", "overlap_summary", "overlap_table", "params_summary", "positions_heatmap",
     "positions_matrix", "prepared", "progress_text", "run_color", "run_colors", "run_row", "runs_table",
     "selected_keys", "snapshot_frame", "snapshot_stages", "sparsification_replay", "spearman",
+    "ablation_table", "fi_ratio_figure", "live_summary", "run_counts", "run_grid", "seed_values", "studies_table",
+    "study_metric_figure", "study_row", "transfer_figure", "transfer_table", "variant_kind",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 RUN_COLUMNS = ["id", "dataset", "variant", "seed", "status", "test_auc", "test_logloss", "valid_auc", "kept",
-               "fi_ratio", "params", "created", "progress", "source"]
+               "fi_ratio", "params", "created", "progress", "study", "source"]
 
 
 def progress_text(progress: Mapping | None) -> str:
@@ -24,10 +24,12 @@ def progress_text(progress: Mapping | None) -> str:
     return " · ".join(parts)
 
 
-def run_row(meta: Mapping, progress: Mapping | None = None, source: str = "", job_ended: str | None = None) -> dict:
+def run_row(meta: Mapping, progress: Mapping | None = None, source: str = "", job_ended: str | None = None,
+            study: str = "") -> dict:
     """One row of the runs table from a ``run.json`` dict; missing parts (a running or failed run) are None.
     ``job_ended`` (how the app's job that writes this run ended, e.g. 'cancelled') turns a run that still says
-    ``running`` into ``interrupted``: its process is gone, so it will never finish."""
+    ``running`` into ``interrupted``: its process is gone, so it will never finish. ``study``: the id of the study
+    the run belongs to ('' for none)."""
     interrupted = meta.get("status") == "running" and job_ended is not None
     test = (meta.get("metrics") or {}).get("test") or {}
     valid = (meta.get("metrics") or {}).get("valid") or {}
@@ -48,6 +50,7 @@ def run_row(meta: Mapping, progress: Mapping | None = None, source: str = "", jo
         "created": pd.to_datetime(meta.get("created"), utc=True, errors="coerce"),
         "progress": f"job {job_ended}" if interrupted else progress_text(progress) if meta.get("status") == "running"
         else "",
+        "study": study,
         "source": source,
     }
 
@@ -61,10 +64,11 @@ def runs_table(rows: Iterable[dict]) -> pd.DataFrame:
 
 
 def filter_runs(df: pd.DataFrame, datasets: Iterable[str] = (), variants: Iterable[str] = (),
-                statuses: Iterable[str] = (), text: str = "") -> pd.DataFrame:
-    """Rows matching every given filter (an empty filter matches all); ``text`` is a case-insensitive id match."""
+                statuses: Iterable[str] = (), text: str = "", studies: Iterable[str] = ()) -> pd.DataFrame:
+    """Rows matching every given filter (an empty filter matches all); ``text`` is a case-insensitive id match;
+    ``studies`` are study ids, '' standing for the runs outside any study."""
     mask = pd.Series(True, index=df.index)
-    for col, wanted in (("dataset", datasets), ("variant", variants), ("status", statuses)):
+    for col, wanted in (("dataset", datasets), ("variant", variants), ("status", statuses), ("study", studies)):
         wanted = list(wanted)
         if wanted:
             mask &= df[col].isin(wanted)

@@ -1,4 +1,4 @@
-"""Runs: every run found, filterable and sortable; pick one to open or several to compare."""
+"""Runs: every run and study found, filterable and sortable; pick a run to open, several to compare, or a study."""
 
 import streamlit as st
 
@@ -11,19 +11,20 @@ st.title("Runs")
 data = ui.loaded()
 ended = ui.ended_jobs()
 rows = [analysis.run_row(r.meta, read_progress(r.path) if r.status == "running" else None, data.sources[rid],
-                         ended.get(rid)) for rid, r in data.runs.items()]
+                         ended.get(rid), data.study_of.get(rid, "")) for rid, r in data.runs.items()]
 table = analysis.runs_table(rows)
 
 if table.empty:
     st.info("No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
             f"{ui.runs_dir()}`, or point the sidebar's *Runs folder* at a folder of runs.")
 else:
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.4, 1.6])
     datasets = c1.multiselect("Dataset", sorted(table["dataset"].dropna().unique()))
     variants = c2.multiselect("Variant", sorted(table["variant"].dropna().unique()))
     statuses = c3.multiselect("Status", sorted(table["status"].dropna().unique()))
-    text = c4.text_input("Id contains", placeholder="e.g. seed1")
-    shown = analysis.filter_runs(table, datasets, variants, statuses, text)
+    in_study = c4.multiselect("Study", sorted(table["study"].unique()), format_func=lambda s: s or "(none)")
+    text = c5.text_input("Id contains", placeholder="e.g. seed1")
+    shown = analysis.filter_runs(table, datasets, variants, statuses, text, in_study)
     st.caption(f"{len(shown)} of {len(table)} runs. Click a column header to sort; tick rows to open or compare.")
     event = st.dataframe(
         shown, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
@@ -70,8 +71,19 @@ if data.corrupt:
     st.subheader(f"Unreadable run folders ({len(data.corrupt)})")
     st.dataframe([{"folder": n.id, "source": n.source, "reason": n.reason.replace(f"{n.path}/", "")}
                   for n in data.corrupt], hide_index=True)
-if data.scan.studies:
-    st.caption(f"{len(data.scan.studies)} study folder(s) found: see **Studies**.")
+if data.studies or data.bad_studies:
+    st.subheader(f"Studies ({len(data.studies)})")
+    counts = {sid: analysis.run_counts(analysis.seed_values(ui.study_metas(s))) for sid, s in data.studies.items()}
+    studies = analysis.studies_table([analysis.study_row({**s.meta, "id": sid}, counts[sid], data.study_sources[sid])
+                                      for sid, s in data.studies.items()])
+    event = st.dataframe(studies, key="studies_table", on_select="rerun", selection_mode="single-row",
+                         hide_index=True, column_config={
+                             "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm")})
+    picked = event.selection.rows if event else []
+    if st.button("Open study", disabled=not picked, icon=":material/query_stats:"):
+        st.switch_page("views/studies.py", query_params={"study": studies.iloc[picked[0]]["id"]})
+    for n in data.bad_studies:
+        st.caption(f"Unreadable study `{n.path}`: {n.reason.replace(f'{n.path}/', '')}")
 if data.scan.ignored:
     with st.expander(f"{len(data.scan.ignored)} folder(s) ignored"):
         for n in data.scan.ignored:

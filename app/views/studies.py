@@ -1,15 +1,72 @@
-"""Studies: several seeds of several variants on one dataset (made by ``python -m aim study``)."""
+"""Studies (``python -m aim study``): the paper's ablation and complexity tables over seeds, with t-tests against the
+best baseline, bar charts with ± std error bars, the FI ratio per order, transfer rows, CSV / LaTeX downloads."""
 
 import streamlit as st
 
-from app import catalog, ui
+from aim import analysis
+from aim import study as aim_study
+from app import ui
 
 st.title("Studies")
-studies = ui.loaded().scan.studies
-if not studies:
+data = ui.loaded()
+for bad in data.bad_studies:
+    st.warning(f"Study folder `{bad.id}` cannot be read: {bad.reason.replace(f'{bad.path}/', '')}")
+study = ui.pick_study(data)
+if study is None:
     st.info("No studies yet. A study runs several seeds of several variants on one dataset and reports mean ± std "
-            "with t-tests, as in the paper's tables. Studies found in `cached_runs/` or your runs folder will be "
-            "listed here.")
+            "with t-tests, as in the paper's tables: `python -m aim study --seeds 3` writes one under `studies/`, "
+            "which is read from there, from `cached_runs/` and from your runs folder.")
     st.stop()
-st.caption("Study folders found (their tables will be shown here):")
-st.dataframe([{**catalog.study_summary(s.path), "source": s.source} for s in studies], hide_index=True)
+metas = ui.study_metas(study)
+values = analysis.seed_values(metas)
+counts = analysis.run_counts(values)
+# with none of its runs on this machine (only study.json and summary.csv copied), the saved table is shown
+summary = analysis.live_summary(metas) if counts["complete"] or study.summary is None else study.summary
+if study.status != "complete":
+    st.info(f"This study is **{study.status}**" + (f": {study.meta['error']}" if study.meta.get("error") else "")
+            + ". Only its complete runs are in the table.", icon=":material/hourglass_top:")
+
+m = st.columns(4)
+m[0].metric("Dataset", str(study.meta.get("dataset")))
+m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}")
+m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
+m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none")
+if counts["complete"] < counts["total"]:
+    others = ", ".join(f"{n} {k}" for k, n in counts.items() if k not in ("total", "complete"))
+    st.warning(f"{counts['total'] - counts['complete']} of {counts['total']} runs are not in the table ({others}): "
+               "each variant's mean ± std is over its complete runs only (column *runs*).")
+
+st.subheader("Ablation and complexity")
+table = analysis.ablation_table(summary, len(study.seeds))
+st.dataframe(table, hide_index=True, column_config={
+    **{c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p (AUC)", "p (log loss)")},
+    **{c: st.column_config.NumberColumn(c, format="localized") for c in ("params", "params after EDS")},
+    "train s/epoch": st.column_config.NumberColumn(format="%.2f"),
+    "infer s/100k": st.column_config.NumberColumn(format="%.3f"),
+    **{c: st.column_config.NumberColumn(c, format="percent") for c in table.columns if c.startswith("FI ratio")}})
+st.caption(f"mean ± sample std over the complete runs; p: two-tailed unpaired t-test against the best baseline; "
+           f"\\* / † significantly better / worse than it (p < {aim_study.SIGNIFICANCE}).")
+row = st.container(horizontal=True)
+for label, fmt, ext in (("CSV", "csv", "csv"), ("LaTeX", "latex", "tex"), ("Markdown", "markdown", "md")):
+    row.download_button(label, data=aim_study.format_table(summary, fmt), file_name=f"{study.id}.{ext}",
+                        mime="text/plain", key=f"table_{fmt}", icon=":material/download:", on_click="ignore")
+
+c1, c2 = st.columns(2)
+for col, metric in ((c1, "auc"), (c2, "logloss")):
+    with col:
+        ui.chart(analysis.study_metric_figure(summary, values, metric), values, f"{study.id}_{metric}", metric)
+fi = summary[["variant", *(c for c in summary.columns if c.startswith(aim_study.FI_PREFIX))]]
+ui.chart(analysis.fi_ratio_figure(summary), fi, f"{study.id}_fi_ratio", "fi_ratio")
+
+transfer = analysis.transfer_table(summary, values)
+if not transfer.empty:
+    st.subheader("Transfer of the selected interactions (paper §4.6)")
+    st.dataframe(transfer, hide_index=True, column_config={
+        c: st.column_config.NumberColumn(c, format="%+.4f" if c.startswith("Δ") else "%.2g" if c.startswith("p (")
+                                         else "%.4f") for c in transfer.columns[2:]})
+    ui.chart(analysis.transfer_figure(summary), transfer, f"{study.id}_transfer", "transfer")
+
+with st.expander(f"The runs of this study ({counts['complete']} of {counts['total']} complete)"):
+    st.dataframe(analysis.run_grid(values))
+    st.dataframe(values.assign(open=[f"interactions?run={r}" if r else None for r in values["run"]]),
+                 hide_index=True, column_config={"open": st.column_config.LinkColumn(display_text="open")})
