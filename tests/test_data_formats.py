@@ -218,3 +218,32 @@ def test_map_uniques_reports_first_line_of_bad_token():
     codes, uniques, lines = np.array([0, 1, 0, 1]), np.array(["1", "x"], dtype=object), np.array([5, 6, 7, 8])
     with pytest.raises(DataError, match=r"f:6: "):
         formats.map_uniques("f", codes, uniques, lines, int)
+
+
+# Regressions found by tests/test_fuzz_formats.py: each was an unrelated exception, a wrong line or a 140 kB message.
+@pytest.mark.parametrize("name, content, reader, line, words", [
+    ("huge.tsv", criteo_line("7" * 200_000), formats.read_criteo, 1, ["label", "(200,000 characters)"]),
+    ("cr.csv", "a,label\nx,1\ry,0\n", lambda p: formats.read_csv(p, "label", [], []), 2, ["carriage return"]),
+    ("q.csv", 'a,label\nx,1\nx,"1\nz,0\n', lambda p: formats.read_csv(p, "label", [], []), 3, ["unclosed quote"]),
+    ("j.csv", 'a,label\n"x"y,1\n', lambda p: formats.read_csv(p, "label", [], []), 2, ["malformed CSV"]),
+    ("h.csv", '"' + "c" * 200_000 + '",click\nx,1\n', lambda p: formats.read_csv(p, "label", [], []), 1,
+     ["label column 'label' not found", "characters)"]),
+    ("d.csv", AVAZU_HEADER.replace("C1,", "C14,") + avazu_line(), formats.read_avazu, 1, ["duplicate", "C14"]),
+])
+def test_malformed_input_is_refused_at_its_line_with_a_short_message(tmp_path, name, content, reader, line, words):
+    p = write(tmp_path, name, content)
+    err = raises_at(lambda: drain(reader(p)), line, str(p), *words)
+    assert len(str(err)) < 300 + len(str(p))
+
+
+def test_huge_quoted_cells_and_rebuilt_quotes_parse(tmp_path):
+    p = write(tmp_path, "big.csv", f'a,label\n"{"x" * 200_000}",1\n"a ""b"", c",0\n')
+    _, rows, ys, lines = collect(formats.read_csv(p, "label", [], []))
+    assert rows == [["x" * 200_000], ['a "b", c']] and ys == [1.0, 0.0] and lines == [2, 3]
+
+
+def test_movielens_timestamps_out_of_range_are_refused(tmp_path):
+    d = movielens_folder(tmp_path, "1\t1\t4\t" + "9" * 30 + "\n")
+    raises_at(lambda: drain(formats.read_movielens(d)), 1, "u.data", "out of range")
+    (d / "u.data").write_text("1\t1\t\t0\n")
+    raises_at(lambda: drain(formats.read_movielens(d)), 1, "u.data", "empty value")

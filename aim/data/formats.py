@@ -35,6 +35,26 @@ AVAZU_COLUMNS = ["id", "click", "hour", "C1", "banner_pos", "site_id", "site_dom
                  "device_conn_type", "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21"]
 
 Fields = list[tuple[str, str]]  # (name, kind) per field, kind "categorical" | "numeric"
+SHOWN_CHARS = 40  # a value quoted in an error message is cut to this many characters
+
+# Python's csv module refuses cells over 131,072 characters, which pandas (and the unquoted fast path) accept: a
+# huge quoted cell would be refused only because of its quotes. Lines are already whole in memory when they are
+# split, so the limit protects nothing here.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
+
+def shown(value: str) -> str:
+    """``repr(value)`` for an error message, cut to ``SHOWN_CHARS`` characters (a 1 MB cell is not echoed)."""
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}... ({len(value):,} characters)"
+
+
+def shown_list(values: list[str], limit: int = 30) -> str:
+    """The names of a header for an error message: each cut like ``shown``, at most ``limit`` of them."""
+    names = [v if len(v) <= SHOWN_CHARS else shown(v) for v in values[:limit]]
+    more = f", ... ({len(values) - limit} more)" if len(values) > limit else ""
+    return ", ".join(names) + more
 
 
 @dataclass
@@ -95,7 +115,7 @@ def parse_labels(path: str, column: tuple[np.ndarray, np.ndarray], lines: np.nda
 
     def one(u: str) -> float:
         if u.strip() not in allowed:
-            got = "an empty value" if u == MISSING else repr(u)
+            got = "an empty value" if u == MISSING else shown(u)
             raise ValueError(f"{what} must be one of {', '.join(sorted(allowed))}, got {got}")
         return allowed[u.strip()]
 
@@ -129,11 +149,33 @@ def _decoded(path: str, f: BinaryIO, encoding: str) -> Iterator[tuple[int, str]]
             yield lineno, text
 
 
+def split_line(path: str, lineno: int, text: str, sep: str, quoted: bool) -> list[str]:
+    """The cells of one line: any whitespace for ``sep=" "`` (libFM); CSV quoting rules when ``quoted``; else
+    plain ``sep``. A malformed quoted line (an unclosed quote, text after a closing quote) -> DataError there."""
+    if sep == " ":
+        return text.split()
+    if not quoted:
+        return text.split(sep)
+    try:
+        return next(csv.reader([text], delimiter=sep, strict=True))
+    except csv.Error as e:
+        problem = ("an unclosed quote (a quoted cell spanning several lines is not supported)"
+                   if "end of data" in str(e) else str(e))
+        raise DataError(path, f"malformed CSV: {problem}", lineno) from None
+
+
 def first_row(path: str | Path, sep: str, encoding: str = "utf-8") -> tuple[int, list[str]] | None:
     """(line number, cells) of the first non-blank line (a header, or a row to sniff), None if there is none."""
     for lineno, text in iter_lines(path, encoding):
-        return lineno, text.split() if sep == " " else next(csv.reader([text], delimiter=sep))
+        return lineno, split_line(str(path), lineno, text, sep, quoted=sep == ",")
     return None
+
+
+def _csv_line(cells: list[str], sep: str) -> str:
+    """``cells`` as one CSV line with minimal quoting (how pandas' reader reads them back unchanged)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=sep, lineterminator="").writerow(cells)
+    return out.getvalue()
 
 
 @contextmanager
@@ -157,7 +199,9 @@ def read_chunks(path: str | Path, sep: str, n_cols: int, layout: str, *, quoted:
     Each line is checked in Python (decoding, cell count -> DataError with its line number and the expected
     ``layout``); the checked lines are then split by pandas' C reader (object dtype: no type guessing, so
     "01" stays "01") and factorized per column. ``sep=" "`` means any whitespace (libFM); ``quoted`` allows CSV quotes.
-    Stops after ``max_rows`` rows (0 = all); no data row at all -> DataError (empty file or header only).
+    A line that needed the careful split (quotes, whitespace runs) reaches pandas re-written in a canonical form,
+    so pandas and the check always agree on the cells. Stops after ``max_rows`` rows (0 = all); no data row at
+    all -> DataError (empty file or header only).
     """
     path = str(path)
     lines = iter_lines(path, encoding)
@@ -168,15 +212,15 @@ def read_chunks(path: str | Path, sep: str, n_cols: int, layout: str, *, quoted:
         nums, texts = [], []
         with _gc_paused():
             for lineno, text in lines:
+                if "\r" in text:  # pandas would end a row there
+                    raise DataError(path, "a carriage return (\\r) inside the line: old Mac (CR-only) line endings, "
+                                          "or a cell holding a line break", lineno)
                 if text.count(sep) != n_cols - 1 or (quoted and '"' in text) or (sep == " " and "\t" in text):
                     # The fast count is not conclusive: split properly, then normalise or refuse the line.
-                    try:
-                        cells = text.split() if sep == " " else next(csv.reader([text], delimiter=sep))
-                    except csv.Error as e:
-                        raise DataError(path, f"malformed CSV: {e}", lineno) from None
+                    cells = split_line(path, lineno, text, sep, quoted)
                     if len(cells) != n_cols:
                         raise DataError(path, f"expected {n_cols} columns, found {len(cells)} ({layout})", lineno)
-                    text = " ".join(cells) if sep == " " else text
+                    text = " ".join(cells) if sep == " " else _csv_line(cells, sep)
                 texts.append(text)
                 nums.append(lineno)
                 total += 1
@@ -184,9 +228,13 @@ def read_chunks(path: str | Path, sep: str, n_cols: int, layout: str, *, quoted:
                     break
         if not texts:
             break
-        df = pd.read_csv(io.StringIO("\n".join(texts)), sep=sep, header=None, names=list(range(n_cols)),
-                         dtype=object, na_filter=False, skip_blank_lines=False, engine="c",
-                         quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+        try:
+            df = pd.read_csv(io.StringIO("\n".join(texts)), sep=sep, header=None, names=list(range(n_cols)),
+                             dtype=object, na_filter=False, skip_blank_lines=False, engine="c",
+                             quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
+        except (pd.errors.ParserError, ValueError) as e:  # the checks above should make this unreachable
+            raise DataError(path, f"cannot split the rows of lines {nums[0]}-{nums[-1]} ({layout}): {e}",
+                            nums[0]) from None
         if len(df) != len(texts):
             raise DataError(path, f"read {len(df)} rows from {len(texts)} lines ({layout})", nums[0])
         yield np.asarray(nums, dtype=np.int64), [_factorize(df[c]) for c in df.columns]
@@ -206,7 +254,7 @@ def read_criteo(path: str | Path, max_rows: int = 0, chunk_rows: int = CHUNK_ROW
         try:
             return bucketize(int(u))
         except ValueError:
-            raise ValueError(f"integer column holds a non-integer value {u!r}") from None
+            raise ValueError(f"integer column holds a non-integer value {shown(u)}") from None
 
     def gen() -> Iterator[RawChunk]:
         for lines, cols in read_chunks(path, "\t", 40, layout, max_rows=max_rows, chunk_rows=chunk_rows):
@@ -229,7 +277,7 @@ def _avazu_hour(u: str) -> tuple[str, str, str]:
         if hour > 23:
             raise ValueError
     except ValueError:
-        raise ValueError(f"hour must be YYMMDDHH, got {u!r}") from None
+        raise ValueError(f"hour must be YYMMDDHH, got {shown(u)}") from None
     return str(hour), str(day.weekday()), str(int(day.weekday() >= 5))
 
 
@@ -244,7 +292,10 @@ def read_avazu(path: str | Path, max_rows: int = 0, chunk_rows: int = CHUNK_ROWS
     names = [c.strip() for c in first[1]] if has_header else AVAZU_COLUMNS
     missing = [c for c in ("click", "hour") if c not in names]
     if missing:
-        raise DataError(path, f"header lacks column(s) {missing}; found {names}", first[0])
+        raise DataError(path, f"header lacks column(s) {missing}; found {shown_list(names)}", first[0])
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise DataError(path, f"duplicate column names in the header: {shown_list(dupes)}", first[0])
     keep = [j for j, c in enumerate(names) if c not in ("id", "click", "hour")]
     fields: Fields = [("hour_of_day", "categorical"), ("weekday", "categorical"), ("is_weekend", "categorical")]
     fields += [(names[j], "categorical") for j in keep]
@@ -268,7 +319,7 @@ def read_avazu(path: str | Path, max_rows: int = 0, chunk_rows: int = CHUNK_ROWS
 def _libfm_index(u: str) -> str:
     idx, colon, _ = u.partition(":")
     if not colon or not idx:
-        raise ValueError(f"feature must look like index:value, got {u!r}")
+        raise ValueError(f"feature must look like index:value, got {shown(u)}")
     return idx
 
 
@@ -335,15 +386,20 @@ def read_movielens(folder: str | Path, max_rows: int = 0,
     def lookup(table: dict, what: str) -> Callable[[str], object]:
         def one(u: str) -> object:
             if u not in table:
-                raise ValueError(f"{what} id {u!r} is not listed in u.{what}")
+                raise ValueError(f"{what} id {shown(u)} is not listed in u.{what}")
             return table[u]
         return one
 
     def as_int(u: str) -> int:
+        if u == MISSING:
+            raise ValueError("expected an integer, got an empty value")
         try:
-            return int(u)
+            v = int(u)
         except ValueError:
-            raise ValueError(f"expected an integer, got {u!r}") from None
+            raise ValueError(f"expected an integer, got {shown(u)}") from None
+        if not -2**62 <= v < 2**62:
+            raise ValueError(f"integer {shown(u)} is out of range")
+        return v
 
     def ints(col: tuple[np.ndarray, np.ndarray], lines: np.ndarray) -> np.ndarray:
         codes, uniques = col
@@ -380,11 +436,11 @@ def _as_number(name: str) -> Callable[[str], str]:
         try:
             x = float(u)
         except ValueError:
-            raise ValueError(f"numeric column {name!r} holds a non-number {u!r}") from None
+            raise ValueError(f"numeric column {name!r} holds a non-number {shown(u)}") from None
         if math.isnan(x):
             return MISSING
         if math.isinf(x):
-            raise ValueError(f"numeric column {name!r} holds an infinite value {u!r}")
+            raise ValueError(f"numeric column {name!r} holds an infinite value {shown(u)}")
         return bucketize(x)
     return one
 
@@ -400,8 +456,8 @@ def read_csv(path: str | Path, label: str, categorical: list[str], numeric: list
     names = [c.strip() for c in first[1]]
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
-        raise DataError(path, f"duplicate column names in the header: {dupes}", first[0])
-    available = ", ".join(names)
+        raise DataError(path, f"duplicate column names in the header: {shown_list(dupes)}", first[0])
+    available = shown_list(names)
     if label not in names:
         raise DataError(path, f"label column {label!r} not found; the header has: {available}", first[0])
     for kind, cols in (("categorical", categorical), ("numeric", numeric)):
