@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_app import ID_A, ID_B, make_runs
+from tests.fixtures_app import ID_A, ID_B, ID_STUDY, make_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -43,6 +43,7 @@ def server(tmp_path_factory):
     make_runs(runs)
     port = _free_port()
     env = {**os.environ, "AIM_RUNS_DIR": str(runs), "AIM_CACHED_RUNS_DIR": str(tmp / "cached"),
+           "AIM_STUDIES_DIR": str(tmp / "studies"),
            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed after the server stops
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
@@ -132,6 +133,22 @@ def test_a_deep_link_opens_the_compare_view_of_two_runs(server, page):
     assert [t.split("\n")[-1] for t in metrics.all_inner_texts()[:2]] == ["3", "4"]
     page.wait_for_selector(".js-plotly-plot")
     _shot(page, "compare")
+
+
+def test_the_studies_page_draws_its_bar_charts_and_a_png(server, page):
+    url, _ = server
+    _open(page, f"{url}/studies?study={ID_STUDY}", "Studies")
+    auc = page.locator(".js-plotly-plot").first
+    auc.locator(".legendtext", has_text="AIM").wait_for()
+    assert auc.locator(".legendtext").all_text_contents() == ["baseline", "AIM", "transfer", "seeds"]
+    assert auc.locator("g.trace.bars g.point").count() == 3  # one bar per variant, ± std error bars on them
+    assert auc.locator("g.errorbar").count() == 3
+    page.locator(".js-plotly-plot").nth(3).wait_for()  # AUC, log loss, FI ratio, transfer
+    with page.expect_download() as png:
+        page.locator("[data-testid=stDownloadButton] button", has_text="PNG").first.click()
+    assert png.value.suggested_filename == f"{ID_STUDY}_auc.png"
+    assert Path(png.value.path()).read_bytes().startswith(b"\x89PNG")
+    _shot(page, "studies")
 
 
 @pytest.mark.parametrize(("path", "title"), [("", "Runs"), ("functions", "Interaction functions"),
