@@ -195,7 +195,7 @@ def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: Split
     t = cfg.train
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
-                 plateau_factor=t.plateau_factor, on_epoch=on_epoch)
+                 plateau_factor=t.plateau_factor, embed_l2=t.embed_l2, on_epoch=on_epoch)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size), params, before)

@@ -21,6 +21,7 @@ from torch import nn
 from aim.data.base import Split
 from aim.errors import AIMError
 from aim.grda import GRDA
+from aim.model.embeddings import FieldEmbedding, PrunedFieldEmbedding
 
 
 class NonFiniteLossError(AIMError):
@@ -94,16 +95,21 @@ def fit(
     gates: GateSchedule | None = None,
     patience: int | None = None,
     plateau_factor: float = 1.0,
+    embed_l2: float = 0.0,
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
     weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
-    validation AUC gain (reduce-on-plateau). With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
+    validation AUC gain (reduce-on-plateau); ``embed_l2`` is Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
     logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view)."""
     gate_ids = {id(p) for p in gates.params} if gates else set()
     weights = [p for p in model.parameters() if id(p) not in gate_ids]
-    adam = torch.optim.Adam(weights, lr=lr, foreach=True)
+    table_ids = {id(p) for m in model.modules() if isinstance(m, (FieldEmbedding, PrunedFieldEmbedding))
+                 for p in m.parameters()}
+    groups = [{"params": [p for p in weights if id(p) not in table_ids]},
+              {"params": [p for p in weights if id(p) in table_ids], "weight_decay": embed_l2}]
+    adam = torch.optim.Adam([g for g in groups if g["params"]], lr=lr, foreach=True)
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
     n = len(train.y)
