@@ -19,14 +19,16 @@ from aim.study import Study
 from app import catalog, jobs
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_resource(show_spinner=False, max_entries=2048)
 def _load(path: str, mtime: float) -> tuple[Run | None, str | None]:
-    """Loaded once per (folder, modification time of run.json): a page switch or a widget change does not reload."""
+    """Loaded once per (folder, modification time of run.json): a page switch or a widget change does not reload.
+    A resource cache, not a data cache: every session shares the loaded run instead of unpickling a copy of it
+    on each script run (with 200 runs that copy alone took about a second); pages only read runs."""
     del mtime  # part of the cache key only
     return catalog.load(path)
 
 
-@st.cache_data(show_spinner=False, max_entries=128)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def _load_study(path: str, mtime: float) -> tuple[Study | None, str | None]:
     """Loaded once per (folder, modification time of study.json)."""
     del mtime
