@@ -145,7 +145,7 @@ def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
     result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay),
-                 snapshots_per_epoch=4, on_epoch=on_epoch)
+                 embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size))
 
@@ -178,7 +178,7 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu,
                                     s.grda_lr_decay),
-                 on_epoch=on_epoch)
+                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch)
     beta = model.dim_gate.beta.detach().numpy().copy()
     return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size))
 
@@ -195,7 +195,8 @@ def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: Split
     t = cfg.train
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
-                 plateau_factor=t.plateau_factor, embed_l2=t.embed_l2, on_epoch=on_epoch)
+                 plateau_factor=t.plateau_factor, embed_l2=t.embed_l2, embedding_optimizer=t.embedding_optimizer,
+                 on_epoch=on_epoch)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size), params, before)

@@ -167,6 +167,21 @@ def test_a_deep_link_picks_the_study_and_an_unknown_one_falls_back(app_env):
     assert "no_such_study" in at.warning[0].value and at.selectbox[0].value == ID_STUDY
 
 
+def test_a_study_without_its_runs_shows_its_saved_table(runs_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "studies" / ID_STUDY
+    copy.mkdir(parents=True)
+    for name in ("study.json", "summary.csv"):
+        shutil.copy(runs_dir / ID_STUDY / name, copy / name)
+    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "studies"))
+    monkeypatch.setenv("AIM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "cached"))
+    at = _app(view="studies")
+    _ok(at)
+    assert "the table is the one it saved" in at.info[1].value and not at.warning
+    table = at.dataframe[0].value
+    assert list(table["runs"]) == ["3 / 3", "2 / 3", "2 / 3"] and table.loc[1, "AUC"] == "0.8300 ± 0.0141"
+
+
 def test_a_study_run_opens_on_the_single_run_pages(app_env):
     at = _app(view="interactions", run="synthetic__aim__seed0__20260201T000000")
     _ok(at)

@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from aim.model.embeddings import PrunedFieldEmbedding
+from aim.model.embeddings import PrunedFieldEmbedding, set_sparse, table_parameters
 from aim.model.gates import DimensionGate, InteractionGate
 from aim.model.interactions import INNER, OUTER, SKERNEL, VKERNEL, InteractionLayer, sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
@@ -54,6 +54,24 @@ def test_interaction_layer_equals_per_column_loop(order, shared):
     torch.testing.assert_close(layer(e), _reference_scores(layer, e, fields, funcs, table_of), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("funcs", [(0, 1, 2, 3), (0,), (1,), (2, 3), (1, 3)])
+def test_interaction_layer_gradients_equal_per_column_loop(order, funcs):
+    """The Gram / index_select paths give the loop's gradients for e, K, s and w, for every mix of functions."""
+    torch.manual_seed(order)
+    fields, fns = _columns(order, funcs)
+    table_of = [0, 1, 2, 3]
+    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5)
+    e = torch.randn(6, 5, 4, 5, requires_grad=True)
+    w = torch.randn(6, len(fields))
+    inputs = [e, *layer.parameters()]  # unused parameters (an empty K, s or w) get zero gradients
+    grads = torch.autograd.grad((layer(e) * w).sum(), inputs, materialize_grads=True)
+    expected = torch.autograd.grad((_reference_scores(layer, e, fields, fns, table_of) * w).sum(), inputs,
+                                   materialize_grads=True)
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_inner_product_exact_value():
     layer = InteractionLayer([(0, 1)], [INNER], dim=2, table_of_function=[0, 0, 0, 0])
     e = torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])  # (B=1, F=2, T=1, d=2)
@@ -85,6 +103,56 @@ def test_pruned_embedding_equals_masked_full_table():
             torch.testing.assert_close(out[:, i][:, :, sorted(pos)], rows)
     # Physically smaller: sum over fields of vocab × T × d_i parameters, nothing for the empty field.
     assert pruned.n_embedding_params == sum(v * 2 * len(p) for v, p in zip(VOCAB, positions))
+
+
+def _reference_pruned(pruned: PrunedFieldEmbedding, x: torch.Tensor, positions) -> torch.Tensor:
+    """Map_i (paper eq. 18) one field at a time: the field's small-table row, its columns placed at φ_i."""
+    B, T, d = x.shape[0], pruned.tables, pruned.dim
+    fields = []
+    for i, pos in enumerate(positions):
+        if not pos:
+            fields.append(torch.zeros(B, T, d))
+            continue
+        g = [g for g, t in enumerate(pruned.groups) if t.shape[1] == T * len(pos)][0]
+        members = getattr(pruned, f"fields_{g}").tolist()
+        rows = pruned.groups[g][x[:, i] + getattr(pruned, f"offsets_{g}")[members.index(i)]].view(B, T, len(pos))
+        cols = [rows[:, :, sorted(pos).index(k)] if k in pos else torch.zeros(B, T) for k in range(d)]
+        fields.append(torch.stack(cols, dim=2))
+    return torch.stack(fields, dim=1)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_pruned_embedding_output_and_gradients_equal_per_field_reference(sparse):
+    torch.manual_seed(3)
+    positions = [(0, 2), (1,), (), (0, 1, 2, 3), (3, 1)]
+    pruned = PrunedFieldEmbedding(VOCAB, dim=4, positions=positions, tables=3)
+    x = torch.stack([torch.randint(0, v, (32,)) for v in VOCAB], 1).int()
+    w = torch.randn(32, 5, 3, 4)
+    pruned.sparse = sparse
+    out = pruned(x)
+    grads = torch.autograd.grad((out * w).sum(), list(pruned.groups))
+    pruned.sparse = False
+    ref = _reference_pruned(pruned, x, positions)
+    want = torch.autograd.grad((ref * w).sum(), list(pruned.groups))
+    assert torch.equal(out, ref)
+    for got, exp in zip(grads, want):
+        assert got.is_sparse == sparse
+        torch.testing.assert_close(got.to_dense(), exp)
+
+
+def test_field_embedding_and_linear_sparse_gradients_equal_dense():
+    torch.manual_seed(4)
+    model = FM(VOCAB, dim=3, init_std=0.5, mlp=(4,))
+    x = torch.stack([torch.randint(0, v, (16,)) for v in VOCAB], 1)
+    tables = table_parameters(model)
+    assert [t.shape[0] for t in tables] == [sum(VOCAB)] * 2  # first-order weights and the embedding table
+    model.eval()
+    dense = torch.autograd.grad(model(x).sum(), tables)
+    set_sparse(model, True)
+    sparse = torch.autograd.grad(model(x).sum(), tables)
+    for s, d in zip(sparse, dense):
+        assert s.is_sparse
+        torch.testing.assert_close(s.to_dense(), d)
 
 
 def test_pruned_embedding_gradients_reach_every_group():
@@ -125,6 +193,15 @@ def test_fm_trick_equals_pairwise_sum():
     e = fm.embedding(x)[:, :, 0]
     pairs = sum((e[:, i] * e[:, j]).sum(-1) for i, j in itertools.combinations(range(5), 2))
     torch.testing.assert_close(fm(x), fm.linear(x) + pairs)
+
+
+def test_ipnn_gram_products_equal_per_pair_loop():
+    torch.manual_seed(2)
+    ipnn = IPNN(VOCAB, dim=3, init_std=0.5, mlp=(4,), dropout=0.0).eval()
+    x = torch.stack([torch.randint(0, v, (10,)) for v in VOCAB], 1)
+    e = ipnn.embedding(x)[:, :, 0]
+    products = torch.stack([(e[:, i] * e[:, j]).sum(-1) for i, j in itertools.combinations(range(5), 2)], 1)
+    torch.testing.assert_close(ipnn(x), ipnn.mlp(torch.cat([e.flatten(1), products], 1)))
 
 
 def test_ipnn_and_deepfm_shapes_and_backward():

@@ -1,10 +1,13 @@
-"""The training loop's schedule: early stopping and reduce-on-plateau of the Adam learning rate."""
+"""The training loop: early stopping, reduce-on-plateau, fused Adam against the reference, lazy Adam."""
 
 import pytest
 import torch
 from torch import nn
 
-from aim.train import Tensors, fit
+from aim.errors import ConfigError
+from aim.model.embeddings import set_sparse
+from aim.model.nets import FM
+from aim.train import Tensors, fit, optimizers
 
 
 class ConstantModel(nn.Module):
@@ -33,3 +36,82 @@ def test_learning_rate_is_cut_after_each_epoch_without_gain_until_patience_runs_
     assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]  # best at 1, then 3 epochs without gain
     assert [row["lr"] for row in result.history] == pytest.approx(expected)
     assert result.best_epoch == 1
+
+
+def _tiny_fm(seed: int = 0, mlp: tuple[int, ...] = (6,)) -> FM:
+    torch.manual_seed(seed)
+    return FM((4, 3, 5), dim=3, init_std=0.1, mlp=mlp, dropout=0.0)
+
+
+def _steps(model: nn.Module, opts: list[torch.optim.Optimizer], batches: list[torch.Tensor]) -> None:
+    """Adam steps on fixed random labels (not a function of the ids: no gradient cancels to ~0, where Adam's and
+    SparseAdam's different placement of eps would show)."""
+    model.train()
+    for b, xb in enumerate(batches):
+        y = torch.rand(len(xb), generator=torch.Generator().manual_seed(b)).round()
+        loss = nn.functional.binary_cross_entropy_with_logits(model(xb), y)
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for opt in opts:
+            opt.step()
+
+
+def test_fused_adam_equals_single_tensor_reference():
+    g = torch.Generator().manual_seed(1)
+    batches = [torch.stack([torch.randint(0, v, (8,), generator=g) for v in (4, 3, 5)], 1) for _ in range(5)]
+    # No MLP: the bias of a Linear before BatchNorm has a gradient of pure rounding noise, which Adam normalises
+    # to ±lr, so any two implementations drift apart on it after a step.
+    fast, ref = _tiny_fm(mlp=()), _tiny_fm(mlp=())
+    _steps(fast, optimizers(fast, 1e-2), batches)
+    _steps(ref, [torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)], batches)
+    for a, b in zip(fast.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
+
+
+def test_lazy_adam_is_adam_when_every_row_is_in_every_batch():
+    """SparseAdam only differs from Adam on rows a batch does not contain; here every batch holds every id."""
+    every = torch.tensor([[i % 4, i % 3, i % 5] for i in range(60)])
+    batches = [every[torch.randperm(60, generator=torch.Generator().manual_seed(s))] for s in range(4)]
+    lazy, dense = _tiny_fm(mlp=()), _tiny_fm(mlp=())
+    set_sparse(lazy, True)
+    opts = optimizers(lazy, 1e-2, embedding_optimizer="lazy_adam")
+    assert [type(o).__name__ for o in opts] == ["Adam", "SparseAdam"]  # the bias; the two tables
+    _steps(lazy, opts, batches)
+    _steps(dense, optimizers(dense, 1e-2), batches)
+    # SparseAdam adds eps to sqrt(v) before the bias correction, Adam after: equal up to ~1% of one step (lr).
+    for a, b in zip(lazy.parameters(), dense.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4)
+
+
+def test_lazy_adam_leaves_rows_outside_the_batch_alone_where_adam_keeps_moving_them():
+    seen, unseen = torch.tensor([[0, 0, 0]]), torch.tensor([[1, 1, 1]])
+    lazy, dense = _tiny_fm(mlp=()), _tiny_fm(mlp=())
+    set_sparse(lazy, True)
+    lazy_opts, dense_opts = optimizers(lazy, 1e-2, embedding_optimizer="lazy_adam"), optimizers(dense, 1e-2)
+    _steps(lazy, lazy_opts, [seen])
+    _steps(dense, dense_opts, [seen])
+    row0_lazy, row0_dense = lazy.embedding.weight[0].detach().clone(), dense.embedding.weight[0].detach().clone()
+    _steps(lazy, lazy_opts, [unseen])  # row 0 has no gradient now
+    _steps(dense, dense_opts, [unseen])
+    assert torch.equal(lazy.embedding.weight[0], row0_lazy)  # lazy: untouched
+    assert not torch.equal(dense.embedding.weight[0], row0_dense)  # dense Adam: momentum moves it on
+
+
+def test_fit_with_lazy_adam_trains_and_restores_dense_gradients():
+    g = torch.Generator().manual_seed(0)
+    X = torch.stack([torch.randint(0, v, (64,), generator=g) for v in (4, 3, 5)], 1).int()
+    data = Tensors(X, (X[:, 0] % 2).float())
+    model = _tiny_fm()
+    before = model.embedding.weight.detach().clone()
+    result = fit(model, data, data, stage="t", epochs=2, batch_size=16, lr=1e-2, eval_batch_size=64,
+                 generator=torch.Generator().manual_seed(0), embedding_optimizer="lazy_adam")
+    assert len(result.history) == 2 and not torch.equal(model.embedding.weight, before)
+    assert not model.embedding.sparse and not model.linear.sparse
+
+
+def test_lazy_adam_refuses_weight_decay_and_unknown_names():
+    with pytest.raises(ConfigError, match="embed_l2"):
+        optimizers(_tiny_fm(), 1e-3, embedding_optimizer="lazy_adam", embed_l2=1e-4)
+    with pytest.raises(ConfigError, match="lazy_adam"):
+        optimizers(_tiny_fm(), 1e-3, embedding_optimizer="sgd")

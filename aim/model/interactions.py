@@ -10,8 +10,17 @@ A *column* is one (interaction, function) pair: ``fields[c]`` holds the p field 
 
 Function f reads table ``table_of_function[f]``: its own table with function-wise embeddings (FWE), table 0 for
 all functions with a shared embedding (SE).
-Columns are kept sorted by function, so the three element-wise functions reduce to one weighted sum with a
-(C_e, d) weight matrix built from ones, K and s: no Python loop over pairs or functions in ``forward``.
+Columns are kept sorted by function, so each function is one contiguous block of scores; ``forward`` has no
+Python loop over pairs or functions, only over the p members of an interaction:
+
+- order 2, inner and skernel: Σ_k e_ik e_jk of every pair is an entry of the Gram matrix E Eᵀ of a table, so one
+  batched matmul (B, T', F, F) per call and one ``index_select`` of the wanted entries replace two (B, C, d)
+  gathers (the search stage has 276 pairs per function);
+- vkernel, and inner / skernel of order >= 3: the members' rows are gathered with ``index_select`` on the
+  (B, F·T, d) view of e, multiplied, weighted by K (or 1) and summed over d;
+- outer: w_mᵀ e_f for every field and member (one matmul), then one ``index_select`` and p - 1 products.
+
+``tests/test_models.py`` checks every path against a per-column loop of the definitions above.
 """
 
 from __future__ import annotations
@@ -56,11 +65,19 @@ class InteractionLayer(nn.Module):
         self.n_elem = self.n_inner + self.n_vkernel + self.n_skernel
         fields_t = torch.tensor([list(f) for f in fields], dtype=torch.long)  # (C, p)
         tables = torch.tensor(list(table_of_function), dtype=torch.long)[funcs_t]  # which table each column reads
-        self.register_buffer("elem_fields", fields_t[: self.n_elem], persistent=False)  # (C_e, p)
-        self.register_buffer("elem_tables", tables[: self.n_elem], persistent=False)  # (C_e,)
+        # Order 2: inner and skernel columns come from Gram matrices; the gather path serves the rest.
+        self.gram = self.order == 2 and self.n_inner + self.n_skernel > 0
+        gram_cols = torch.cat([torch.arange(self.n_inner), torch.arange(self.n_inner + self.n_vkernel, self.n_elem)])
+        gather_cols = torch.arange(self.n_inner, self.n_inner + self.n_vkernel) if self.gram else torch.arange(self.n_elem)
+        gram_tables = tables[gram_cols].unique()  # sorted tables that need a Gram matrix
+        self.register_buffer("gram_tables", gram_tables, persistent=False)  # (T',)
+        self.register_buffer("gram_slot", torch.searchsorted(gram_tables, tables[gram_cols]), persistent=False)
+        self.register_buffer("gram_fields", fields_t[gram_cols], persistent=False)  # (C_g, 2)
+        self.register_buffer("gather_fields", fields_t[gather_cols], persistent=False)  # (C_x, p)
+        self.register_buffer("gather_tables", tables[gather_cols], persistent=False)  # (C_x,)
         self.register_buffer("outer_fields", fields_t[self.n_elem :], persistent=False)  # (C_o, p)
+        self.register_buffer("members", torch.arange(self.order), persistent=False)
         self.outer_table = int(table_of_function[OUTER])
-        self.register_buffer("inner_weight", torch.ones(self.n_inner, dim), persistent=False)
         self.kernel = nn.Parameter(torch.randn(self.n_vkernel, dim) * kernel_std)
         self.scalar = nn.Parameter(torch.randn(self.n_skernel, 1) * kernel_std)
         self.outer_w = nn.Parameter(torch.randn(self.order, dim) * dim**-0.5)
@@ -70,17 +87,36 @@ class InteractionLayer(nn.Module):
         return self.n_elem + self.n_outer
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:
-        parts = []
-        if self.n_elem:
-            prod = e[:, self.elem_fields[:, 0], self.elem_tables]  # (B, C_e, d)
+        B, F, T, d = e.shape
+        inner = vkernel = skernel = outer = None
+        if self.gram:
+            et = e.index_select(2, self.gram_tables).transpose(1, 2)  # (B, T', F, d)
+            gram = torch.matmul(et, et.transpose(2, 3)).flatten(1)  # (B, T'·F·F): Σ_k e_ik e_jk per table
+            i, j = self.gram_fields.unbind(1)
+            scores = gram.index_select(1, (self.gram_slot * F + i) * F + j)  # (B, C_inner + C_skernel)
+            inner, skernel = scores[:, : self.n_inner], scores[:, self.n_inner :]
+        if len(self.gather_tables):
+            flat = e.reshape(B, F * T, d)
+            rows = self.gather_fields * T + self.gather_tables[:, None]  # (C_x, p) row of each member in flat
+            prod = flat.index_select(1, rows[:, 0])  # (B, C_x, d)
             for m in range(1, self.order):  # loop over the p members of an interaction, not over pairs
-                prod = prod * e[:, self.elem_fields[:, m], self.elem_tables]
-            weight = torch.cat(
-                [self.inner_weight, self.kernel, self.scalar.expand(-1, self.inner_weight.shape[1])], dim=0
-            )  # (C_e, d)
-            parts.append(torch.einsum("bcd,cd->bc", prod, weight))
+                prod = prod * flat.index_select(1, rows[:, m])
+            if self.gram:
+                vkernel = (prod * self.kernel).sum(-1)  # (B, C_vkernel)
+            else:
+                n_in, n_vk = self.n_inner, self.n_vkernel
+                inner = prod[:, :n_in].sum(-1)
+                vkernel = (prod[:, n_in : n_in + n_vk] * self.kernel).sum(-1)
+                skernel = prod[:, n_in + n_vk :].sum(-1)
+        if self.n_skernel:
+            skernel = skernel * self.scalar.squeeze(1)
         if self.n_outer:
-            proj = e[:, :, self.outer_table] @ self.outer_w.T  # (B, F, p): w_mᵀ e_f for every field and m
-            members = torch.arange(self.order, device=e.device)
-            parts.append(proj[:, self.outer_fields, members].prod(dim=-1))  # (B, C_o)
+            proj = (e[:, :, self.outer_table] @ self.outer_w.T).flatten(1)  # (B, F·p): w_mᵀ e_f for every f, m
+            picked = proj.index_select(1, (self.outer_fields * self.order + self.members).flatten())
+            picked = picked.view(B, self.n_outer, self.order)  # (B, C_o, p): w_mᵀ e_{q_m} of each column
+            outer = picked[:, :, 0]
+            for m in range(1, self.order):
+                outer = outer * picked[:, :, m]
+        parts = [s for s, n in ((inner, self.n_inner), (vkernel, self.n_vkernel), (skernel, self.n_skernel),
+                                (outer, self.n_outer)) if n]
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

@@ -83,8 +83,10 @@ class IPNN(nn.Module):
                  columns: Sequence | None = None):
         super().__init__()
         self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
-        pairs = all_pairs(len(vocab_sizes))
-        self.register_buffer("pairs", torch.tensor(pairs, dtype=torch.long).view(-1, 2), persistent=False)
+        F = len(vocab_sizes)
+        pairs = all_pairs(F)
+        # <e_i, e_j> of pair (i, j) is entry i·F + j of the flattened Gram matrix E Eᵀ.
+        self.register_buffer("pairs", torch.tensor([i * F + j for i, j in pairs], dtype=torch.long), persistent=False)
         self.transfer = _transferred(columns, dim)
         n_products = sum(len(funcs) for _, funcs in columns) if columns else len(pairs)
         self.mlp = MLP(len(vocab_sizes) * dim + n_products, mlp, dropout)
@@ -93,7 +95,7 @@ class IPNN(nn.Module):
         e4 = self.embedding(x)  # (B, F, 1, d)
         e = e4[:, :, 0]  # (B, F, d)
         if self.transfer is None:
-            products = (e[:, self.pairs[:, 0]] * e[:, self.pairs[:, 1]]).sum(-1)  # (B, P)
+            products = torch.bmm(e, e.transpose(1, 2)).flatten(1).index_select(1, self.pairs)  # (B, P)
         else:
             products = torch.cat([layer(e4) for layer in self.transfer], dim=1)  # (B, C)
         return self.mlp(torch.cat([e.flatten(1), products], dim=1))
@@ -179,6 +181,7 @@ class AIM(nn.Module):
         for i, pos in enumerate(spec.positions or [range(spec.dim)] * F):
             kept[i, :, list(pos)] = True
         self.register_buffer("mlp_inputs", kept.flatten().nonzero().squeeze(1), persistent=False)
+        self.mlp_reads_all = bool(kept.all())
         self.mlp = MLP(len(self.mlp_inputs), spec.mlp, spec.dropout) if spec.mlp and len(self.mlp_inputs) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -189,7 +192,8 @@ class AIM(nn.Module):
         for interact, gate in zip(self.interactions, self.gates):
             logit = logit + gate(interact(e)).sum(-1)
         if self.mlp is not None:
-            logit = logit + self.mlp(e.flatten(1)[:, self.mlp_inputs])
+            h = e.flatten(1)  # (B, F·T·d)
+            logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
         return logit
 
     def gate_parameters(self) -> list[nn.Parameter]:

@@ -20,8 +20,8 @@ if study is None:
 metas = ui.study_metas(study)
 values = analysis.seed_values(metas)
 counts = analysis.run_counts(values)
-# with none of its runs on this machine (only study.json and summary.csv copied), the saved table is shown
-summary = analysis.live_summary(metas) if counts["complete"] or study.summary is None else study.summary
+saved = not counts["complete"] and study.summary is not None  # only study.json and summary.csv were copied here
+summary = study.summary if saved else analysis.live_summary(metas)
 if study.status != "complete":
     st.info(f"This study is **{study.status}**" + (f": {study.meta['error']}" if study.meta.get("error") else "")
             + ". Only its complete runs are in the table.", icon=":material/hourglass_top:")
@@ -31,7 +31,9 @@ m[0].metric("Dataset", str(study.meta.get("dataset")))
 m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}")
 m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
 m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none")
-if counts["complete"] < counts["total"]:
+if saved:
+    st.info("None of this study's runs is on this machine: the table is the one it saved (summary.csv).")
+elif counts["complete"] < counts["total"]:
     others = ", ".join(f"{n} {k}" for k, n in counts.items() if k not in ("total", "complete"))
     st.warning(f"{counts['total'] - counts['complete']} of {counts['total']} runs are not in the table ({others}): "
                "each variant's mean ± std is over its complete runs only (column *runs*).")
