@@ -2,7 +2,8 @@
 
 Options are generated from the config dataclasses (their ``help`` is the option help), so a config field and its
 flag cannot drift apart: ``ModelConfig.embed_dim`` is ``--embed-dim``; synthetic-data fields carry a
-``--synthetic-`` prefix. Every value is validated before any work starts.
+``--synthetic-`` prefix. Every value is validated before any work starts (config values, dataset name, the layout
+of ``--data``, a writable ``--out`` with room on its disk), with the valid choices listed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,20 @@ import sys
 from pathlib import Path
 
 from aim.config import VARIANTS, DataConfig, ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
-from aim.errors import AIMError
+from aim.errors import AIMError, ConfigError
 
 SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
             "train": TrainConfig}
 DEFAULT_OUT = "runs"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to an option's help unless its default is None or empty: the config flags default to
+    None (= "the config's default", which their help already states) and must not read "(default: 2) (default:
+    None)"; an empty default ("no data path") is said by the help itself."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default in (None, "") else super()._get_help_string(action)
 
 
 def _flag(section: str, name: str) -> str:
@@ -58,9 +68,9 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             kind = type(default)
             shown = ",".join(map(str, default)) if kind is tuple else default
+            text = f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%")  # argparse %-formats help
             group.add_argument(_flag(section, f.name), dest=f"{section}.{f.name}", default=None,
-                               type=_parser_for(kind), metavar=kind.__name__.upper(),
-                               help=f"{f.metadata.get('help', '')} (default: {shown})")
+                               type=_parser_for(kind), metavar=kind.__name__.upper(), help=text)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -77,13 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aim", description="Automatic Interaction Machine explorer")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="search and re-train one variant; prints the run folder last",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=_HelpFormatter)
+    run.add_argument("--resume", metavar="RUN_DIR", default=None,
+                     help="continue RUN_DIR (killed, cancelled or failed) from its last finished stage, with its own "
+                          "config: no other option may be given")
     _add_config_options(run)
     show = sub.add_parser("show", help="summarise a run folder")
     show.add_argument("run_dir")
     show.add_argument("--json", action="store_true", help="print a JSON summary")
     sub.add_parser("datasets", help="list the datasets and the --data layout each expects")
-    study = sub.add_parser("study", allow_abbrev=False, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    study = sub.add_parser("study", allow_abbrev=False, formatter_class=_HelpFormatter,
                            help="run variants × seeds and summarise them like the paper's tables; prints the study "
                                 "folder last")
     plan = study.add_argument_group("study")
@@ -106,32 +119,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _validate_dataset(cfg: RunConfig) -> None:
-    from aim.data.registry import describe_datasets
+def validate_dataset(cfg: RunConfig) -> None:
+    """The dataset name is known, and ``--data`` is given exactly when it is needed and has the dataset's layout
+    (the files it names exist; nothing is read yet). ``ConfigError`` naming the choices or the expected layout."""
+    from aim.data.registry import DATASETS, describe_datasets
+    from aim.errors import DataError
 
     names = [d["name"] for d in describe_datasets()]
     if cfg.dataset not in names:
-        raise AIMError(f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(names)}")
-    if cfg.dataset != "synthetic":
-        if not cfg.data_path:
-            raise AIMError(f"--data is required for dataset {cfg.dataset!r} (python -m aim datasets shows the layout)")
-        if not Path(cfg.data_path).exists():
-            raise AIMError(f"--data {cfg.data_path}: no such file or folder")
+        raise ConfigError(f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(names)}")
+    if cfg.dataset == "synthetic":
+        if cfg.data_path:
+            raise ConfigError(f"--data {cfg.data_path} is not used by the synthetic dataset; name the dataset it "
+                              f"holds with --dataset ({', '.join(names[1:])})")
+        return
+    if not cfg.data_path:
+        raise ConfigError(f"--data is required for dataset {cfg.dataset!r} (python -m aim datasets shows the layout)")
+    if not Path(cfg.data_path).exists():
+        raise ConfigError(f"--data {cfg.data_path}: no such file or folder")
+    try:
+        DATASETS[cfg.dataset].sources(Path(cfg.data_path))
+    except DataError as exc:
+        raise ConfigError(f"--data {exc}") from None
+
+
+def _output_folder(flag: str, folder: str) -> Path:
+    """``check_output_folder`` with the flag named in its error."""
+    from aim.errors import OutputError
+    from aim.runs import check_output_folder
+
+    try:
+        return check_output_folder(folder)
+    except OutputError as exc:
+        raise ConfigError(f"{flag} {exc}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
     cfg = config_from_args(args)
-    _validate_dataset(cfg)
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AIMError(f"--out {out}: cannot create the output folder ({exc.strerror})") from None
+    validate_dataset(cfg)
+    out = _output_folder("--out", args.out)
     from aim.pipeline import execute  # heavy (torch, sklearn): imported only once the arguments are valid
 
     # A cancelled job (SIGTERM from the app) unwinds like Ctrl-C, so the run is marked failed, never left running.
     signal.signal(signal.SIGTERM, _terminate)
     path = execute(cfg, out, log=lambda msg: print(msg, flush=True))
+    print("-" * 60)
+    _print_summary(summary(str(path)))
+    print(path)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    defaults = vars(build_parser().parse_args(["run"]))
+    others = sorted(k for k, v in vars(args).items() if k != "resume" and v != defaults[k])
+    if others:
+        raise ConfigError(f"--resume continues a run with its own config; leave out {', '.join(others)}")
+    if Path(args.resume).is_dir():
+        _output_folder("--resume", args.resume)
+    from aim.pipeline import resume
+
+    signal.signal(signal.SIGTERM, _terminate)
+    path = resume(args.resume, log=lambda msg: print(msg, flush=True))
     print("-" * 60)
     _print_summary(summary(str(path)))
     print(path)
@@ -175,15 +225,11 @@ def cmd_study(args: argparse.Namespace) -> int:
         path = st.resume_study(args.resume, jobs=args.jobs, log=log)
     else:
         cfg = config_from_args(args)
-        _validate_dataset(cfg)
+        validate_dataset(cfg)
         variants, seeds = st.parse_variants(args.variants), st.parse_seeds(args.seeds)
         if args.study_transfer_from and not Path(args.study_transfer_from).is_dir():
             raise AIMError(f"--transfer-from {args.study_transfer_from}: no such run folder")
-        out = Path(args.out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise AIMError(f"--out {out}: cannot create the output folder ({exc.strerror})") from None
+        out = _output_folder("--out", args.out)
         path = st.run_study(cfg, variants, seeds, out, jobs=args.jobs, log=log,
                             transfer_from=args.study_transfer_from or None)
     s = st.study_summary(path)
@@ -229,8 +275,10 @@ def _print_summary(s: dict) -> None:
         print(f"  parameters {s['params']['before_eds']:,} before EDS -> {s['params']['after_eds']:,} after")
     if s["planted"]:
         p = s["planted"]
-        print(f"  planted pairs: precision {p['precision']:.2f} recall {p['recall']:.2f} ({p['hits']} of {p['planted']} "
-              f"planted found, {p['kept']} kept)")
+        by_order = {k: v for k, v in p.get("by_order", {}).items() if v["planted"]} or {"order2": p}
+        for order, o in by_order.items():
+            print(f"  planted order-{order[5:]} interactions: precision {o['precision']:.2f} recall {o['recall']:.2f} "
+                  f"({o['hits']} of {o['planted']} planted found, {o['kept']} kept)")
         if "noise_dims_kept" in p:
             print(f"  embedding dimensions kept: {p['noise_dims_kept']} on noise fields, {p['signal_dims_kept']} on others")
 

@@ -7,6 +7,7 @@ A run stores ``RunConfig.to_json()`` and is rebuilt with ``RunConfig.from_json``
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -16,7 +17,6 @@ VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-tra
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
-EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -26,6 +26,13 @@ def _help(text: str, **kw: Any) -> Any:
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
+
+
+def _finite(config: Any) -> None:
+    """Every float field is a finite number: inf passes a check like ``lr > 0`` and then poisons training."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        _check(not isinstance(value, float) or math.isfinite(value), f"{f.name} must be a finite number, got {value}")
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -46,6 +53,7 @@ class DataConfig:
     numeric: str = _help("generic CSV: comma-separated numeric columns, bucketised like Criteo", default="")
 
     def __post_init__(self) -> None:
+        _finite(self)
         _check(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
         _check(0 < self.valid_frac < 0.5, f"valid_frac must be in (0, 0.5), got {self.valid_frac}")
         _check(0 < self.test_frac < 0.5, f"test_frac must be in (0, 0.5), got {self.test_frac}")
@@ -67,6 +75,7 @@ class SyntheticConfig:
     data_seed: int = _help("seed of the generator", default=7)
 
     def __post_init__(self) -> None:
+        _finite(self)
         _check(self.rows >= 100, f"rows must be >= 100, got {self.rows}")
         _check(self.fields >= 3, f"fields must be >= 3, got {self.fields}")
         _check(self.vocab >= 2, f"vocab must be >= 2, got {self.vocab}")
@@ -96,6 +105,7 @@ class ModelConfig:
     alpha_init: float = _help("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)
 
     def __post_init__(self) -> None:
+        _finite(self)
         _choice("embedding", self.embedding, EMBEDDINGS)
         _check(self.embed_dim >= 1, f"embed_dim must be >= 1, got {self.embed_dim}")
         _check(all(int(h) >= 1 for h in self.mlp), f"mlp sizes must be >= 1, got {self.mlp}")
@@ -122,6 +132,7 @@ class SearchConfig:
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:
+        _finite(self)
         _check(self.search_epochs >= 1, f"search_epochs must be >= 1, got {self.search_epochs}")
         _check(self.embed_epochs >= 1, f"embed_epochs must be >= 1, got {self.embed_epochs}")
         for name in ("grda_c", "embed_grda_c"):
@@ -149,25 +160,18 @@ class TrainConfig:
     batch_size: int = _help("mini-batch size", default=256)
     lr: float = _help("Adam learning rate", default=1e-3)
     patience: int = _help("early stopping: epochs without validation AUC gain", default=2)
-    embed_l2: float = _help("L2 penalty on the embedding tables in the re-train stage and the baselines, applied "
-                            "as Adam weight decay on them (0 = off)", default=0.0)
     plateau_factor: float = _help("multiply the Adam learning rate by this after an epoch without validation AUC "
                                   "gain (reduce-on-plateau, as the anchor libraries; 1 = off)", default=0.1)
     eval_batch_size: int = _help("batch size for evaluation", default=20_000)
-    embedding_optimizer: str = _help("optimiser of the embedding tables: adam (dense Adam, every row at every step, "
-                                     "as the paper) or lazy_adam (sparse row gradients + SparseAdam: only the rows "
-                                     "of the batch are updated; faster on big tables, not the same optimiser)",
-                                     default="adam")
 
     def __post_init__(self) -> None:
+        _finite(self)
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
-        _check(self.embed_l2 >= 0, f"embed_l2 must be >= 0, got {self.embed_l2}")
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
-        _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)
 
 
 @dataclass(frozen=True)

@@ -34,3 +34,12 @@ class RunFormatError(AIMError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class OutputError(AIMError):
+    """An output folder or file that cannot be written (permission denied, read-only, disk full)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

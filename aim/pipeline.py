@@ -2,16 +2,25 @@
 
 Every stage's outcome is written to the run folder as soon as it exists, so the app can show a running search
 and a failed run keeps what it had learned. The status stays ``running`` until the last file is written.
+
+Each finished stage (search, search3, search4, embed, retrain; train for a baseline) is also checkpointed in
+``RUN_DIR/checkpoints/``: its result and the random states as they were when it ended. ``resume`` (``python -m aim
+run --resume RUN_DIR``) restores the finished stages and runs the others, so a killed or failed run ends exactly
+where an uninterrupted run with the same seed would (same machine and thread count: bit-identical).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,21 +29,25 @@ import torch
 import aim
 from aim.config import FUNCTIONS, TRANSFER_VARIANTS, RunConfig
 from aim.data.base import CTRData
-from aim.runs import RunWriter, now
+from aim.errors import AIMError, ConfigError, RunFormatError
+from aim.model.nets import AIM, FM, IPNN, AIMSpec
+from aim.runs import CHECKPOINTS_DIR, RunWriter, check_inside, load_run, now, read_checkpoint, write_checkpoint
 from aim.search import (
     EmbedSearch,
     InteractionSearch,
     SplitTensors,
     Trained,
+    candidate_pool,
     retrain,
     search_embed,
-    search_interactions,
+    search_order,
     train_baseline,
 )
 from aim.stats_auc import stats_auc
-from aim.train import Tensors, predict
+from aim.train import FitResult, Tensors, predict
 
 BASELINES = ("fm", "deepfm", "ipnn")
+CHECKPOINT_VERSION = 1
 Log = Callable[[str], None]
 
 
@@ -158,29 +171,194 @@ def _stage_meta(fitres, metrics: dict, seconds: float) -> dict:
 
 def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRData | None = None) -> Path:
     """Run ``cfg`` and write its run folder under ``out_root``; return the folder (status complete or failed)."""
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = _seed(cfg)
     t0 = time.perf_counter()
     data = data if data is not None else load_data(cfg)
     log(f"data {data.name}: {len(data.train)} train / {len(data.valid)} valid / {len(data.test)} test rows, "
         f"{len(data.fields)} fields, load {time.perf_counter() - t0:.2f}s")
     writer = RunWriter(Path(out_root), run_id(cfg))
-    writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
-                  "dataset": data.summary(), "tables": []})
     try:
-        _execute(cfg, data, writer, generator, log)
-    except BaseException as exc:
-        writer.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
+                      "dataset": data.summary(), "tables": []})
+    except BaseException:
+        writer.release()
         raise
+    return _run(cfg, data, writer, generator, log)
+
+
+def resume(run_dir: str | Path, log: Log = print) -> Path:
+    """Continue the run in ``run_dir`` (killed, cancelled or failed) from its last finished stage, with its own
+    config; a complete run is left as it is. Refused while another process writes the run, and when the data no
+    longer match the ones it started with."""
+    writer = RunWriter.reopen(run_dir)
+    try:
+        run = load_run(writer.path)
+        if run.meta["status"] == "complete":
+            log(f"{writer.path} is already complete: nothing to resume")
+            writer.release()
+            return writer.path
+        try:
+            cfg = RunConfig.from_json(run.meta["config"])
+        except ConfigError as exc:
+            raise RunFormatError(writer.path / "run.json", f"its config cannot be used: {exc}") from None
+        generator = _seed(cfg)
+        data = load_data(cfg)
+        _check_same_data(writer.path, run.meta["dataset"], data)
+        done = sorted(p.stem for p in (writer.path / CHECKPOINTS_DIR).glob("*.pt"))
+        log(f"resuming {writer.path.name}: finished stages {', '.join(done) or 'none'}")
+        for key in ("finished", "failed_stage", "interrupted"):
+            writer.meta.pop(key, None)
+        resumed = [*writer.meta.get("resumed", []), {"at": now(), "checkpoints": done, "versions": versions()}]
+        writer.update(status="running", error=None, resumed=resumed)
+    except BaseException:
+        writer.release()
+        raise
+    return _run(cfg, data, writer, generator, log)
+
+
+def _seed(cfg: RunConfig) -> torch.Generator:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    return torch.Generator().manual_seed(cfg.seed)
+
+
+def _check_same_data(path: Path, before: dict, data: CTRData) -> None:
+    now_ = data.summary()
+    same = (before.get("fields") == now_["fields"] and before.get("rows") == now_["rows"]
+            and (before.get("source") or {}).get("content_sha256") == now_["source"].get("content_sha256"))
+    if not same:
+        raise RunFormatError(path, "its data changed since the run started (fields, rows or file contents differ); "
+                                   "it cannot be resumed: start a new run")
+
+
+def _run(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.Generator, log: Log) -> Path:
+    stage = {"name": "start"}
+    try:
+        _execute(cfg, data, writer, generator, log, stage)
+    except BaseException as exc:
+        try:
+            writer.finish("failed", error=f"{type(exc).__name__}: {exc}", stage=stage["name"])
+        except AIMError as again:  # e.g. the disk is full: the run stays "running", which readers see is dead
+            writer.release()
+            log(f"could not mark the run failed: {again}")
+        raise
+    shutil.rmtree(writer.path / CHECKPOINTS_DIR, ignore_errors=True)  # complete: nothing left to resume
     return writer.path
 
 
-def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.Generator, log: Log) -> None:
+# ----------------------------------------------------------------------------------------- checkpoints
+
+
+class Checkpoints:
+    """``RUN_DIR/checkpoints/<stage>.pt``: a finished stage's result and the random states (torch, the batch-order
+    generator, numpy) as they were when it ended. Tensors and plain values only, loaded with ``weights_only=True``;
+    written atomically, so a kill leaves the previous stages' files intact."""
+
+    def __init__(self, run_dir: Path, cfg: RunConfig, generator: torch.Generator):
+        self.run_dir = run_dir
+        self.folder = run_dir / CHECKPOINTS_DIR
+        self.cfg = cfg.to_json()
+        self.generator = generator
+
+    def save(self, stage: str, state: dict) -> None:
+        self.folder.mkdir(exist_ok=True)
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        rng = {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+               "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)]}
+        write_checkpoint(self.folder / f"{stage}.pt", {"version": CHECKPOINT_VERSION, "stage": stage,
+                                                       "config": self.cfg, "state": state, "rng": rng})
+
+    def restore(self, stage: str, rebuild: Callable[[dict], Any]) -> Any | None:
+        """``rebuild(state)`` of the stage's checkpoint, then the random states it recorded; None if there is none."""
+        path = self.folder / f"{stage}.pt"
+        check_inside(self.run_dir, path)
+        if not path.exists():
+            return None
+        payload = read_checkpoint(path)
+        if payload.get("version") != CHECKPOINT_VERSION or payload.get("config") != self.cfg:
+            raise RunFormatError(path, "written by another version or for another config; delete it to redo "
+                                       "the stage")
+        try:
+            result = rebuild(payload["state"])  # builds modules: consumes random numbers, restored next
+            rng = payload["rng"]
+            torch.set_rng_state(rng["torch"])
+            self.generator.set_state(rng["generator"])
+            name, keys, pos, has_gauss, cached = rng["numpy"]
+            np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise RunFormatError(path, f"checkpoint does not match this version ({type(exc).__name__}: {exc}); "
+                                       "delete it to redo the stage") from None
+        return result
+
+
+def _fit_state(fit: FitResult) -> dict:
+    snaps = [torch.from_numpy(np.asarray(a)) for _, _, a in fit.snapshots]
+    return {"history": fit.history, "best_epoch": fit.best_epoch,
+            "snapshots": [(int(e), int(s)) for e, s, _ in fit.snapshots],
+            "snapshot_values": torch.stack(snaps) if snaps else torch.zeros(0)}
+
+
+def _fit_of(state: dict) -> FitResult:
+    values = state["snapshot_values"]
+    snaps = [(e, s, values[i].numpy().copy()) for i, (e, s) in enumerate(state["snapshots"])]
+    return FitResult(history=list(state["history"]), snapshots=snaps, best_epoch=state["best_epoch"])
+
+
+def _search_state(r: InteractionSearch, seconds: float) -> dict:
+    return {"fields": [list(f) for f in r.columns[0]], "funcs": list(r.columns[1]),
+            "alpha": torch.from_numpy(r.alpha.copy()), "fit": _fit_state(r.fit), "metrics": r.metrics,
+            "spec": r.model.spec.to_json(), "model": r.model.state_dict(), "seconds": seconds}
+
+
+def _search_of(state: dict, with_model: bool) -> tuple[InteractionSearch, float]:
+    model = None
+    if with_model:  # the next order's search starts from this model's embeddings
+        model = AIM(AIMSpec.from_json(state["spec"]))
+        model.load_state_dict(state["model"])
+    columns = (tuple(tuple(f) for f in state["fields"]), tuple(state["funcs"]))
+    result = InteractionSearch(columns, state["alpha"].numpy().copy(), _fit_of(state["fit"]), model, state["metrics"])
+    return result, state["seconds"]
+
+
+def _embed_state(e: EmbedSearch, seconds: float) -> dict:
+    return {"beta": torch.from_numpy(e.beta.copy()), "fit": _fit_state(e.fit), "metrics": e.metrics,
+            "seconds": seconds}
+
+
+def _embed_of(state: dict) -> tuple[EmbedSearch, float]:
+    return EmbedSearch(state["beta"].numpy().copy(), _fit_of(state["fit"]), state["metrics"]), state["seconds"]
+
+
+def _final_state(t: Trained, seconds: float) -> dict:
+    return {"spec": t.spec, "model": t.model.state_dict(), "fit": _fit_state(t.fit), "metrics": t.metrics,
+            "params": t.params, "params_before_eds": t.params_before_eds, "seconds": seconds}
+
+
+def rebuild_model(spec: dict) -> torch.nn.Module:
+    """The network described by a run's ``model`` entry (``run.json``), ready for ``load_state_dict``."""
+    if spec["kind"] == "aim":
+        return AIM(AIMSpec.from_json(spec["spec"]))
+    return (IPNN if spec["kind"].startswith("ipnn") else FM)(**spec["args"])
+
+
+def _final_of(state: dict) -> tuple[Trained, float]:
+    model = rebuild_model(state["spec"])
+    model.load_state_dict(state["model"])
+    trained = Trained(model, state["spec"], _fit_of(state["fit"]), state["metrics"], state["params"],
+                      state["params_before_eds"])
+    return trained, state["seconds"]
+
+
+# ------------------------------------------------------------------------------------------------ stages
+
+
+def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.Generator, log: Log,
+             stage: dict) -> None:
     tensors = SplitTensors(Tensors.of(data.train), Tensors.of(data.valid), Tensors.of(data.test))
     vocab = data.vocab_sizes
     history: list[dict] = []
     tables: list[str] = []
+    ckpt = Checkpoints(writer.path, cfg, generator)
 
     def on_epoch(row: dict) -> None:
         history.append(row)
@@ -189,6 +367,21 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
             f"valid AUC {row['valid_auc']:.4f}{gates} ({row['seconds']:.1f}s)")
         writer.progress(stage=row["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"],
                         gates_left=row.get("gates_nonzero"), gates_total=row.get("gates_total"))
+
+    def run_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
+                  rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
+        """The stage's result and seconds: restored from its checkpoint, or computed and checkpointed."""
+        stage["name"] = name
+        restored = ckpt.restore(name, rebuild)
+        if restored is not None:
+            history.extend(restored[0].fit.history)
+            log(f"[{name}] finished before the interruption: restored from its checkpoint")
+            return restored
+        start = time.perf_counter()
+        result = compute()
+        seconds = time.perf_counter() - start
+        ckpt.save(name, state_of(result, seconds))
+        return result, seconds
 
     def save_table(name: str, df: pd.DataFrame) -> None:
         writer.table(name, df)
@@ -202,30 +395,33 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     pairs = [(i, j) for i in range(len(vocab)) for j in range(i + 1, len(vocab))]
     if cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
         transfer = transfer_columns(cfg.transfer_from, data) if cfg.transfer_from else []
-        start = time.perf_counter()
-        final: Trained = train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer)
-        stages["train"] = _stage_meta(final.fit, final.metrics, time.perf_counter() - start)
+        final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer),
+                                   _final_state, _final_of)
+        stages["train"] = _stage_meta(final.fit, final.metrics, seconds)
+        stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log))
     else:
-        searches = search_interactions(cfg, vocab, tensors, generator, on_epoch)
+        searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage)
         for r in searches:
-            stage = r.fit.history[0]["stage"]
+            name = r.fit.history[0]["stage"]
             seconds = sum(row["seconds"] for row in r.fit.history)
-            stages[stage] = _stage_meta(r.fit, r.metrics, seconds) | {"pool": len(set(r.columns[0]))}
-            log(f"[{stage}] kept {int(r.kept.sum())}/{len(r.alpha)} interaction-IF columns, "
+            stages[name] = _stage_meta(r.fit, r.metrics, seconds) | {"pool": len(set(r.columns[0]))}
+            log(f"[{name}] kept {int(r.kept.sum())}/{len(r.alpha)} interaction-IF columns, "
                 f"{len({f for f, k in zip(r.columns[0], r.kept) if k})}/{len(set(r.columns[0]))} interactions")
+        stage["name"] = "tables"
         save_table("interactions", interaction_table(data, searches, pairs, log))
         save_table("snapshots", snapshot_table(searches))
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         if cfg.variant == "aim" and blocks:
-            start = time.perf_counter()
-            embed: EmbedSearch = search_embed(cfg, vocab, blocks, tensors, generator, on_epoch)
-            stages["embed"] = _stage_meta(embed.fit, embed.metrics, time.perf_counter() - start)
+            embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch),
+                                       _embed_state, _embed_of)
+            stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds)
             positions = embed.positions
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
-        start = time.perf_counter()
-        final = retrain(cfg, vocab, blocks, positions, tensors, generator, on_epoch)
-        stages["retrain"] = _stage_meta(final.fit, final.metrics, time.perf_counter() - start)
+        final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
+                                                              on_epoch), _final_state, _final_of)
+        stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
+    stage["name"] = "finish"
     save_table("fields", field_table(data, cfg.model.embed_dim, positions))
     save_table("history", pd.DataFrame(history).reindex(columns=[
         "stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
@@ -236,6 +432,32 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     writer.progress(stage="done", epoch=None, valid_auc=final.metrics["valid"]["auc"])
     writer.finish("complete")
     log(f"test AUC {final.metrics['test']['auc']:.4f} log loss {final.metrics['test']['logloss']:.4f}")
+
+
+def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,
+                   on_epoch: Callable[[dict], None], run_stage: Callable) -> list[InteractionSearch]:
+    """Stage A over orders 2..max_order, as ``search.search_interactions`` (paper §3.2, Algorithm 1: each order's
+    pool from the order below's surviving interactions; stop when a pool is empty), each order a stage of its
+    own so that it is checkpointed when it ends."""
+    n = len(vocab)
+    k = cfg.search.top_k or n // 2
+    results: list[InteractionSearch] = []
+    for order in range(2, cfg.max_order + 1):
+        if order == 2:
+            candidates, fixed, previous = list(itertools.combinations(range(n), 2)), [], None
+        else:
+            prev = results[-1]
+            candidates = candidate_pool(prev.columns[0], prev.alpha, n, k)
+            if not candidates:
+                break
+            fixed, previous = [r.kept_columns() for r in results if r.kept.any()], prev.model
+        name = "search" if order == 2 else f"search{order}"
+        compute = functools.partial(search_order, cfg, vocab, tensors, generator, candidates, fixed, name, on_epoch,
+                                    previous=previous)
+        result, _ = run_stage(name, compute, _search_state,
+                              functools.partial(_search_of, with_model=order < cfg.max_order))
+        results.append(result)
+    return results
 
 
 def timings(final: Trained, data: SplitTensors, batch: int) -> dict:

@@ -9,17 +9,27 @@ A run is a folder::
     history.csv           one row per epoch of every stage
     alpha_snapshots.csv   α of every column during the search (long format), to replay GRDA's sparsification
     weights.pt            the final model: a dict of tensors only, loaded with ``weights_only=True``
+    checkpoints/          one file per finished stage while the run is not complete (``--resume`` continues it)
+    .lock                 held (``flock``) by the process writing the run: the kernel drops it when that process
+                          dies, however it dies, so a reader tells a live run from a killed one
 
 Every file is written atomically (temp file in the same folder, then ``os.replace``), so a reader never sees
-half a file; ``status`` is ``running`` until the last file is in place, so a killed run never looks complete.
+half a file, with the permissions ``open`` would give it (umask), not ``mkstemp``'s 0600; ``status`` is
+``running`` until the last file is in place, so a killed run never looks complete.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import itertools
 import json
 import os
+import shutil
+import socket
+import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,13 +38,17 @@ from typing import Any
 import pandas as pd
 import torch
 
-from aim.errors import RunFormatError
+from aim.errors import OutputError, RunFormatError
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "complete", "failed")
 RUN_FILE = "run.json"
 PROGRESS_FILE = "progress.json"
 WEIGHTS_FILE = "weights.pt"
+LOCK_FILE = ".lock"
+CHECKPOINTS_DIR = "checkpoints"
+MIN_FREE_BYTES = 32 * 2**20  # refuse to start a run on a file system with less room than this
+MAX_JSON_BYTES = 256 * 2**20  # a run.json larger than this is not read (a foreign or hostile file)
 TABLES = {
     "interactions": ("interactions.csv", ["column", "order", "fields", "field_names", "function", "alpha", "kept",
                                           "interaction_kept", "stats_auc", "planted"]),
@@ -43,22 +57,67 @@ TABLES = {
     "snapshots": ("alpha_snapshots.csv", ["stage", "epoch", "step", "column", "alpha"]),
 }
 REQUIRED_KEYS = ("schema_version", "kind", "id", "status", "created", "config", "versions", "dataset", "stages")
+# JSON type of each top-level key the readers rely on (optional keys may also be null); checked on load so that a
+# hand-edited or foreign run.json is refused by name instead of breaking a page.
+KEY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str, "status": str, "created": str, "config": dict, "versions": dict, "dataset": dict, "stages": dict,
+    "tables": list, "metrics": dict, "interactions": dict, "params": dict, "planted": dict, "timings": dict,
+    "model": dict, "error": str, "seed": int, "variant": str,
+}
+NESTED_DICTS = ("stages", "metrics", "interactions")  # dicts of dicts
+JSON_TYPES = {str: "a string", dict: "an object", list: "a list", int: "an integer"}
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _umask() -> int:
+    """The process umask, read from /proc where possible (``os.umask`` can only read it by changing it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def os_problem(exc: OSError) -> str:
+    """What an ``OSError`` from writing means, in words a user can act on."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full (no space left on the device)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    return exc.strerror or str(exc)
+
+
 def _atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write through a temporary file in the same folder, then ``os.replace``; an ``OSError`` (disk full,
+    permission denied) becomes an ``OutputError`` naming the file."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(path, f"cannot be written: {os_problem(exc)}") from exc
     try:
         with os.fdopen(fd, mode) as fh:
+            try:  # an existing file keeps its mode, as with open(path, "w")
+                perms = stat.S_IMODE(path.stat().st_mode)
+            except FileNotFoundError:  # a new one gets what open() would give it, not mkstemp's 0600
+                perms = 0o666 & ~_umask()
+            os.fchmod(fh.fileno(), perms)
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(path, f"cannot be written: {os_problem(exc)}") from exc
         raise
 
 
@@ -83,14 +142,35 @@ def write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     _atomic_write(Path(path), lambda fh: torch.save(clean, fh), mode="wb")
 
 
+def write_checkpoint(path: Path, payload: dict) -> None:
+    """A stage checkpoint: tensors and plain values (dict, list, tuple, str, numbers) only, written atomically."""
+    _atomic_write(Path(path), lambda fh: torch.save(payload, fh), mode="wb")
+
+
+def read_checkpoint(path: Path) -> dict:
+    """A checkpoint written by ``write_checkpoint``, loaded with ``weights_only=True`` (nothing is unpickled)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - anything that is not tensors and plain values is refused
+        raise RunFormatError(path, f"not a readable checkpoint; refused ({str(exc)[:200]})") from None
+    if not isinstance(obj, dict):
+        raise RunFormatError(path, f"expected a checkpoint dict, found {type(obj).__name__}")
+    return obj
+
+
 def read_json(path: Path) -> dict:
     try:
+        info = os.stat(path)  # before open(): opening a FIFO planted as run.json would block forever
+        if not stat.S_ISREG(info.st_mode):
+            raise RunFormatError(path, "not a regular file")
+        if info.st_size > MAX_JSON_BYTES:
+            raise RunFormatError(path, f"{info.st_size:,} bytes: too large for a run's JSON (not read)")
         with open(path, encoding="utf-8") as fh:
             obj = json.load(fh)
     except FileNotFoundError:
         raise RunFormatError(path, "file is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFormatError(path, f"not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RunFormatError(path, f"not valid JSON ({str(exc)[:200]})") from None
     except OSError as exc:
         raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
     if not isinstance(obj, dict):
@@ -98,8 +178,93 @@ def read_json(path: Path) -> dict:
     return obj
 
 
+def check_output_folder(folder: str | Path) -> Path:
+    """Create ``folder`` if needed and prove that a run can be written there (a file is created, synced and
+    removed; the free space is checked), so a bad ``--out`` fails before any work instead of after training."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(folder, "exists and is not a folder") from None
+    except OSError as exc:
+        raise OutputError(folder, f"cannot create the output folder: {os_problem(exc)}") from None
+    probe = None
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise OutputError(folder, f"cannot write to the output folder: {os_problem(exc)}") from None
+    finally:
+        if probe is not None:
+            Path(probe).unlink(missing_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputError(folder, f"disk nearly full: {free / 2**20:.1f} MiB free, a run needs at least "
+                                  f"{MIN_FREE_BYTES // 2**20} MiB")
+    return folder
+
+
+def _lock(folder: Path, wait: float = 2.0) -> int:
+    """Take the exclusive writer lock of a run folder (``.lock``); the file says who holds it. A reader probing
+    the lock holds it for microseconds, hence the short wait."""
+    path = folder / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise OutputError(path, f"cannot be written: {os_problem(exc)}") from None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            os.close(fd)
+            holder = _lock_holder(folder) or {}
+            raise RunFormatError(folder, f"is being written by another process (pid {holder.get('pid', '?')} on "
+                                         f"{holder.get('host', '?')}); wait for it to end or stop it") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+    return fd
+
+
+def _lock_holder(folder: Path) -> dict | None:
+    try:
+        info = json.loads((folder / LOCK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def writer_alive(folder: str | Path) -> bool | None:
+    """Whether a process still writes the run in ``folder``: True / False, or None when it cannot be told (no
+    lock file: a run from an older version or a hand-made one; a lock taken on another host)."""
+    folder = Path(folder)
+    holder = _lock_holder(folder)
+    if holder is None or holder.get("host") != socket.gethostname():
+        return None
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False  # nobody holds the writer lock (closing the file releases this probe)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 class RunWriter:
-    """Owns one run folder while it is being produced."""
+    """Owns one run folder while it is being produced, holding its writer lock until ``finish``."""
 
     def __init__(self, root: Path, run_id: str):
         Path(root).mkdir(parents=True, exist_ok=True)
@@ -111,7 +276,29 @@ class RunWriter:
                 break
             except FileExistsError:
                 continue
+        self._lock: int | None = _lock(self.path)
         self.meta: dict[str, Any] = {}
+
+    @classmethod
+    def reopen(cls, path: str | Path) -> RunWriter:
+        """Continue writing an existing run folder (``--resume``); refused while another process writes it."""
+        writer = cls.__new__(cls)
+        writer.path = Path(path)
+        if not writer.path.is_dir():
+            raise RunFormatError(writer.path, "not a folder")
+        writer._lock = _lock(writer.path)
+        try:
+            writer.meta = read_json(writer.path / RUN_FILE)
+        except BaseException:
+            writer.release()
+            raise
+        return writer
+
+    def release(self) -> None:
+        """Give up the writer lock (``finish`` does; so does the end of the process, however it ends)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def start(self, meta: dict) -> None:
         self.meta = {"schema_version": SCHEMA_VERSION, "kind": "run", "id": self.path.name, "status": "running",
@@ -139,11 +326,19 @@ class RunWriter:
     def weights(self, tensors: dict[str, torch.Tensor]) -> None:
         write_weights(self.path / WEIGHTS_FILE, tensors)
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(self, status: str, error: str | None = None, stage: str | None = None) -> None:
+        """Mark the run ``complete`` or ``failed`` (with the error and the stage it happened in) and release it."""
         self.meta["status"] = status
         self.meta["error"] = error
+        if status == "failed":
+            self.meta["failed_stage"] = stage
+        else:
+            self.meta.pop("failed_stage", None)
         self.meta["finished"] = now()
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.release()
 
 
 @dataclass
@@ -168,6 +363,7 @@ class Run:
     def load_weights(self) -> dict[str, torch.Tensor]:
         path = self.path / WEIGHTS_FILE
         try:
+            check_inside(self.path, path)
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise RunFormatError(path, "file is missing") from None
@@ -179,9 +375,22 @@ class Run:
         return obj
 
 
+def check_inside(folder: Path, path: Path) -> None:
+    """Refuse a file of a run that is not a regular file inside the run folder: a symbolic link out of it (to
+    someone's keys, /dev/zero ...) or a FIFO that would block the reader. A missing file passes (callers decide)."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(folder.resolve()):
+            raise RunFormatError(path, f"is a symbolic link to {target}, outside the run folder; refused")
+    if path.exists() and not path.is_file():
+        raise RunFormatError(path, "not a regular file")
+
+
 def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
     """A CSV of a run or study with at least ``columns``; ``RunFormatError`` naming the file otherwise."""
     try:
+        if path.exists() and not path.is_file():
+            raise RunFormatError(path, "not a regular file")
         df = pd.read_csv(path, keep_default_na=True)
     except pd.errors.EmptyDataError:
         raise RunFormatError(path, f"empty file; expected a CSV header with columns {columns}") from None
@@ -200,21 +409,31 @@ def load_run(path: str | Path) -> Run:
     path = Path(path)
     if not path.is_dir():
         raise RunFormatError(path, "not a folder")
+    check_inside(path, path / RUN_FILE)
     meta = read_json(path / RUN_FILE)
     missing = [k for k in REQUIRED_KEYS if k not in meta]
     if missing:
         raise RunFormatError(path / RUN_FILE, f"missing keys {missing}; this does not look like an AIM run")
     version = meta["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION or version < 1:
         raise RunFormatError(path / RUN_FILE, f"schema_version {version!r} is not supported "
                              f"(this AIM Explorer reads 1..{SCHEMA_VERSION}; upgrade it to read newer runs)")
     if meta["kind"] != "run":
         raise RunFormatError(path / RUN_FILE, f"kind is {meta['kind']!r}, expected 'run'")
+    _check_types(path / RUN_FILE, meta)
     if meta["status"] not in STATUSES:
         raise RunFormatError(path / RUN_FILE, f"status {meta['status']!r} is not one of {STATUSES}")
+    if meta["status"] == "running" and writer_alive(path) is False:
+        # The process that wrote it is gone (killed, machine restarted) without marking it failed: say so here,
+        # without writing to a folder that may be someone else's.
+        meta["status"] = "failed"
+        meta["interrupted"] = True
+        meta["error"] = (f"interrupted: the process writing this run ended without finishing it (killed?); "
+                         f"python -m aim run --resume {path} continues it from its last finished stage")
     tables: dict[str, pd.DataFrame | None] = {}
     for name, (filename, columns) in TABLES.items():
         f = path / filename
+        check_inside(path, f)
         if f.exists():
             tables[name] = read_table(f, columns)
         elif meta["status"] == "complete" and name in meta.get("tables", []):
@@ -222,6 +441,26 @@ def load_run(path: str | Path) -> Run:
         else:
             tables[name] = None
     return Run(path=path, meta=meta, **tables)
+
+
+def _check_types(path: Path, meta: dict) -> None:
+    """The JSON types of the keys readers rely on (``KEY_TYPES``), so a foreign run.json fails here, by name."""
+    for key, kind in KEY_TYPES.items():
+        value = meta.get(key)
+        if value is None and key not in REQUIRED_KEYS:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise RunFormatError(path, f"{key} must be {JSON_TYPES[kind]}, found {type(value).__name__}")
+    for key in NESTED_DICTS:
+        for name, value in (meta.get(key) or {}).items():
+            if value is not None and not isinstance(value, dict):
+                raise RunFormatError(path, f"{key}.{name} must be an object, found {type(value).__name__}")
+    if not all(isinstance(t, str) for t in meta.get("tables") or []):
+        raise RunFormatError(path, "tables must be a list of table names")
+    for split, values in (meta.get("metrics") or {}).items():
+        for name, value in (values or {}).items():
+            if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+                raise RunFormatError(path, f"metrics.{split}.{name} must be a number, found {type(value).__name__}")
 
 
 def read_progress(path: str | Path) -> dict | None:

@@ -60,7 +60,7 @@ def test_failed_run_is_marked_failed(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(aim.pipeline, "search_interactions", boom)
+    monkeypatch.setattr(aim.pipeline, "search_order", boom)
     with pytest.raises(RuntimeError):
         execute(SMALL, tmp_path, log=lambda _: None)
     (run_dir,) = tmp_path.iterdir()

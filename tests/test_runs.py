@@ -343,7 +343,7 @@ def test_pipeline_failure_marks_the_run_failed(tmp_path, monkeypatch, tiny_confi
     def boom(*args, **kwargs):
         raise RuntimeError("boom in search")
 
-    monkeypatch.setattr(pipeline, "search_interactions", boom)
+    monkeypatch.setattr(pipeline, "search_order", boom)
     with pytest.raises(RuntimeError):
         pipeline.execute(tiny_config("aim"), tmp_path, log=lambda msg: None)
     (folder,) = tmp_path.iterdir()
