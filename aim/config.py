@@ -17,6 +17,7 @@ VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-tra
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
+EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -160,9 +161,15 @@ class TrainConfig:
     batch_size: int = _help("mini-batch size", default=256)
     lr: float = _help("Adam learning rate", default=1e-3)
     patience: int = _help("early stopping: epochs without validation AUC gain", default=2)
+    embed_l2: float = _help("L2 penalty on the embedding tables in the re-train stage and the baselines, applied "
+                            "as Adam weight decay on them (0 = off)", default=0.0)
     plateau_factor: float = _help("multiply the Adam learning rate by this after an epoch without validation AUC "
                                   "gain (reduce-on-plateau, as the anchor libraries; 1 = off)", default=0.1)
     eval_batch_size: int = _help("batch size for evaluation", default=20_000)
+    embedding_optimizer: str = _help("optimiser of the embedding tables: adam (dense Adam, every row at every step, "
+                                     "as the paper) or lazy_adam (sparse row gradients + SparseAdam: only the rows "
+                                     "of the batch are updated; faster on big tables, not the same optimiser)",
+                                     default="adam")
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -170,8 +177,10 @@ class TrainConfig:
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
+        _check(self.embed_l2 >= 0, f"embed_l2 must be >= 0, got {self.embed_l2}")
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)
 
 
 @dataclass(frozen=True)

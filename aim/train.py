@@ -3,6 +3,11 @@
 Data stay in memory as one int32 tensor (N, F) per split; an epoch permutes it once and slices batches, so there
 is no per-row Dataset/DataLoader overhead. Adam (weights) and GRDA (gates) step after the same backward pass on
 the same mini-batch (aim_reference.md §1: one-level search, no validation split inside the search).
+
+Speed (bench/README.md): Adam is the fused kernel (one pass over all rows of the big tables instead of a dozen
+``foreach`` passes; same update); ``embedding_optimizer="lazy_adam"`` gives the tables sparse row gradients and
+``torch.optim.SparseAdam``, which only touches the rows of the batch (lazy Adam: a different optimiser, not a
+faster form of the same one). The loss is summed on the device; the host reads it once per 50 steps.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from sklearn.metrics import log_loss, roc_auc_score
 from torch import nn
 
 from aim.data.base import Split
-from aim.errors import AIMError
+from aim.errors import AIMError, ConfigError
 from aim.grda import GRDA
+from aim.model.embeddings import FieldEmbedding, PrunedFieldEmbedding, set_sparse, table_parameters
 
 
 class NonFiniteLossError(AIMError):
@@ -76,6 +82,33 @@ def evaluate(model: nn.Module, data: Tensors, batch_size: int) -> dict[str, floa
     return metrics(data.y.numpy(), predict(model, data.X, batch_size))
 
 
+def optimizers(model: nn.Module, lr: float, exclude: list[nn.Parameter] = (), embedding_optimizer: str = "adam",
+               embed_l2: float = 0.0) -> list[torch.optim.Optimizer]:
+    """Adam for every parameter of ``model`` not in ``exclude`` (the GRDA gates).
+
+    ``embedding_optimizer="adam"``: one fused Adam (``embed_l2`` = weight decay on the embedding tables).
+    ``"lazy_adam"``: fused Adam for the dense weights and ``SparseAdam`` for the row-indexed tables, which must then
+    produce sparse gradients (``aim.model.embeddings.set_sparse``); SparseAdam has no weight decay.
+    """
+    if embedding_optimizer not in ("adam", "lazy_adam"):
+        raise ConfigError(f"embedding_optimizer={embedding_optimizer!r} is not valid; choose adam or lazy_adam")
+    skip = {id(p) for p in exclude}
+    weights = [p for p in model.parameters() if id(p) not in skip]
+    if embedding_optimizer == "lazy_adam":
+        if embed_l2:
+            raise ConfigError(f"embed_l2={embed_l2} needs embedding_optimizer=adam (SparseAdam has no weight decay)")
+        table_ids = {id(p) for p in table_parameters(model)}
+        dense = [p for p in weights if id(p) not in table_ids]
+        tables = [p for p in weights if id(p) in table_ids]
+        opts = [torch.optim.Adam(dense, lr=lr, fused=True)] if dense else []
+        return opts + ([torch.optim.SparseAdam(tables, lr=lr)] if tables else [])
+    decay_ids = {id(p) for m in model.modules() if isinstance(m, FieldEmbedding | PrunedFieldEmbedding)
+                 for p in m.parameters()}
+    groups = [{"params": [p for p in weights if id(p) not in decay_ids]},
+              {"params": [p for p in weights if id(p) in decay_ids], "weight_decay": embed_l2}]
+    return [torch.optim.Adam([g for g in groups if g["params"]], lr=lr, fused=True)]
+
+
 def _gate_vector(params: list[nn.Parameter]) -> np.ndarray:
     return torch.cat([p.detach().flatten() for p in params]).numpy().copy()
 
@@ -94,16 +127,30 @@ def fit(
     gates: GateSchedule | None = None,
     patience: int | None = None,
     plateau_factor: float = 1.0,
+    embed_l2: float = 0.0,
+    embedding_optimizer: str = "adam",
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
     weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
-    validation AUC gain (reduce-on-plateau). With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
-    logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view)."""
-    gate_ids = {id(p) for p in gates.params} if gates else set()
-    weights = [p for p in model.parameters() if id(p) not in gate_ids]
-    adam = torch.optim.Adam(weights, lr=lr, foreach=True)
+    validation AUC gain (reduce-on-plateau); ``embed_l2`` is Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
+    logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view).
+    ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting."""
+    adams = optimizers(model, lr, gates.params if gates else [], embedding_optimizer, embed_l2)
+    set_sparse(model, embedding_optimizer == "lazy_adam")
+    try:
+        return _fit(model, train, valid, adams, stage=stage, epochs=epochs, batch_size=batch_size,
+                    eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
+                    plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch, on_epoch=on_epoch)
+    finally:
+        set_sparse(model, False)
+
+
+def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.optim.Optimizer], *, stage: str,
+         epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator, gates: GateSchedule | None,
+         patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
+         on_epoch: Callable[[dict], None] | None) -> FitResult:
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
     n = len(train.y)
@@ -123,14 +170,16 @@ def fit(
         for b in range(steps):
             xb, yb = X[b * batch_size : (b + 1) * batch_size], y[b * batch_size : (b + 1) * batch_size]
             loss = loss_fn(model(xb), yb)
-            adam.zero_grad(set_to_none=True)
+            for opt in adams:
+                opt.zero_grad(set_to_none=True)
             if grda is not None:
                 grda.zero_grad(set_to_none=True)
             loss.backward()
-            adam.step()
+            for opt in adams:
+                opt.step()
             if grda is not None:
                 grda.step()
-            total += loss.detach() * len(yb)
+            total.add_(loss.detach(), alpha=len(yb))  # on the device: no host sync per step
             global_step += 1
             if snap_every and grda is not None and global_step % snap_every == 0:
                 result.snapshots.append((epoch, global_step, _gate_vector(gates.params)))
@@ -146,7 +195,7 @@ def fit(
                                      f"{train_loss}; last finite loss {last_finite} (checked every 50 steps)")
         seconds = time.perf_counter() - start
         row = {"stage": stage, "epoch": epoch, "step": global_step, "train_loss": train_loss, "seconds": seconds,
-               "lr": adam.param_groups[0]["lr"]}
+               "lr": adams[0].param_groups[0]["lr"]}
         row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size).items()})
         if grda is not None:
             g = _gate_vector(gates.params)
@@ -165,8 +214,9 @@ def fit(
                 since_best += 1
                 if since_best > patience:
                     break
-                for group in adam.param_groups:
-                    group["lr"] *= plateau_factor
+                for opt in adams:
+                    for group in opt.param_groups:
+                        group["lr"] *= plateau_factor
     if snap_every and grda is not None and result.snapshots[-1][1] != global_step:
         result.snapshots.append((len(result.history), global_step, _gate_vector(gates.params)))
     if best_state is not None:
