@@ -68,7 +68,8 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             kind = type(default)
             shown = ",".join(map(str, default)) if kind is tuple else default
-            text = f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%")  # argparse %-formats help
+            text = f.metadata.get("help", "") + (f" (default: {shown})" if shown != "" else "")
+            text = text.replace("%", "%%")  # argparse %-formats help strings
             group.add_argument(_flag(section, f.name), dest=f"{section}.{f.name}", default=None,
                                type=_parser_for(kind), metavar=kind.__name__.upper(), help=text)
 

@@ -34,6 +34,18 @@ INVALID = {
     "dataset": (["--dataset", "nope"], ["'nope'", *DATASETS]),
     "no-data": (["--dataset", "criteo"], ["--data", "criteo"]),
     "missing-data": (["--dataset", "criteo", "--data", "/no/such/file"], ["--data", "/no/such/file"]),
+    "max-order-1": (["--max-order", "1"], ["max_order", "2, 3, 4"]),
+    "negative-rows": (["--synthetic-rows", "-5"], ["rows", ">= 100", "-5"]),
+    "batch-size": (["--batch-size", "0"], ["batch_size", ">= 1"]),
+    "negative-mlp": (["--mlp", "8,-1"], ["mlp", ">= 1"]),
+    "embed-grda-c": (["--embed-grda-c", "-0.5"], ["embed_grda_c", ">= 0"]),
+    "infinite-lr": (["--lr", "inf"], ["lr", "finite"]),
+    "nan-dropout": (["--dropout", "nan"], ["dropout", "finite"]),
+    "embedding": (["--embedding", "xx"], ["embedding", "'xx'", "fwe", "se"]),
+    "functions": (["--functions", "inner,cubic"], ["functions", "'cubic'", "inner", "vkernel", "skernel", "outer"]),
+    "synthetic-with-data": (["--data", "/"], ["--data", "synthetic", "--dataset", "criteo"]),
+    "movielens-layout": (["--dataset", "movielens", "--data", "/"], ["--data", "u.data", "ml-100k"]),
+    "resume-with-options": (["--resume", "/", "--seed", "3"], ["--resume", "seed"]),
 }
 
 
@@ -240,3 +252,75 @@ def test_datasets_lists_every_format(cli):
     names = {line.split()[0] for line in r.out.splitlines() if line and not line[0].isspace()}
     assert set(DATASETS) <= names
     assert r.out.count("--data:") >= len(DATASETS)
+
+
+# ------------------------------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", ["run", "study"])
+def test_help_shows_each_flags_real_default_once(command, capsys, monkeypatch):
+    from aim.cli import main
+
+    monkeypatch.setenv("COLUMNS", "400")  # one line per option
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    lines: list[str] = []  # one per option, its help joined (a long option name puts it on the next line)
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("  --"):
+            lines.append(line)
+        elif lines and line.startswith("      "):
+            lines[-1] += " " + line.strip()
+    assert len(lines) > 40
+    for line in lines:
+        assert line.count("(default:") <= 1 and "(default: None)" not in line and "(default: )" not in line, line
+    shown = {line.split()[0]: line for line in lines}
+    for flag, default in [("--min-count", "2"), ("--mlp", "400,400,400"), ("--grda-c", "0.12"),
+                          ("--synthetic-rows", "60000"), ("--max-order", "2"), ("--embedding", "fwe")]:
+        assert shown[flag].endswith(f"(default: {default})"), shown[flag]
+
+
+# ------------------------------------------------------------------------------------- output folder
+
+
+def test_read_only_out_is_refused_before_any_work(tmp_path, capsys, tiny_args):
+    if os.geteuid() == 0:
+        pytest.skip("running as root: chmod cannot make a folder read-only (the simulated test below runs)")
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        r = _main(["run", *tiny_args, "--out", str(out)], capsys)
+    finally:
+        out.chmod(0o700)
+    assert r.rc != 0 and "--out" in r.err and "permission denied" in r.err and r.out == ""
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("errno_, words", [(13, "permission denied"), (30, "read-only file system"),
+                                            (28, "disk full")], ids=["EACCES", "EROFS", "ENOSPC"])
+def test_unwritable_out_is_refused_before_any_work(tmp_path, capsys, tiny_args, monkeypatch, errno_, words):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno_, os.strerror(errno_))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    r = _main(["run", *tiny_args, "--out", str(tmp_path / "out")], capsys)
+    assert r.rc != 0 and "Traceback" not in r.err and r.out == ""
+    assert f"--out {tmp_path / 'out'}" in r.err and words in r.err
+
+
+def test_nearly_full_disk_is_refused_before_any_work(tmp_path, capsys, tiny_args, monkeypatch):
+    import shutil as sh
+
+    monkeypatch.setattr(sh, "disk_usage", lambda path: sh._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+    r = _main(["run", *tiny_args, "--out", str(tmp_path / "out")], capsys)
+    assert r.rc != 0 and "disk nearly full" in r.err and "1.0 MiB free" in r.err and r.out == ""
+
+
+def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    r = _main(["run", "--resume", str(tmp_path)], capsys)
+    assert r.rc != 0 and "Traceback" not in r.err and str(tmp_path / "run.json") in r.err
+    r = _main(["run", "--resume", str(tmp_path / "none")], capsys)
+    assert r.rc != 0 and "not a folder" in r.err
+

@@ -197,3 +197,53 @@ def test_from_json_validates_values_and_shapes():
 def test_from_json_wrong_types_raise_config_error(d):
     with pytest.raises(ConfigError):
         RunConfig.from_json(d)
+
+
+FLOAT_FIELDS = [(cls, f.name) for cls in SECTIONS.values() for f in dataclasses.fields(cls)
+                if isinstance(f.default, float)]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")], ids=["inf", "-inf", "nan"])
+@pytest.mark.parametrize(("cls", "field"), FLOAT_FIELDS, ids=[f"{c.__name__}.{f}" for c, f in FLOAT_FIELDS])
+def test_every_float_field_refuses_inf_and_nan(cls, field, value):
+    message = refused(cls, **{field: value})
+    assert field in message, message
+
+
+ODD_VALUES = [-1, 0, 1, 2, 3, 5, 100, 10**9, -0.5, 0.0, 1e-9, 0.5, 0.99, 1.0, 1.5, float("inf"), float("-inf"),
+              float("nan"), True, False, None, "", "x", "inner,outer", "inner,cubic", [8], [0], [], [8, -1], "8",
+              *VARIANTS, *EMBEDDINGS]
+
+
+def _section_values(draw, cls) -> dict:
+    from hypothesis import strategies as st
+
+    fields = [f.name for f in dataclasses.fields(cls)]
+    chosen = draw(st.lists(st.sampled_from(fields), max_size=4, unique=True))
+    return {name: draw(st.sampled_from(ODD_VALUES)) for name in chosen}
+
+
+def test_any_json_config_is_accepted_or_refused_with_a_config_error():
+    """A run.json config (or a launch) with arbitrary values per field: a valid RunConfig or a ConfigError,
+    never a TypeError or another exception from deeper down."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @st.composite
+    def configs(draw) -> dict:
+        d = _section_values(draw, RunConfig)
+        for name, cls in SECTIONS.items():
+            if draw(st.booleans()):
+                d[name] = _section_values(draw, cls)
+        return d
+
+    @settings(max_examples=100, deadline=None, derandomize=True, database=None)
+    @given(d=configs())
+    def check(d):
+        try:
+            cfg = RunConfig.from_json(d)
+        except ConfigError:
+            return
+        assert RunConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
+
+    check()
