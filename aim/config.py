@@ -125,6 +125,8 @@ class SearchConfig:
     grda_c: float = _help("GRDA c of stage A (threshold scale; the threshold grows as c γ^½ (tγ)^μ)", default=0.12)
     grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
+    high_order_grda_c: float = _help("GRDA c of the order-3 and order-4 searches (their columns carry the residual "
+                                     "signal the kept pairs leave, far weaker than a pair's)", default=0.05)
     embed_grda_c: float = _help("GRDA c of stage B", default=0.09)
     embed_grda_mu: float = _help("GRDA μ of stage B", default=0.9)
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=0.1)
@@ -136,7 +138,7 @@ class SearchConfig:
         _finite(self)
         _check(self.search_epochs >= 1, f"search_epochs must be >= 1, got {self.search_epochs}")
         _check(self.embed_epochs >= 1, f"embed_epochs must be >= 1, got {self.embed_epochs}")
-        for name in ("grda_c", "embed_grda_c"):
+        for name in ("grda_c", "high_order_grda_c", "embed_grda_c"):
             _check(getattr(self, name) >= 0, f"{name} must be >= 0 (c < 0 would grow gates), got {getattr(self, name)}")
         for name in ("grda_mu", "embed_grda_mu"):
             _check(0 < getattr(self, name) < 1, f"{name} must be in (0, 1), got {getattr(self, name)}")

@@ -142,9 +142,11 @@ def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
     if previous is not None:
         _warm_start(model, previous)
     s, t = cfg.search, cfg.train
+    c_of_order = s.grda_c if len(candidates[0]) == 2 else s.high_order_grda_c
     result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay),
+                 gates=GateSchedule(model.gate_parameters(), s.grda_lr, c_of_order,
+                                    s.grda_mu, s.grda_lr_decay),
                  embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size))

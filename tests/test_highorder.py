@@ -1,5 +1,7 @@
 """High-order search (paper Algorithm 1) and the transfer of selected interaction-IF pairs (paper §4.6)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,13 @@ def test_transfer_config_is_validated():
         RunConfig(variant="deepfm-transfer")
     with pytest.raises(ConfigError, match="transfer_from"):
         RunConfig(variant="deepfm", transfer_from="x")
+
+
+@pytest.mark.parametrize("c, kept_all", [(0.0, True), (50.0, False)])
+def test_orders_above_two_use_their_own_grda_c(tmp_path, c, kept_all):
+    # c = 0 never thresholds (every order-3 column of the pool survives); a huge c zeroes them all, while the
+    # order-2 search keeps its own c (0.2) and so the same pool.
+    cfg = dataclasses.replace(HIGH, variant="aim-eds", search=dataclasses.replace(HIGH.search, high_order_grda_c=c))
+    o3 = load_run(execute(cfg, tmp_path, log=lambda _: None)).meta["interactions"]["order3"]
+    assert o3["pool"] > 0
+    assert o3["kept"] == (o3["pool"] if kept_all else 0)

@@ -20,7 +20,7 @@ def test_planted_truth_is_consistent(data):
     # The kernel pair shares a field with the inner pair before it (a shared embedding cannot serve both).
     assert set(pairs[0]) & set(pairs[1])
     triple = truth.interactions[3]
-    assert len(triple) == 3 and not any(set(p) <= set(triple) for p in pairs)
+    assert len(triple) == 3 and set(pairs[0]) < set(triple)  # heredity: Algorithm 1 reaches it through the pair
     planted_fields = {f for t in truth.interactions for f in t}
     assert not planted_fields & set(truth.noise_fields)
     assert [data.fields[f].name.startswith("noise") for f in truth.noise_fields] == [True, True]

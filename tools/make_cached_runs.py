@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se"
 REAL = {"frappe": ("frappe", "frappe", []), "ml100k": ("movielens", "ml-100k", ["--dropout", "0.3"])}
-SKIP_FILES = {"weights.pt"}
+SKIP_FILES = {"weights.pt", "checkpoints", ".lock", ".jobs"}  # weights and resume state: no view reads them
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _last_line(text: str) -> str:
 def _copy_without_weights(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=lambda _dir, names: [n for n in names if n in SKIP_FILES or n == ".jobs"])
+    shutil.copytree(src, tmp, ignore=lambda _dir, names: [n for n in names if n in SKIP_FILES])
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
 

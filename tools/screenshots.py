@@ -1,0 +1,105 @@
+"""Screenshots of the app on the shipped runs, for the README: ``streamlit run`` on a free localhost port over
+``cached_runs/`` only, driven by Playwright with Debian's chromium (the set-up of tests/test_browser.py).
+
+    python tools/screenshots.py                    # -> docs/screenshots/*.png
+    python tools/screenshots.py --out /tmp/shots
+
+Each shot is a deep link (``?view=...&run=<id>``): the run / study ids are looked up by name prefix in
+``cached_runs/`` so the script keeps working after ``tools/make_cached_runs.py`` regenerates them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHED = ROOT / "cached_runs"
+CHROMIUM = "/usr/bin/chromium"
+# (file name, view, query parameter, name prefix of the cached folder it shows)
+SHOTS = [
+    ("interactions_synthetic.png", "interactions", "run", "synthetic__aim__"),
+    ("interactions_frappe.png", "interactions", "run", "frappe__aim__"),
+    ("functions_frappe.png", "functions", "run", "frappe__aim__"),
+    ("embeddings_frappe.png", "embeddings", "run", "frappe__aim__"),
+    ("study_frappe.png", "studies", "study", "study__frappe__"),
+    ("runs.png", "runs", "", ""),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _folder(prefix: str) -> str | None:
+    names = sorted(p.name for p in CACHED.iterdir() if p.is_dir() and p.name.startswith(prefix))
+    return names[0] if names else None
+
+
+def _serve(port: int, log: Path) -> subprocess.Popen:
+    empty = tempfile.mkdtemp(prefix="aim_shots_")  # no user runs: the shots show the shipped runs only
+    env = {**os.environ, "AIM_RUNS_DIR": empty, "AIM_CACHED_RUNS_DIR": str(CACHED), "AIM_STUDIES_DIR": empty,
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+                             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    return proc
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise SystemExit(f"streamlit did not start; see {log}") from None
+            time.sleep(0.3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--width", type=int, default=1400)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    proc = _serve(port, args.out / "streamlit.log")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": args.width, "height": 900})
+            for name, view, param, prefix in SHOTS:
+                folder = _folder(prefix) if prefix else ""
+                if prefix and folder is None:
+                    print(f"skip {name}: no cached folder starting with {prefix!r}")
+                    continue
+                query = f"?view={view}" + (f"&{param}={folder}" if param else "")
+                page.goto(f"http://127.0.0.1:{port}/{query}", wait_until="networkidle")
+                page.wait_for_selector("[data-testid='stApp']")
+                page.wait_for_timeout(1500)
+                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+                page.wait_for_timeout(1000)
+                page.screenshot(path=str(args.out / name), full_page=False)
+                print(f"{args.out / name}  <- {query}")
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        (args.out / "streamlit.log").unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
