@@ -59,8 +59,9 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
         top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
         top.add_argument("--transfer-from", dest="transfer_from", default="", metavar="RUN_DIR",
                          help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use")
+        top.add_argument("--note", default="", help="free text shown with the run in the app")
     else:
-        parser.set_defaults(variant="aim", seed=0, transfer_from="")  # the study sets these per run
+        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="")  # the study sets these per run
     top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(section)
@@ -81,7 +82,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         sections[section] = cls(**{k: v for k, v in given.items() if v is not None})
     data_path = str(Path(args.data_path).resolve()) if args.data_path else ""  # a study resumes from anywhere
     return RunConfig(dataset=args.dataset, data_path=data_path, variant=args.variant, seed=args.seed,
-                     max_order=args.max_order, transfer_from=args.transfer_from, **sections)
+                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, **sections)
 
 
 def build_parser() -> argparse.ArgumentParser:

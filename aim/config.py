@@ -196,6 +196,7 @@ class RunConfig:
     max_order: int = _help("highest interaction order searched (Algorithm 1 pools for orders 3 and 4)", default=2)
     transfer_from: str = _help("deepfm-transfer / ipnn-transfer: AIM run folder whose kept interaction-IF pairs "
                                "replace all pairs", default="")
+    note: str = _help("free text shown with the run in the app (what it is for, a caveat)", default="")
     data: DataConfig = field(default_factory=DataConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

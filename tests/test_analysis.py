@@ -117,6 +117,8 @@ def test_runs_table_rows_and_filters(runs):
     assert len(A.filter_runs(df)) == len(df)
     in_study = A.runs_table([*rows, A.run_row({**runs["a"].meta, "id": "x"}, study="s1")])
     assert list(A.filter_runs(in_study, studies=["s1"])["id"]) == ["x"]
+    noted = {**runs["a"].meta, "config": {**runs["a"].meta["config"], "note": "format demo"}}
+    assert (A.run_row(noted)["note"], a["note"]) == ("format demo", "")  # the run's --note, '' without one
     assert len(A.filter_runs(in_study, studies=[""])) == len(rows)
 
 

@@ -324,3 +324,10 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     r = _main(["run", "--resume", str(tmp_path / "none")], capsys)
     assert r.rc != 0 and "not a folder" in r.err
 
+
+
+def test_note_is_part_of_the_run_config():
+    from aim.cli import build_parser, config_from_args
+
+    assert config_from_args(build_parser().parse_args(["run", "--note", "a demo"])).note == "a demo"
+    assert config_from_args(build_parser().parse_args(["run"])).note == ""

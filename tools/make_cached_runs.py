@@ -8,7 +8,7 @@ Each entry is one ``python -m aim run`` or ``python -m aim study`` command with 
 folder (``runs/cached_build/`` by default, git-ignored); when it finishes, its folder is copied into
 ``cached_runs/`` without ``weights.pt`` (no view reads weights, and they are 90% of a run's bytes) and recorded
 in ``<work>/done.json``, so a rerun skips finished entries and an interrupted study is resumed, not redone.
-Entries are ordered by how much the app needs them; ``--only`` picks some.
+Entries run cheapest-first within what the app needs most; ``--only`` picks some.
 
 Settings beyond the defaults, for the real datasets, follow the anchor protocol of ``shared/design/anchors.md``
 (dropout 0.3 on MovieLens-100k) plus ``--embed-l2 0.05`` (an L2 on the embedding tables of the final models, as
@@ -52,12 +52,13 @@ def entries(data_root: Path, jobs: int) -> list[Entry]:
         out.append(Entry(f"{key}-study", "study", (*base, "--variants", VARIANTS, "--seeds", "5", "--jobs", str(jobs)),
                          needs=f"{key}-order3",
                          about=f"{dataset}: 5 seeds of every variant, SE vs FWE, transfer from {key}-order3"))
-    out.insert(2, Entry("synthetic-order3", "run", ("--variant", "aim", "--seed", "0", "--max-order", "3",
+    out.insert(1, Entry("synthetic-order3", "run", ("--variant", "aim", "--seed", "0", "--max-order", "3",
                                                     "--synthetic-planted-triples", "1"),
                         about="synthetic data with 3 planted pairs and 1 planted triple, orders 2 and 3 searched"))
     for name, path in (("criteo", "criteo_sample/lapis_train.tsv"), ("avazu", "avazu_sample/lapis_train.csv")):
-        out.insert(3, Entry(name, "run", ("--dataset", name, "--data", str(data_root / path), "--variant", "aim",
-                                          "--seed", "0"),
+        out.insert(2, Entry(name, "run", ("--dataset", name, "--data", str(data_root / path), "--variant", "aim",
+                                          "--seed", "0", "--note", f"format demonstration: {name} sample of a few "
+                                          "thousand rows; its AUC means little"),
                             about=f"{name} sample: a format demonstration on a few thousand rows"))
     out.append(Entry("synthetic-study", "study", ("--seeds", "3", "--jobs", str(jobs)),
                      about="synthetic data: 3 seeds of the six variants"))

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-RUN_COLUMNS = ["id", "dataset", "variant", "seed", "status", "test_auc", "test_logloss", "valid_auc", "kept",
+RUN_COLUMNS = ["id", "dataset", "variant", "seed", "note", "status", "test_auc", "test_logloss", "valid_auc", "kept",
                "fi_ratio", "params", "created", "progress", "study", "source"]
 
 
@@ -40,6 +40,7 @@ def run_row(meta: Mapping, progress: Mapping | None = None, source: str = "", jo
         "dataset": (meta.get("dataset") or {}).get("name") or config.get("dataset"),
         "variant": meta.get("variant") or config.get("variant"),
         "seed": meta.get("seed", config.get("seed")),
+        "note": config.get("note") or "",
         "status": "interrupted" if interrupted else meta.get("status"),
         "test_auc": test.get("auc"),
         "test_logloss": test.get("logloss"),
