@@ -1,32 +1,42 @@
-"""Benchmark: training and inference throughput of AIM (re-train and search stage) vs DeepFM, on CPU.
+"""Benchmark: training and inference throughput of AIM (re-train and search stage) vs DeepFM and IPNN, on CPU.
 
 Synthetic Avazu-like data (same recipe as bench_stats_auc.make_data: 24 fields with Avazu's cardinalities capped
 at 500,000, Zipf(1.1) ids, labels from a logistic model), held in memory as one int32 tensor; batches by slicing.
-Three models, built with the repo defaults (ModelConfig / SearchConfig), d=16, MLP 400-400-400:
+Four models, built with the repo defaults (ModelConfig / SearchConfig), d=16, MLP 400-400-400:
 
     DeepFM        FM(vocab, 16, mlp=(400, 400, 400))
+    IPNN          IPNN(vocab, 16, mlp=(400, 400, 400)): all 276 inner products
     AIM re-train  AIMSpec with 20% of the 276 pairs (seeded), 1-2 functions each, FWE, per-field positions of
                   2..16 kept dims (PrunedFieldEmbedding), MLP 400-400-400
     AIM search    all 276 pairs x 4 functions, FWE, no MLP; Adam on weights + GRDA on alpha (stage A)
 
-Training replicates the inner step of ``aim.train.fit`` (model(xb), BCEWithLogitsLoss, Adam(foreach=True), GRDA
-after the same backward) for ``--steps`` steps of ``--batch`` rows; inference is ``aim.train.predict``
-(inference_mode, batch 20,000) over ``--infer-rows`` rows. Each model gets warm-up steps once, then the models are
-measured interleaved (A train, A infer, B train, B infer, ...) ``--repeats`` times; the table shows medians.
+Training replicates the inner step of ``aim.train.fit`` (model(xb), BCEWithLogitsLoss, the optimisers of
+``aim.train.optimizers`` for ``--embedding-optimizer``, GRDA after the same backward) for ``--steps`` steps of
+``--batch`` rows; inference is ``aim.train.predict`` (inference_mode, batch 20,000) over ``--infer-rows`` rows.
+Each model gets warm-up steps once, then the models are measured interleaved (A train, A infer, B train, B infer,
+...) ``--repeats`` times; the table shows medians.
+
+``--baseline-ref REF`` adds, for every model, the same architecture built from ``aim/model/*.py`` as of git commit
+REF and trained as ``fit`` did before issue 6 (``Adam(foreach=True)``), interleaved with ours: a before/after
+measured in one process (``--baseline-ref 1e7615c`` is the last commit before the fast paths).
 
     PYTHONPATH=. .venv/bin/python bench/bench_train.py                      # 1,000,000 rows, 100 steps x 3
     PYTHONPATH=. .venv/bin/python bench/bench_train.py --rows 50000 --steps 10 --threads 1
-    PYTHONPATH=. .venv/bin/python bench/bench_train.py --profile-steps 5   # + top ops of the AIM models
+    PYTHONPATH=. .venv/bin/python bench/bench_train.py --profile-steps 5   # + torch.profiler top ops per model
+    PYTHONPATH=. .venv/bin/python bench/bench_train.py --baseline-ref 1e7615c --steps 20
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import platform
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,22 +48,23 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from aim.config import FUNCTIONS, ModelConfig, SearchConfig, TrainConfig  # noqa: E402
 from aim.grda import GRDA  # noqa: E402
+from aim.model.embeddings import set_sparse  # noqa: E402
 from aim.model.interactions import sort_columns  # noqa: E402
-from aim.model.nets import AIM, FM, AIMSpec, all_pairs, count_parameters  # noqa: E402
+from aim.model.nets import FM, AIMSpec, all_pairs, count_parameters  # noqa: E402
 from aim.search import candidate_columns  # noqa: E402
-from aim.train import predict  # noqa: E402
+from aim.train import optimizers, predict  # noqa: E402
 
 # Avazu cardinalities (day, hour, weekday, C1, banner_pos, site_*, app_*, device_*, C14..C21), capped at 500k.
 VOCAB = [10, 24, 7, 7, 7, 4737, 7745, 26, 8552, 559, 36, 500_000, 500_000, 8251, 5, 4, 2626, 8, 9, 435, 4, 68, 172, 60]
 
 
-def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def make_data(rows: int, seed: int, vocab: list[int] = VOCAB) -> tuple[np.ndarray, np.ndarray]:
     """(rows, 24) int32 ids and float32 labels; ids Zipf(1.1) over each vocab, randomly permuted (frequent ids
     are not the small ones); logit = -1.6 + a few main effects + four hashed pair effects (CTR ~0.3 at 1M rows)."""
     rng = np.random.default_rng(seed)
-    X = np.empty((rows, len(VOCAB)), dtype=np.int32)
+    X = np.empty((rows, len(vocab)), dtype=np.int32)
     logit = np.full(rows, -1.6)
-    for f, v in enumerate(VOCAB):
+    for f, v in enumerate(vocab):
         p = 1.0 / np.arange(1, v + 1) ** 1.1
         ranks = np.searchsorted(np.cumsum(p / p.sum()), rng.random(rows), side="right").clip(max=v - 1)
         X[:, f] = rng.permutation(v)[ranks]
@@ -61,16 +72,16 @@ def make_data(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
             logit += rng.normal(0, 0.4, v)[X[:, f]]
     for fi, fj in [(1, 5), (8, 13), (3, 19), (11, 16)]:
         table = rng.normal(0, 0.6, 1_000_003)
-        logit += table[(X[:, fi].astype(np.int64) * VOCAB[fj] + X[:, fj]) % len(table)]
+        logit += table[(X[:, fi].astype(np.int64) * vocab[fj] + X[:, fj]) % len(table)]
     y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
     return X, y
 
 
-def retrain_spec(m: ModelConfig, seed: int, keep_frac: float = 0.2) -> AIMSpec:
+def retrain_spec(m: ModelConfig, seed: int, keep_frac: float = 0.2, vocab: list[int] = VOCAB) -> AIMSpec:
     """A realistic stage-C architecture: ``keep_frac`` of the pairs, 1-2 random functions each, FWE tables,
     per-field retained positions of 2..16 random dims, MLP."""
     rng = np.random.default_rng(seed)
-    pairs = all_pairs(len(VOCAB))
+    pairs = all_pairs(len(vocab))
     kept = sorted(rng.choice(len(pairs), size=round(keep_frac * len(pairs)), replace=False).tolist())
     fields, funcs = [], []
     for c in kept:
@@ -81,17 +92,17 @@ def retrain_spec(m: ModelConfig, seed: int, keep_frac: float = 0.2) -> AIMSpec:
     columns = (tuple(fields[i] for i in order), tuple(funcs[i] for i in order))
     positions = tuple(
         tuple(sorted(rng.choice(m.embed_dim, size=int(rng.integers(2, 17)), replace=False).tolist()))
-        for _ in VOCAB
+        for _ in vocab
     )
-    return AIMSpec(vocab_sizes=tuple(VOCAB), dim=m.embed_dim, shared_embedding=m.embedding == "se", blocks=(columns,),
+    return AIMSpec(vocab_sizes=tuple(vocab), dim=m.embed_dim, shared_embedding=m.embedding == "se", blocks=(columns,),
                    positions=positions, mlp=tuple(m.mlp), dropout=m.dropout, init_std=m.init_std,
                    alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum)
 
 
-def search_spec(m: ModelConfig) -> AIMSpec:
+def search_spec(m: ModelConfig, vocab: list[int] = VOCAB) -> AIMSpec:
     """Stage A: every pair x every function, FWE, no MLP, no pruning."""
-    columns = candidate_columns(len(VOCAB), FUNCTIONS)
-    return AIMSpec(vocab_sizes=tuple(VOCAB), dim=m.embed_dim, shared_embedding=m.embedding == "se", blocks=(columns,),
+    columns = candidate_columns(len(vocab), FUNCTIONS)
+    return AIMSpec(vocab_sizes=tuple(vocab), dim=m.embed_dim, shared_embedding=m.embedding == "se", blocks=(columns,),
                    init_std=m.init_std, alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum)
 
 
@@ -101,7 +112,7 @@ class Bench:
 
     name: str
     model: nn.Module
-    adam: torch.optim.Optimizer
+    adams: list[torch.optim.Optimizer]
     grda: GRDA | None = None
     cursor: int = 0
     loss_fn: nn.Module = field(default_factory=nn.BCEWithLogitsLoss)
@@ -121,14 +132,16 @@ class Bench:
             xb, yb = X[self.cursor : self.cursor + batch], y[self.cursor : self.cursor + batch]
             self.cursor += batch
             loss = self.loss_fn(model(xb), yb)
-            self.adam.zero_grad(set_to_none=True)
+            for opt in self.adams:
+                opt.zero_grad(set_to_none=True)
             if self.grda is not None:
                 self.grda.zero_grad(set_to_none=True)
             loss.backward()
-            self.adam.step()
+            for opt in self.adams:
+                opt.step()
             if self.grda is not None:
                 self.grda.step()
-            total += loss.detach() * len(yb)
+            total.add_(loss.detach(), alpha=len(yb))
         seconds = time.perf_counter() - start
         self.last_loss = float(total) / (steps * batch)
         if not np.isfinite(self.last_loss):
@@ -136,13 +149,32 @@ class Bench:
         return seconds
 
 
-def build(name: str, model: nn.Module, lr: float, gate_params: list[nn.Parameter] | None = None,
-          s: SearchConfig | None = None) -> Bench:
-    gate_ids = {id(p) for p in gate_params or []}
-    weights = [p for p in model.parameters() if id(p) not in gate_ids]
-    adam = torch.optim.Adam(weights, lr=lr, foreach=True)
+def build(name: str, model: nn.Module, lr: float, embedding_optimizer: str, gate_params: list[nn.Parameter] = (),
+          s: SearchConfig | None = None, baseline: bool = False) -> Bench:
+    """Our optimisers (``aim.train.optimizers``); ``baseline``: one ``Adam(foreach=True)``, as fit had before."""
+    if baseline:
+        gate_ids = {id(p) for p in gate_params}
+        adams = [torch.optim.Adam([p for p in model.parameters() if id(p) not in gate_ids], lr=lr, foreach=True)]
+    else:
+        adams = optimizers(model, lr, list(gate_params), embedding_optimizer)
+        set_sparse(model, embedding_optimizer == "lazy_adam")
     grda = GRDA(gate_params, lr=s.grda_lr, c=s.grda_c, mu=s.grda_mu) if gate_params else None
-    return Bench(name, model, adam, grda)
+    return Bench(name, model, adams, grda)
+
+
+def baseline_nets(ref: str):
+    """``aim/model/*.py`` as of git commit ``ref``, imported as the package ``aim_baseline.model``."""
+    root = Path(tempfile.mkdtemp(prefix="aim_baseline_"))
+    pkg = root / "aim_baseline" / "model"
+    pkg.mkdir(parents=True)
+    (pkg.parent / "__init__.py").write_text("")
+    repo = Path(__file__).resolve().parents[1]
+    for name in ("__init__", "embeddings", "interactions", "gates", "nets"):
+        src = subprocess.run(["git", "show", f"{ref}:aim/model/{name}.py"], cwd=repo, capture_output=True,
+                             text=True, check=True).stdout
+        (pkg / f"{name}.py").write_text(src.replace("from aim.model", "from aim_baseline.model"))
+    sys.path.insert(0, str(root))
+    return importlib.import_module("aim_baseline.model.nets")
 
 
 def profile(b: Bench, X: torch.Tensor, y: torch.Tensor, steps: int, batch: int, top: int) -> None:
@@ -165,7 +197,9 @@ def main() -> None:
     ap.add_argument("--infer-rows", type=int, default=200_000)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--profile-steps", type=int, default=0, help="after the table, profile N steps of each AIM")
+    ap.add_argument("--profile-steps", type=int, default=0, help="after the table, profile N steps of each model")
+    ap.add_argument("--embedding-optimizer", default=TrainConfig().embedding_optimizer, help="adam or lazy_adam")
+    ap.add_argument("--baseline-ref", default="", help="also run every model as of this git commit (before/after)")
     ap.add_argument("--profile-top", type=int, default=5)
     args = ap.parse_args()
     if args.threads:
@@ -180,12 +214,27 @@ def main() -> None:
     X_infer = X[: min(args.infer_rows, args.rows)]
     data_s = time.perf_counter() - t0
 
-    torch.manual_seed(args.seed)
-    benches = [build("DeepFM", FM(VOCAB, m.embed_dim, m.init_std, mlp=m.mlp, dropout=m.dropout), t.lr)]
-    rspec = retrain_spec(m, args.seed)
-    benches.append(build("AIM re-train", AIM(rspec), t.lr))
-    search = AIM(search_spec(m))
-    benches.append(build("AIM search (GRDA)", search, t.lr, search.gate_parameters(), s))
+    rspec, sspec = retrain_spec(m, args.seed), search_spec(m)
+    opt = args.embedding_optimizer
+    benches = []
+    variants = [("", sys.modules[FM.__module__])]
+    if args.baseline_ref:
+        variants.append((f" @{args.baseline_ref}", baseline_nets(args.baseline_ref)))
+    for tag, nets in variants:
+        torch.manual_seed(args.seed)
+        base = bool(tag)
+        benches.append(build("DeepFM" + tag, nets.FM(VOCAB, m.embed_dim, m.init_std, mlp=m.mlp, dropout=m.dropout),
+                             t.lr, opt, baseline=base))
+        benches.append(build("IPNN" + tag, nets.IPNN(VOCAB, m.embed_dim, m.init_std, mlp=m.mlp, dropout=m.dropout),
+                             t.lr, opt, baseline=base))
+        spec_of = nets.AIMSpec.from_json
+        benches.append(build("AIM re-train" + tag, nets.AIM(spec_of(rspec.to_json())), t.lr, opt, baseline=base))
+        search = nets.AIM(spec_of(sspec.to_json()))
+        benches.append(build("AIM search (GRDA)" + tag, search, t.lr, opt, search.gate_parameters(), s, baseline=base))
+    if args.baseline_ref:  # interleave: ours, then the same model as of the baseline commit
+        half = len(benches) // 2
+        benches = [b for pair in zip(benches[:half], benches[half:]) for b in pair]
+    search = benches[-1].model
 
     print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}  host: {platform.node()}  "
           f"python {platform.python_version()}  torch {torch.__version__}  threads {torch.get_num_threads()}")
@@ -197,8 +246,8 @@ def main() -> None:
           f"{[FUNCTIONS[f] for f in rspec.used_functions]}, kept dims per field {sizes} (mean {np.mean(sizes):.1f})")
     print(f"AIM search: all {len(search.gates[0].alpha)} columns, no MLP, GRDA lr {s.grda_lr} c {s.grda_c} "
           f"mu {s.grda_mu} on alpha")
-    print(f"setup: batch {args.batch}, d {m.embed_dim}, mlp {m.mlp} (DeepFM, AIM re-train), dropout {m.dropout}, "
-          f"Adam lr {t.lr}; train {args.steps} steps x {args.batch} = "
+    print(f"setup: batch {args.batch}, d {m.embed_dim}, mlp {m.mlp} (DeepFM, IPNN, AIM re-train), dropout "
+          f"{m.dropout}, Adam lr {t.lr}, embedding optimizer {opt}; train {args.steps} steps x {args.batch} = "
           f"{args.steps * args.batch:,} samples (after {args.warmup} warm-up steps), infer {len(X_infer):,} rows "
           f"(batch {t.eval_batch_size:,}), {args.repeats} interleaved rounds")
 
@@ -218,19 +267,24 @@ def main() -> None:
 
     med = {b.name: (statistics.median(b.train_rates), statistics.median(b.infer_rates)) for b in benches}
     base_train, base_infer = med["DeepFM"]
-    print(f"\n{'model':<20}{'params':>13}{'train samples/s':>18}{'infer samples/s':>18}"
+    print(f"\n{'model':<28}{'params':>13}{'train samples/s':>18}{'infer samples/s':>18}"
           f"{'ratio vs DeepFM (train / infer)':>34}")
     for b in benches:
         tr, inf = med[b.name]
         ratio = f"{tr / base_train:.2f}x / {inf / base_infer:.2f}x"
-        print(f"{b.name:<20}{count_parameters(b.model)['total']:>13,}{tr:>18,.0f}{inf:>18,.0f}{ratio:>34}")
+        print(f"{b.name:<28}{count_parameters(b.model)['total']:>13,}{tr:>18,.0f}{inf:>18,.0f}{ratio:>34}")
     print("(medians of the interleaved rounds; spread min-max train / infer: " + "; ".join(
         f"{b.name} {min(b.train_rates):,.0f}-{max(b.train_rates):,.0f} / "
         f"{min(b.infer_rates):,.0f}-{max(b.infer_rates):,.0f}" for b in benches) + ")")
     print("last-chunk train loss: " + ", ".join(f"{b.name} {b.last_loss:.4f}" for b in benches))
+    if args.baseline_ref:
+        print(f"speed-up over @{args.baseline_ref} (train / infer): " + ", ".join(
+            f"{name} {med[name][0] / med[f'{name} @{args.baseline_ref}'][0]:.2f}x / "
+            f"{med[name][1] / med[f'{name} @{args.baseline_ref}'][1]:.2f}x"
+            for name in (b.name for b in benches if "@" not in b.name)))
 
     if args.profile_steps:
-        for b in benches[1:]:
+        for b in benches:
             profile(b, X, y, args.profile_steps, args.batch, args.profile_top)
 
     # ru_maxrss is KiB on Linux, bytes on macOS.
