@@ -18,6 +18,7 @@ TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
+STORAGES = ("memory", "mmap")
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -52,9 +53,16 @@ class DataConfig:
     label: str = _help("generic CSV: name of the 0/1 label column", default="label")
     categorical: str = _help("generic CSV: comma-separated categorical columns (empty = all but label/numeric)", default="")
     numeric: str = _help("generic CSV: comma-separated numeric columns, bucketised like Criteo", default="")
+    storage: str = _help("memory: encode and train in RAM; mmap: encode in streaming passes into memory-mapped "
+                         ".npy files (data larger than memory; its own stratified split draw) and train on "
+                         "block-wise shuffled batches read from them", default="memory")
+    shuffle_block: int = _help("storage=mmap: rows per block of the block-wise shuffle (blocks in random order, "
+                               "rows shuffled within a block)", default=65_536)
 
     def __post_init__(self) -> None:
         _finite(self)
+        _choice("storage", self.storage, STORAGES)
+        _check(self.shuffle_block >= 1, f"shuffle_block must be >= 1, got {self.shuffle_block}")
         _check(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
         _check(0 < self.valid_frac < 0.5, f"valid_frac must be in (0, 0.5), got {self.valid_frac}")
         _check(0 < self.test_frac < 0.5, f"test_frac must be in (0, 0.5), got {self.test_frac}")

@@ -72,6 +72,37 @@ def given_test_split(valid_size: float, seed: int) -> Callable[[np.ndarray, np.n
     return assign
 
 
+def provisional_ids(chunk: RawChunk, maps: list[dict[str, int]]) -> np.ndarray:
+    """A chunk's tokens -> provisional ids int32 (n, F): each field's ids in order of first appearance over all
+    chunks so far; ``maps[f]`` (token -> provisional id) grows in place."""
+    ids = np.empty((len(chunk), len(maps)), dtype=np.int32)
+    for f, (codes, uniques) in enumerate(chunk.columns):
+        m = maps[f]
+        lut = np.fromiter((m.setdefault(u, len(m)) for u in uniques), dtype=np.int64, count=len(uniques))
+        ids[:, f] = lut[codes]
+    return ids
+
+
+def final_ids(fields: list[tuple[str, str]], maps: list[dict[str, int]], counts: list[np.ndarray], min_count: int,
+              ) -> tuple[list[np.ndarray], list[list[str]], tuple[Field, ...]]:
+    """Training counts per provisional id -> (per field a lookup provisional id -> final id int32, the
+    vocabularies, the fields). Values counted ``>= min_count`` times get ids 1..V-1 by descending count, then
+    value; the others ``OOV_ID``."""
+    luts, vocabs, out_fields = [], [], []
+    for f, (name, kind) in enumerate(fields):
+        keys = np.asarray(list(maps[f]), dtype=object)  # object, not fixed-width str: long values stay cheap
+        kept = np.flatnonzero(counts[f] >= min_count)
+        rank = np.empty(len(kept), dtype=np.int64)
+        rank[np.argsort(keys[kept], kind="stable")] = np.arange(len(kept))  # order of the values as strings
+        order = kept[np.lexsort((rank, -counts[f][kept]))]  # descending count, then value
+        lut = np.full(len(keys), OOV_ID, dtype=np.int32)
+        lut[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+        luts.append(lut)
+        vocabs.append(keys[order].tolist())
+        out_fields.append(Field(name, len(order) + 1, kind))
+    return luts, vocabs, tuple(out_fields)
+
+
 def encode_chunks(fields: list[tuple[str, str]], chunks: Iterable[RawChunk],
                   assign: Callable[[np.ndarray, np.ndarray], np.ndarray], min_count: int,
                   ) -> tuple[tuple[Field, ...], dict[str, Split], list[list[str]]]:
@@ -88,12 +119,7 @@ def encode_chunks(fields: list[tuple[str, str]], chunks: Iterable[RawChunk],
     prov: list[np.ndarray] = []
     ys, parts = [], []
     for chunk in chunks:  # pass 1: provisional ids, labels
-        ids = np.empty((len(chunk), n_fields), dtype=np.int32)
-        for f, (codes, uniques) in enumerate(chunk.columns):
-            m = maps[f]
-            lut = np.fromiter((m.setdefault(u, len(m)) for u in uniques), dtype=np.int64, count=len(uniques))
-            ids[:, f] = lut[codes]
-        prov.append(ids)
+        prov.append(provisional_ids(chunk, maps))
         ys.append(chunk.y.astype(np.float32))
         parts.append(np.full(len(chunk), chunk.part, dtype=np.int8))
     y = np.concatenate(ys) if ys else np.zeros(0, np.float32)
@@ -110,18 +136,7 @@ def encode_chunks(fields: list[tuple[str, str]], chunks: Iterable[RawChunk],
         start += len(ids)
         for f in range(n_fields):
             counts[f] += np.bincount(train[:, f], minlength=len(maps[f]))
-    luts, vocabs, out_fields = [], [], []
-    for f, (name, kind) in enumerate(fields):
-        keys = np.asarray(list(maps[f]), dtype=object)  # object, not fixed-width str: long values stay cheap
-        kept = np.flatnonzero(counts[f] >= min_count)
-        rank = np.empty(len(kept), dtype=np.int64)
-        rank[np.argsort(keys[kept], kind="stable")] = np.arange(len(kept))  # order of the values as strings
-        order = kept[np.lexsort((rank, -counts[f][kept]))]  # descending count, then value
-        lut = np.full(len(keys), OOV_ID, dtype=np.int32)
-        lut[order] = np.arange(1, len(order) + 1, dtype=np.int32)
-        luts.append(lut)
-        vocabs.append(keys[order].tolist())
-        out_fields.append(Field(name, len(order) + 1, kind))
+    luts, vocabs, out_fields = final_ids(fields, maps, counts, min_count)
 
     # Pass 2: remap each chunk and copy its rows into the preallocated splits, freeing chunks as we go.
     X = [np.empty((n, n_fields), dtype=np.int32) for n in sizes]
@@ -138,7 +153,7 @@ def encode_chunks(fields: list[tuple[str, str]], chunks: Iterable[RawChunk],
             X[s][fill[s]:fill[s] + len(rows)] = rows
             fill[s] += len(rows)
     splits = {name: Split(X[s], y[code == s]) for s, name in enumerate(SPLITS)}
-    return tuple(out_fields), splits, vocabs
+    return out_fields, splits, vocabs
 
 
 # ---------------------------------------------------------------- cache
@@ -170,6 +185,13 @@ def cache_key(data_hash: str, fmt: str, settings: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def write_meta(folder: Path, fields: tuple[Field, ...], rows: dict[str, int], meta: dict) -> None:
+    """``meta.json`` of a cache entry: the version, the fields, the rows per split and the source meta."""
+    doc = {"version": CACHE_VERSION, "fields": [[f.name, f.vocab_size, f.kind] for f in fields], "rows": rows,
+           "meta": meta}
+    (folder / "meta.json").write_text(json.dumps(doc, indent=1))
+
+
 def save_cache(entry: Path, fields: tuple[Field, ...], splits: dict[str, Split], meta: dict) -> bool:
     """Write an entry atomically: a temp folder next to it is filled, then renamed into place, so a reader
     never sees a half-written entry. Returns False (and leaves nothing behind) when the disk refuses."""
@@ -180,9 +202,7 @@ def save_cache(entry: Path, fields: tuple[Field, ...], splits: dict[str, Split],
         for name, split in splits.items():
             np.save(tmp / f"{name}_X.npy", split.X)
             np.save(tmp / f"{name}_y.npy", split.y)
-        doc = {"version": CACHE_VERSION, "fields": [[f.name, f.vocab_size, f.kind] for f in fields],
-               "rows": {k: len(v) for k, v in splits.items()}, "meta": meta}
-        (tmp / "meta.json").write_text(json.dumps(doc, indent=1))
+        write_meta(tmp, fields, {k: len(v) for k, v in splits.items()}, meta)
         if entry.exists():
             shutil.rmtree(entry, ignore_errors=True)  # a corrupt entry being rebuilt
         os.replace(tmp, entry)
@@ -193,9 +213,10 @@ def save_cache(entry: Path, fields: tuple[Field, ...], splits: dict[str, Split],
         return False
 
 
-def load_cache(entry: Path) -> tuple[tuple[Field, ...], dict[str, Split], dict] | None:
+def load_cache(entry: Path, mmap: bool = False) -> tuple[tuple[Field, ...], dict[str, Split], dict] | None:
     """Read an entry; anything missing, unreadable or inconsistent (shapes, dtypes, ids out of range)
-    -> None, so the caller rebuilds it instead of crashing."""
+    -> None, so the caller rebuilds it instead of crashing. ``mmap``: the arrays are memory-mapped
+    (copy-on-write: writable views that never write back), not read into memory."""
     try:
         doc = json.loads((entry / "meta.json").read_text())
         if doc.get("version") != CACHE_VERSION:
@@ -204,12 +225,14 @@ def load_cache(entry: Path) -> tuple[tuple[Field, ...], dict[str, Split], dict] 
         vocab = np.asarray([f.vocab_size for f in fields])
         splits = {}
         for name in SPLITS:
-            X = np.load(entry / f"{name}_X.npy", allow_pickle=False)
-            y = np.load(entry / f"{name}_y.npy", allow_pickle=False)
+            X = np.load(entry / f"{name}_X.npy", mmap_mode="c" if mmap else None, allow_pickle=False)
+            y = np.load(entry / f"{name}_y.npy", mmap_mode="c" if mmap else None, allow_pickle=False)
             n = int(doc["rows"][name])
             if X.dtype != np.int32 or y.dtype != np.float32 or X.shape != (n, len(fields)) or y.shape != (n,):
                 return None
-            if n and (X.min() < 0 or (X.max(axis=0) >= vocab).any()):
+            # The id range is checked in memory only: on a mapped entry the check would read every page of it
+            # (its ids come from the encoder's lookups, in range by construction).
+            if n and not mmap and (X.min() < 0 or (X.max(axis=0) >= vocab).any()):
                 return None
             splits[name] = Split(X, y)
         return fields, splits, dict(doc["meta"])

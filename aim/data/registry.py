@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aim.config import DataConfig
-from aim.data import encode, formats
+from aim.data import encode, formats, outofcore
 from aim.data.base import CTRData
 from aim.errors import ConfigError, DataError
 
@@ -156,18 +156,26 @@ def _load(spec: DatasetSpec, data_path: str | Path, cfg: DataConfig, cache_dir: 
     files = spec.sources(path)
     data_hash = encode.content_hash(files)
     settings = {k: getattr(cfg, k) for k in spec.settings}
+    mmap = cfg.storage == "mmap"
+    if mmap:  # another split draw, another layout: never the in-memory entry (whose keys stay as they were)
+        settings["storage"] = cfg.storage
     key = encode.cache_key(data_hash, spec.name, settings)
     entry = Path(cache_dir or encode.default_cache_dir()).expanduser() / f"{spec.name}-{key[:16]}"
     source = {"format": spec.name, "paths": [str(p.resolve()) for p in files], "content_sha256": data_hash,
               "cache_key": key, "data_config": dataclasses.asdict(cfg)}
-    cached = encode.load_cache(entry)
+    cached = encode.load_cache(entry, mmap=mmap)
     if cached is not None:
         fields, splits, meta = cached
         hit, stored = True, True
     else:
         try:
             raw_fields, chunks, assign, split_desc = spec.read(path, cfg)
-            fields, splits, _ = encode.encode_chunks(raw_fields, chunks, assign, cfg.min_count)
+            if mmap:
+                split = outofcore.StreamingSplit(cfg.valid_frac, cfg.test_frac, cfg.split_seed)
+                fields, splits, meta = outofcore.encode_to_cache(entry, raw_fields, chunks, split, cfg.min_count,
+                                                                 {"split": split.description})
+            else:
+                fields, splits, _ = encode.encode_chunks(raw_fields, chunks, assign, cfg.min_count)
         except DataError as e:
             if e.path is None:  # raised where the file was not known (splits, empty train)
                 raise DataError(path, e.problem, e.line) from None
@@ -175,7 +183,10 @@ def _load(spec: DatasetSpec, data_path: str | Path, cfg: DataConfig, cache_dir: 
         except (ValueError, TypeError, KeyError, IndexError, pd.errors.ParserError) as e:
             # A failure the readers did not anticipate: still name the input rather than a library frame.
             raise DataError(path, f"cannot read as {spec.name}: {type(e).__name__}: {e}") from e
-        meta = {"split": split_desc, "rows": sum(len(s) for s in splits.values())}
-        hit, stored = False, encode.save_cache(entry, fields, splits, meta)
+        if mmap:
+            hit, stored = False, True
+        else:
+            meta = {"split": split_desc, "rows": sum(len(s) for s in splits.values())}
+            hit, stored = False, encode.save_cache(entry, fields, splits, meta)
     source.update(meta, cache_path=str(entry) if stored else None, cache_hit=hit)
     return CTRData(spec.name, fields, splits["train"], splits["valid"], splits["test"], source)
