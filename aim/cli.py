@@ -209,7 +209,7 @@ def summary(run_dir: str) -> dict:
         "dataset": m["dataset"].get("name"),
         "seed": m.get("seed"),
         "metrics": m.get("metrics", {}),
-        "stages": {k: v.get("metrics") for k, v in m.get("stages", {}).items()},
+        "stages": {k: v.get("metrics") if isinstance(v, dict) else None for k, v in m.get("stages", {}).items()},
         "interactions": m.get("interactions", {}),
         "params": m.get("params", {}),
         "planted": m.get("planted"),
@@ -267,14 +267,33 @@ def _print_summary(s: dict) -> None:
     print(f"{s['id']}  [{s['status']}]  {s['dataset']} / {s['variant']} / seed {s['seed']}")
     if s["error"]:
         print(f"error: {s['error']}")
+    # A run.json edited by hand or written by another tool may hold anything below the keys the loader checks:
+    # each part that cannot be printed is named instead of ending the command with a traceback.
+    for part in (_print_stages, _print_interactions, _print_params, _print_planted):
+        try:
+            part(s)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            print(f"  ({part.__name__[7:]}: not readable in run.json)")
+
+
+def _print_stages(s: dict) -> None:
     for stage, metrics in s["stages"].items():
         for split, v in (metrics or {}).items():
             print(f"  {stage:8s} {split:5s} AUC {v['auc']:.4f}  log loss {v['logloss']:.4f}")
+
+
+def _print_interactions(s: dict) -> None:
     for order, o in s["interactions"].items():
         pool = f", pool {o['pool']}" if o.get("pool", o["total"]) != o["total"] else ""
         print(f"  order-{order[5:]} interactions kept {o['kept']}/{o['total']} (FI ratio {o['fi_ratio']:.1%}{pool})")
+
+
+def _print_params(s: dict) -> None:
     if s["params"]:
         print(f"  parameters {s['params']['before_eds']:,} before EDS -> {s['params']['after_eds']:,} after")
+
+
+def _print_planted(s: dict) -> None:
     if s["planted"]:
         p = s["planted"]
         by_order = {k: v for k, v in p.get("by_order", {}).items() if v["planted"]} or {"order2": p}
