@@ -354,7 +354,9 @@ def _final_of(state: dict) -> tuple[Trained, float]:
 
 def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.Generator, log: Log,
              stage: dict) -> None:
-    tensors = SplitTensors(Tensors.of(data.train), Tensors.of(data.valid), Tensors.of(data.test))
+    # A memory-mapped train split (data.storage=mmap) is read in shuffled blocks; valid/test are only predicted.
+    tensors = SplitTensors(Tensors.of(data.train, cfg.data.shuffle_block), Tensors.of(data.valid),
+                           Tensors.of(data.test))
     vocab = data.vocab_sizes
     history: list[dict] = []
     tables: list[str] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,11 +37,64 @@ class NonFiniteLossError(AIMError):
 class Tensors:
     X: torch.Tensor  # (N, F) int32 field-local ids
     y: torch.Tensor  # (N,) float32
+    block_rows: int = 0  # > 0: X, y map files (data.storage=mmap), read per epoch in shuffled blocks of this size
 
     @classmethod
-    def of(cls, split: Split) -> Tensors:
+    def of(cls, split: Split, block_rows: int = 65_536) -> Tensors:
+        """The split in memory, or, when it is memory-mapped, tensors over the mapping (nothing is read yet)
+        that an epoch reads in shuffled blocks of ``block_rows`` rows."""
+        if isinstance(split.X, np.memmap):
+            return cls(torch.from_numpy(split.X), torch.from_numpy(split.y), block_rows)
         return cls(torch.from_numpy(np.ascontiguousarray(split.X, dtype=np.int32)),
                    torch.from_numpy(np.ascontiguousarray(split.y, dtype=np.float32)))
+
+    def batches(self, batch_size: int, generator: torch.Generator, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of ``ceil(N / batch_size)`` mini-batches: every row once, all rows permuted (in memory) or
+        block-wise shuffled (mapped: ``block_batches``). With ``world`` > 1, this rank's piece of each batch."""
+        if self.block_rows:
+            yield from block_batches(self.X, self.y, batch_size, self.block_rows, generator, rank, world)
+            return
+        n = len(self.y)
+        perm = torch.randperm(n, generator=generator)
+        if world == 1:
+            X, y = self.X[perm], self.y[perm]
+            for b in range(0, n, batch_size):
+                yield X[b : b + batch_size], y[b : b + batch_size]
+            return
+        for b in range(0, n, batch_size):
+            rows = perm[b : b + batch_size].tensor_split(world)[rank]
+            yield self.X[rows], self.y[rows]
+
+
+def block_batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, block_rows: int, generator: torch.Generator,
+                  rank: int = 0, world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of mini-batches over memory-mapped rows X (N, F), y (N,), reading one block at a time.
+
+    Block-wise shuffling: the blocks of ``block_rows`` consecutive rows are visited in a random order and the rows
+    of each block are shuffled; the resulting stream of N rows is cut into ``ceil(N / batch_size)`` batches (a
+    batch may span two blocks). A batch mixes rows of one block (two at a boundary), not of the whole file, so
+    blocks should be much larger than a batch. ``rank`` / ``world``: this process's contiguous piece of every
+    batch (``tensor_split``); the pieces of all ranks make up exactly the one-process batch.
+    """
+    n = len(y)
+    order = torch.randperm(math.ceil(n / block_rows), generator=generator)
+    carry_X, carry_y = X[:0].contiguous(), y[:0].contiguous()
+    for blk in order.tolist():
+        start = blk * block_rows
+        rows_X, rows_y = X[start : start + block_rows].contiguous(), y[start : start + block_rows].contiguous()
+        perm = torch.randperm(len(rows_y), generator=generator)
+        stream_X, stream_y = torch.cat((carry_X, rows_X[perm])), torch.cat((carry_y, rows_y[perm]))
+        full = len(stream_y) // batch_size * batch_size
+        for b in range(0, full, batch_size):
+            yield _piece(stream_X[b : b + batch_size], rank, world), _piece(stream_y[b : b + batch_size], rank, world)
+        carry_X, carry_y = stream_X[full:], stream_y[full:]
+    if len(carry_y):
+        yield _piece(carry_X, rank, world), _piece(carry_y, rank, world)
+
+
+def _piece(batch: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    return batch if world == 1 else batch.tensor_split(world)[rank]
 
 
 @dataclass
@@ -73,7 +126,8 @@ def predict(model: nn.Module, X: torch.Tensor, batch_size: int) -> np.ndarray:
     """Probabilities (N,) in eval mode with large batches."""
     was_training = model.training
     model.eval()
-    out = [torch.sigmoid(model(X[i : i + batch_size])) for i in range(0, len(X), batch_size)]
+    # contiguous(): rows of a mapped (column-major) split are strided; in memory this is a no-op.
+    out = [torch.sigmoid(model(X[i : i + batch_size].contiguous())) for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
@@ -164,11 +218,8 @@ def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.opt
     model.train()
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        perm = torch.randperm(n, generator=generator)
-        X, y = train.X[perm], train.y[perm]
         total = torch.zeros(())
-        for b in range(steps):
-            xb, yb = X[b * batch_size : (b + 1) * batch_size], y[b * batch_size : (b + 1) * batch_size]
+        for b, (xb, yb) in enumerate(train.batches(batch_size, generator)):
             loss = loss_fn(model(xb), yb)
             for opt in adams:
                 opt.zero_grad(set_to_none=True)

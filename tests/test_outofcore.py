@@ -1,14 +1,19 @@
 """Out-of-core encoding (aim.data.outofcore): the same ids as the in-memory path, the streaming split, the
-memory-mapped layout, the readers' errors."""
+memory-mapped layout, the readers' errors; block-wise shuffled batches, block-wise statistics AUC, a run on
+mapped data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from aim import stats_auc as stats_auc_module
 from aim.config import DataConfig
 from aim.data import encode, formats, load_dataset, outofcore
-from aim.errors import DataError
+from aim.errors import ConfigError, DataError
+from aim.stats_auc import stats_auc, stats_auc_blocks
+from aim.train import block_batches
 
 
 def write_criteo(path, rows: int, seed: int = 0) -> None:
@@ -122,3 +127,64 @@ def test_given_test_part_is_refused(tmp_path):
         (folder / name).write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError, match="data.storage=memory"):
         load_dataset("frappe", str(folder), DataConfig(storage="mmap"), str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_block_stats_auc_equals_in_memory(tmp_path, monkeypatch, order):
+    rng = np.random.default_rng(1)
+    vocab = [3, 50, 400, 7, 2000, 30]
+
+    def draw(n):
+        X = np.stack([rng.zipf(1.3, n) % v for v in vocab], axis=1).astype(np.int32)
+        logit = 0.8 * (X[:, 0] == 1) + 0.5 * ((X[:, 1] + X[:, 3]) % 3 == 0) - 1.0
+        return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    (train_X, train_y), (test_X, test_y) = draw(5000), draw(1500)
+    mapped = []
+    for name, a in (("trX", train_X), ("trY", train_y), ("teX", test_X), ("teY", test_y)):
+        np.save(tmp_path / f"{name}.npy", np.asarray(a, order=order))
+        mapped.append(np.load(tmp_path / f"{name}.npy", mmap_mode="r"))
+    inters = [(i, j) for i in range(6) for j in range(i + 1, 6)] + [(0, 2, 4), (1, 2, 4, 5), (4,)]
+    expected = stats_auc(train_X, train_y, test_X, test_y, inters, vocab)
+    assert np.isfinite(expected).all()
+    np.testing.assert_array_equal(stats_auc(*mapped, inters, vocab), expected)  # memmaps dispatch to blocks
+    monkeypatch.setattr(stats_auc_module, "_MAX_KEY_SPACE", 1 << 12)  # force the re-ranking of partial keys
+    monkeypatch.setattr(stats_auc_module, "_BLOCK_DENSE", 1 << 6)  # and the sparse counting
+    np.testing.assert_array_equal(stats_auc_blocks(*mapped, inters, None, block_rows=700), expected)
+    with pytest.raises(ConfigError, match="outside vocab_sizes"):
+        stats_auc_blocks(*mapped, inters, [2] + vocab[1:])
+
+
+def test_block_batches_cover_every_row_once_and_shard_like_one_process():
+    n, block, batch = 1000, 128, 96
+    X = torch.arange(2 * n, dtype=torch.int32).reshape(2, n).T  # column-major, as the mapped arrays
+    y = torch.arange(n, dtype=torch.float32)
+    batches = list(block_batches(X, y, batch, block, torch.Generator().manual_seed(0)))
+    assert len(batches) == -(-n // batch) and all(len(b[1]) == batch for b in batches[:-1])
+    rows = torch.cat([b[1] for b in batches]).long()
+    assert sorted(rows.tolist()) == list(range(n))  # every row exactly once
+    assert torch.equal(torch.cat([b[0] for b in batches]), X[rows])  # X and y rows stay together
+    first = rows[:block] // block  # the first 128 rows of the epoch: one block, shuffled
+    assert (first == first[0]).all() and rows[:block].tolist() != sorted(rows[:block].tolist())
+    for world in (2, 3):
+        pieces = [list(block_batches(X, y, batch, block, torch.Generator().manual_seed(0), r, world))
+                  for r in range(world)]
+        for b, whole in enumerate(batches):
+            assert torch.equal(torch.cat([p[b][1] for p in pieces]), whole[1])
+
+
+def test_run_on_memory_mapped_criteo(tmp_path, monkeypatch):
+    """A whole run with data.storage=mmap: block-wise batches, block-wise statistics AUC, the run records it."""
+    from aim.config import ModelConfig, RunConfig, SearchConfig, TrainConfig
+    from aim.pipeline import execute
+    from aim.runs import load_run
+
+    monkeypatch.setenv("AIM_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "train.txt"
+    write_criteo(src, 1500)
+    cfg = RunConfig(dataset="criteo", data_path=str(src), variant="aim", data=DataConfig(storage="mmap",
+                    shuffle_block=300), model=ModelConfig(embed_dim=4, mlp=(8,)),
+                    search=SearchConfig(search_epochs=1, embed_epochs=1), train=TrainConfig(epochs=1))
+    run = load_run(execute(cfg, tmp_path / "runs", log=lambda _: None))
+    assert run.status == "complete"
+    assert run.meta["config"]["data"]["storage"] == "mmap" and run.meta["dataset"]["source"]["storage"] == "mmap"
+    assert run.interactions["stats_auc"].notna().all()
