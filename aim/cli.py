@@ -75,6 +75,13 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
                                type=_parser_for(kind), metavar=kind.__name__.upper(), help=text)
 
 
+def run_option_strings() -> set[str]:
+    """Every option of ``python -m aim run`` as written in full (the app refuses abbreviations and ``--x=v``)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    _add_config_options(parser)
+    return {s for action in parser._actions for s in action.option_strings} | {"--resume"}
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     sections = {}
     for section, cls in SECTIONS.items():

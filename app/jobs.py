@@ -1,15 +1,22 @@
 """Background training jobs launched from the app; no Streamlit here.
 
-A job is ``python -m aim run ARGS --out RUNS_DIR`` started with ``subprocess.Popen`` (no shell, its own session so
-that cancelling reaches every process it starts), stdout and stderr to a log file. Each job is recorded in
-``RUNS_DIR/.jobs/<job id>.json`` (written atomically), so the list survives a browser refresh and an app
-restart. The job's run folder is found from the log's last line (the CLI prints it on success) or, while it
-runs, as the new folder under ``RUNS_DIR`` whose ``run.json`` holds the job's exact config.
+A job is ``python -m aim run ARGS --out RUNS_DIR`` started with ``subprocess.Popen`` (an argument list, no shell,
+its own session so that cancelling reaches every process it starts), stdout and stderr to a log file. Each job is
+recorded in ``RUNS_DIR/.jobs/<job id>.json`` (written atomically), so the list survives a browser refresh and an
+app restart: a recorded process is recognised again by its pid, its kernel start time and its command line (a
+recycled pid or an edited job file is never taken for a job, nor signalled). The job's run folder is found from
+the log's last line (the CLI prints it on success) or, while it runs, as the new folder under ``RUNS_DIR`` whose
+``run.json`` holds the job's exact config.
+
+Every launch is validated here, on the server, exactly as the CLI would (``validate``) before anything starts;
+the duplicate and limit checks and the start itself happen under a lock (``RUNS_DIR/.jobs/.launch.lock``), so
+two clicks, two browser tabs or two app processes never start the same run twice nor exceed the limit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -24,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aim.cli import build_parser, config_from_args
+from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_strings, validate_dataset
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
 from aim.runs import RUN_FILE, read_json, read_progress, write_json
@@ -83,11 +90,18 @@ def cli_args(values: Mapping[str, Any]) -> list[str]:
 
 def validate(args: list[str]) -> RunConfig:
     """Parse ``args`` exactly as ``python -m aim run`` does and build the ``RunConfig`` (raises ``ConfigError`` with
-    the CLI's message); also check the dataset name and that its data path exists."""
+    the CLI's message); also check the dataset name, that its data path exists and has the dataset's layout.
+    Options must be written in full as ``--flag value``; ``--out`` and ``--resume`` are the app's to choose."""
     from aim.data.registry import describe_datasets
 
-    if "--out" in args:
-        raise ConfigError("--out is chosen by the app (the runs folder)")
+    if not all(isinstance(a, str) for a in args):
+        raise ConfigError("launch arguments must be strings")
+    if any("\0" in a for a in args):
+        raise ConfigError("a field holds a NUL character")
+    known = run_option_strings()
+    for a in args:
+        if a.startswith("--") and a not in known:
+            raise ConfigError(f"unknown option {a.split('=')[0]!r} (options are written in full, as --flag value)")
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
@@ -95,6 +109,10 @@ def validate(args: list[str]) -> RunConfig:
     except SystemExit:
         lines = err.getvalue().strip().splitlines()
         raise ConfigError(lines[-1] if lines else "bad arguments") from None
+    if "--out" in args or ns.out != DEFAULT_OUT:
+        raise ConfigError("--out is chosen by the app (the runs folder)")
+    if ns.resume is not None:
+        raise ConfigError("--resume is not a launch option")
     cfg = config_from_args(ns)
     names = [d["name"] for d in describe_datasets()]
     if cfg.dataset not in names:
@@ -104,6 +122,7 @@ def validate(args: list[str]) -> RunConfig:
             raise ConfigError(f"dataset {cfg.dataset!r} needs a data path (its file or folder)")
         if not Path(cfg.data_path).expanduser().exists():
             raise ConfigError(f"data path {cfg.data_path}: no such file or folder")
+    validate_dataset(cfg)  # the data path's layout; no data path for synthetic data
     return cfg
 
 
@@ -124,6 +143,15 @@ def _proc_start(pid: int) -> str | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()
     return None if fields[0] == "Z" else fields[19]
+
+
+def _cmdline(pid: int) -> list[str] | None:
+    """The argument list ``pid`` was started with; None where /proc does not say."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [a.decode(errors="replace") for a in raw.split(b"\0")[:-1]]
 
 
 def _alive(job: Job) -> bool:
@@ -149,9 +177,25 @@ def _alive(job: Job) -> bool:
     except PermissionError:
         return True
     start = _proc_start(job.pid)
-    if Path("/proc/self/stat").exists():  # /proc available: a zombie or a recycled pid is not our job
-        return start is not None and (job.proc_start is None or start == job.proc_start)
+    if Path("/proc/self/stat").exists():  # /proc available: a zombie, a recycled pid, another command: not our job
+        return (start is not None and (job.proc_start is None or start == job.proc_start)
+                and _cmdline(job.pid) == job.argv)
     return True
+
+
+def _well_formed(job: Job) -> bool:
+    """A job record as ``start`` writes it: an edited or foreign ``.jobs/*.json`` is skipped, never acted on."""
+    return (isinstance(job.pid, int) and not isinstance(job.pid, bool) and job.pid > 1
+            and all(isinstance(v, str) for v in (job.id, job.key, job.out, job.log))
+            and isinstance(job.argv, list) and all(isinstance(a, str) for a in job.argv)
+            and isinstance(job.args, list) and isinstance(job.config, dict)
+            and isinstance(job.started, int | float) and _plain_name(job.run_id))
+
+
+def _plain_name(name: object) -> bool:
+    """None, or a folder name that stays inside the runs folder (no separator, not '.' or '..')."""
+    return name is None or (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+                            and "\0" not in name)
 
 
 def save(job: Job) -> None:
@@ -187,13 +231,16 @@ def _read_text(path: Path) -> str:
 
 def refresh(job: Job) -> Job:
     """Update a job from the world: is its process alive, which run folder is its; saved when something changed."""
+    if not _well_formed(job):
+        return job
     try:  # another session (or an older copy of this job) may have recorded more: never lose it
         disk = json.loads((jobs_dir(job.out) / f"{job.id}.json").read_text())
     except (OSError, ValueError):
         disk = {}
     job.cancelled = job.cancelled or bool(disk.get("cancelled"))
-    for name in ("run_id", "returncode", "ended"):
-        if getattr(job, name) is None and disk.get(name) is not None:
+    for name, ok in (("run_id", _plain_name), ("returncode", lambda v: isinstance(v, int)),
+                     ("ended", lambda v: isinstance(v, int | float))):
+        if getattr(job, name) is None and disk.get(name) is not None and ok(disk[name]):
             setattr(job, name, disk[name])
     before = asdict(job)
     if job.ended is None and not _alive(job):
@@ -235,10 +282,11 @@ def list_jobs(runs_dir: str | Path) -> list[Job]:
     jobs = []
     for path in sorted(folder.glob("*.json"), reverse=True) if folder.is_dir() else []:
         try:
-            data = json.loads(path.read_text())
-            jobs.append(refresh(Job(**data)))
+            job = Job(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
+        if _well_formed(job):
+            jobs.append(refresh(job))
     return jobs
 
 
@@ -253,13 +301,32 @@ def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Jo
         cfg = cfg.replace(data_path=absolute)
     out = Path(runs_dir).expanduser().resolve()
     key = config_key(cfg)
-    running = [j for j in list_jobs(out) if status(j) == "running"]
-    if any(j.key == key for j in running):
-        raise JobError("an identical run is already running; wait for it or cancel it first")
-    limit = max_jobs() if limit is None else limit
-    if len(running) >= limit:
-        raise JobError(f"{len(running)} jobs are running, the limit is {limit} (AIM_MAX_JOBS); wait or cancel one")
-    jobs_dir(out).mkdir(parents=True, exist_ok=True)  # for the log file
+    try:
+        jobs_dir(out).mkdir(parents=True, exist_ok=True)  # for the lock and the log file
+    except OSError as exc:
+        raise JobError(f"cannot create {jobs_dir(out)}: {exc.strerror or exc}") from None
+    with _launch_lock(out):
+        running = [j for j in list_jobs(out) if status(j) == "running"]
+        if any(j.key == key for j in running):
+            raise JobError("an identical run is already running; wait for it or cancel it first")
+        limit = max_jobs() if limit is None else limit
+        if len(running) >= limit:
+            raise JobError(f"{len(running)} jobs are running, the limit is {limit} (AIM_MAX_JOBS); wait or cancel one")
+        return _spawn(args, cfg, key, out)
+
+
+@contextlib.contextmanager
+def _launch_lock(out: Path):
+    """Serialises launches into one runs folder across threads, sessions and app processes."""
+    fd = os.open(jobs_dir(out) / ".launch.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path) -> Job:
     job_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
     log = jobs_dir(out) / f"{job_id}.log"
     argv = [*COMMAND, *args, "--out", str(out)]
@@ -275,8 +342,8 @@ def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Jo
 
 
 def cancel(job: Job) -> Job:
-    """SIGTERM the job's process group (the job and anything it started)."""
-    if job.ended is not None or not _alive(job):
+    """SIGTERM the job's process group (the job and anything it started), if the process is still the job's."""
+    if job.ended is not None or not _well_formed(job) or not _alive(job):
         return refresh(job)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(job.pid, signal.SIGTERM)
