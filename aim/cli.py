@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -75,11 +77,12 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
                                type=_parser_for(kind), metavar=kind.__name__.upper(), help=text)
 
 
-def run_option_strings() -> set[str]:
+@functools.cache
+def run_option_strings() -> frozenset[str]:
     """Every option of ``python -m aim run`` as written in full (the app refuses abbreviations and ``--x=v``)."""
     parser = argparse.ArgumentParser(add_help=False)
     _add_config_options(parser)
-    return {s for action in parser._actions for s in action.option_strings} | {"--resume"}
+    return frozenset({s for action in parser._actions for s in action.option_strings} | {"--resume"})
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -165,15 +168,24 @@ def _output_folder(flag: str, folder: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
+        if "TORCHELASTIC_RUN_ID" in os.environ:
+            raise ConfigError("--resume continues a run in one process: start it without torchrun")
         return _resume(args)
     cfg = config_from_args(args)
     validate_dataset(cfg)
     out = _output_folder("--out", args.out)
-    from aim.pipeline import execute  # heavy (torch, sklearn): imported only once the arguments are valid
+    from aim import distributed  # heavy (torch, sklearn): imported only once the arguments are valid
+    from aim.pipeline import execute
 
+    distributed.check(cfg.train)
     # A cancelled job (SIGTERM from the app) unwinds like Ctrl-C, so the run is marked failed, never left running.
     signal.signal(signal.SIGTERM, _terminate)
-    path = execute(cfg, out, log=lambda msg: print(msg, flush=True))
+    distributed.start(cfg.train.device)  # under torchrun: join the process group; only rank 0 logs and prints
+    main = distributed.is_main()
+    path = execute(cfg, out, log=lambda msg: print(msg, flush=True) if main else None)
+    distributed.stop()
+    if not main:
+        return 0
     print("-" * 60)
     _print_summary(summary(str(path)))
     print(path)

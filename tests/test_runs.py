@@ -375,3 +375,19 @@ def test_two_runs_of_the_same_config_in_the_same_second(tmp_path, monkeypatch, t
     except AIMError:
         return  # a clean, explained refusal is acceptable too
     assert second != first and load_run(second).status == "complete"
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_atomic_writes_honour_the_umask_and_keep_an_existing_files_mode(tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        write_json(tmp_path / "new.json", {"a": 1})
+        write_csv(tmp_path / "new.csv", pd.DataFrame({"a": [1]}))
+        write_weights(tmp_path / "new.pt", {"w": torch.ones(1)})
+        for name in ("new.json", "new.csv", "new.pt"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask, name  # not mkstemp's 0600
+        (tmp_path / "new.json").chmod(0o604)
+        write_json(tmp_path / "new.json", {"a": 2})
+        assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o604  # as open(path, "w") would leave it
+    finally:
+        os.umask(old)
