@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -180,9 +181,13 @@ class TrainConfig:
                                      "as the paper) or lazy_adam (sparse row gradients + SparseAdam: only the rows "
                                      "of the batch are updated; faster on big tables, not the same optimiser)",
                                      default="adam")
+    device: str = _help("where models train: cpu, cuda (under torchrun: each process on cuda:LOCAL_RANK) or "
+                        "cuda:N; embedding tables, gates and optimiser states all live there", default="cpu")
 
     def __post_init__(self) -> None:
         _finite(self)
+        _check(re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
+               f"device={self.device!r} is not valid; choose cpu, cuda or cuda:N")
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 import aim
+from aim import distributed
 from aim.config import FUNCTIONS, TRANSFER_VARIANTS, RunConfig
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
@@ -165,21 +166,24 @@ def snapshot_table(searches: list[InteractionSearch]) -> pd.DataFrame:
 
 
 def _stage_meta(fitres, metrics: dict, seconds: float) -> dict:
+    # Distributed runs: each rank's sha256 of the stage's final gates and weights (all equal, see aim.distributed).
+    digests = {"sha256_by_rank": fitres.digests} if fitres.digests else {}
     return {"metrics": metrics, "epochs": len(fitres.history), "best_epoch": fitres.best_epoch,
-            "seconds": round(seconds, 3)}
+            "seconds": round(seconds, 3), **digests}
 
 
 def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRData | None = None) -> Path:
     """Run ``cfg`` and write its run folder under ``out_root``; return the folder (status complete or failed)."""
     generator = _seed(cfg)
     t0 = time.perf_counter()
-    data = data if data is not None else load_data(cfg)
+    data = data if data is not None else distributed.local_first(lambda: load_data(cfg))
     log(f"data {data.name}: {len(data.train)} train / {len(data.valid)} valid / {len(data.test)} test rows, "
         f"{len(data.fields)} fields, load {time.perf_counter() - t0:.2f}s")
-    writer = RunWriter(Path(out_root), run_id(cfg))
+    # Under torchrun only rank 0 writes the run (aim.distributed); the others hold a writer that writes nothing.
+    writer = RunWriter(Path(out_root), run_id(cfg)) if distributed.is_main() else distributed.FollowerWriter()
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
-                      "dataset": data.summary(), "tables": []})
+                      "dataset": data.summary(), "tables": [], **distributed.describe(cfg.train.device)})
     except BaseException:
         writer.release()
         raise
@@ -237,7 +241,7 @@ def _run(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.Gene
         _execute(cfg, data, writer, generator, log, stage)
     except BaseException as exc:
         try:
-            writer.finish("failed", error=f"{type(exc).__name__}: {exc}", stage=stage["name"])
+            writer.finish("failed", error=distributed.failure_message(exc), stage=stage["name"])
         except AIMError as again:  # e.g. the disk is full: the run stays "running", which readers see is dead
             writer.release()
             log(f"could not mark the run failed: {again}")

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from aim.config import FUNCTIONS, RunConfig
+from aim.distributed import resolve_device
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
-from aim.train import FitResult, GateSchedule, Tensors, evaluate, fit
+from aim.train import FitResult, GateSchedule, Tensors, evaluate, fit, on_device
 
 Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # (fields per column, function per column)
 
@@ -90,8 +91,10 @@ def _spec(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
                    init_std=m.init_std, alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum, **kw)
 
 
-def _all_metrics(model: torch.nn.Module, data: SplitTensors, batch: int) -> dict[str, dict[str, float]]:
-    return {name: evaluate(model, getattr(data, name), batch) for name in ("valid", "test")}
+def _all_metrics(model: torch.nn.Module, data: SplitTensors, batch: int, device: str = "cpu",
+                 ) -> dict[str, dict[str, float]]:
+    with on_device(model, resolve_device(device)):
+        return {name: evaluate(model, getattr(data, name), batch) for name in ("valid", "test")}
 
 
 def candidate_pool(fields: Sequence[tuple[int, ...]], alpha: np.ndarray, n_fields: int, k: int) -> list[tuple[int, ...]]:
@@ -147,9 +150,10 @@ def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.grda_lr, c_of_order,
                                     s.grda_mu, s.grda_lr_decay),
-                 embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch)
+                 embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
+                 device=t.device)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
-    return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size))
+    return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size, t.device))
 
 
 def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
@@ -180,9 +184,9 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu,
                                     s.grda_lr_decay),
-                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch)
+                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, device=t.device)
     beta = model.dim_gate.beta.detach().numpy().copy()
-    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size))
+    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device))
 
 
 def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> Columns:
@@ -198,10 +202,10 @@ def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: Split
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
                  plateau_factor=t.plateau_factor, embed_l2=t.embed_l2, embedding_optimizer=t.embedding_optimizer,
-                 on_epoch=on_epoch)
+                 on_epoch=on_epoch, device=t.device)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
-    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size), params, before)
+    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before)
 
 
 def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],

@@ -12,6 +12,7 @@ faster form of the same one). The loss is summed on the device; the host reads i
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -22,7 +23,9 @@ import numpy as np
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 from torch import nn
+from torch.nn import functional as F
 
+from aim import distributed
 from aim.data.base import Split
 from aim.errors import AIMError, ConfigError
 from aim.grda import GRDA
@@ -113,6 +116,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)  # one row per epoch
     snapshots: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (epoch, step, gates)
     best_epoch: int = -1
+    digests: dict[str, list[str]] = field(default_factory=dict)  # several ranks: sha256 of gates / weights per rank
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -123,17 +127,35 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 @torch.inference_mode()
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int) -> np.ndarray:
-    """Probabilities (N,) in eval mode with large batches."""
+    """Probabilities (N,) in eval mode with large batches, computed on the model's device."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     # contiguous(): rows of a mapped (column-major) split are strided; in memory this is a no-op.
-    out = [torch.sigmoid(model(X[i : i + batch_size].contiguous())) for i in range(0, len(X), batch_size)]
+    out = [torch.sigmoid(model(X[i : i + batch_size].contiguous().to(device))).cpu()
+           for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
 def evaluate(model: nn.Module, data: Tensors, batch_size: int) -> dict[str, float]:
-    return metrics(data.y.numpy(), predict(model, data.X, batch_size))
+    """Metrics of ``model`` on ``data``. With several processes (aim.distributed) each rank predicts its share
+    of the rows and every rank gets all predictions, hence the same metrics."""
+    if distributed.world() == 1:
+        return metrics(data.y.numpy(), predict(model, data.X, batch_size))
+    rows = distributed.share(len(data.y))
+    return metrics(data.y.numpy(), distributed.gather_rows(predict(model, data.X[rows], batch_size), len(data.y)))
+
+
+@contextlib.contextmanager
+def on_device(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
+    """``model`` on ``device`` for the block, then back on the CPU, where runs, checkpoints and the app read it
+    (a no-op on the CPU)."""
+    model.to(device)
+    try:
+        yield model
+    finally:
+        model.to("cpu")
 
 
 def optimizers(model: nn.Module, lr: float, exclude: list[nn.Parameter] = (), embedding_optimizer: str = "adam",
@@ -164,7 +186,7 @@ def optimizers(model: nn.Module, lr: float, exclude: list[nn.Parameter] = (), em
 
 
 def _gate_vector(params: list[nn.Parameter]) -> np.ndarray:
-    return torch.cat([p.detach().flatten() for p in params]).numpy().copy()
+    return torch.cat([p.detach().flatten() for p in params]).cpu().numpy().copy()
 
 
 def fit(
@@ -185,26 +207,37 @@ def fit(
     embedding_optimizer: str = "adam",
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
+    device: str = "cpu",
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
     weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
     validation AUC gain (reduce-on-plateau); ``embed_l2`` is Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
     logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view).
-    ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting."""
-    adams = optimizers(model, lr, gates.params if gates else [], embedding_optimizer, embed_l2)
-    set_sparse(model, embedding_optimizer == "lazy_adam")
-    try:
-        return _fit(model, train, valid, adams, stage=stage, epochs=epochs, batch_size=batch_size,
-                    eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
-                    plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch, on_epoch=on_epoch)
-    finally:
-        set_sparse(model, False)
+    ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting.
+    ``device``: where the model trains (``train.device``); it is back on the CPU when ``fit`` returns. Under
+    torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch."""
+    if distributed.world() > 1 and embedding_optimizer == "lazy_adam":
+        raise ConfigError("embedding_optimizer=lazy_adam is not supported with several processes (DDP would "
+                          "all-reduce sparse gradients); use adam")
+    dev = distributed.resolve_device(device)
+    with on_device(model, dev):
+        adams = optimizers(model, lr, gates.params if gates else [], embedding_optimizer, embed_l2)
+        set_sparse(model, embedding_optimizer == "lazy_adam")
+        try:
+            with distributed.data_parallel(model, dev) as net:
+                return _fit(model, net, train, valid, adams, stage=stage, epochs=epochs, batch_size=batch_size,
+                            eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
+                            plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch,
+                            on_epoch=on_epoch, device=dev)
+        finally:
+            set_sparse(model, False)
 
 
-def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.optim.Optimizer], *, stage: str,
-         epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator, gates: GateSchedule | None,
-         patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
-         on_epoch: Callable[[dict], None] | None) -> FitResult:
+def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.optim.Optimizer], *,
+         stage: str, epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator,
+         gates: GateSchedule | None, patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
+         on_epoch: Callable[[dict], None] | None, device: torch.device) -> FitResult:
+    """``net`` runs the training step (``model``, or ``model`` wrapped by DDP); ``model`` evaluates."""
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
     n = len(train.y)
@@ -213,14 +246,20 @@ def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.opt
     result = FitResult()
     best_auc, best_state, since_best, global_step = -math.inf, None, 0, 0
     last_finite = "none seen"
+    rank, world = distributed.rank(), distributed.world()
     if grda is not None and snap_every:
         result.snapshots.append((0, 0, _gate_vector(gates.params)))
     model.train()
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        total = torch.zeros(())
-        for b, (xb, yb) in enumerate(train.batches(batch_size, generator)):
-            loss = loss_fn(model(xb), yb)
+        total = torch.zeros((), device=device)
+        for b, (xb, yb) in enumerate(train.batches(batch_size, generator, rank, world)):
+            xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+            rows = min(batch_size, n - b * batch_size)  # of the whole (global) batch
+            if world == 1:
+                loss = loss_fn(net(xb), yb)
+            else:  # this rank's part of the global mean, times world: DDP's average is then the global gradient
+                loss = F.binary_cross_entropy_with_logits(net(xb), yb, reduction="sum") * (world / rows)
             for opt in adams:
                 opt.zero_grad(set_to_none=True)
             if grda is not None:
@@ -230,17 +269,17 @@ def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.opt
                 opt.step()
             if grda is not None:
                 grda.step()
-            total.add_(loss.detach(), alpha=len(yb))  # on the device: no host sync per step
+            total.add_(loss.detach(), alpha=rows / world)  # on the device: no host sync per step
             global_step += 1
             if snap_every and grda is not None and global_step % snap_every == 0:
                 result.snapshots.append((epoch, global_step, _gate_vector(gates.params)))
             if b % 50 == 0:  # a sync every step would cost more than the check is worth
-                value = loss.item()
+                value = float(distributed.sum_over_ranks(loss.detach())) / world
                 if not math.isfinite(value):
                     raise NonFiniteLossError(f"{stage}: loss became {value} at epoch {epoch}, step {global_step}; "
                                              f"last finite loss {last_finite}")
                 last_finite = f"{value:.6g} at step {global_step}"
-        train_loss = float(total) / n
+        train_loss = float(distributed.sum_over_ranks(total)) / n
         if not math.isfinite(train_loss):
             raise NonFiniteLossError(f"{stage}: mean training loss of epoch {epoch} (up to step {global_step}) is "
                                      f"{train_loss}; last finite loss {last_finite} (checked every 50 steps)")
@@ -250,6 +289,7 @@ def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.opt
         row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size).items()})
         if grda is not None:
             g = _gate_vector(gates.params)
+            distributed.check_identical(g, f"{stage}: gates after epoch {epoch}")
             row.update({"gates_nonzero": int(np.count_nonzero(g)), "gates_total": int(g.size),
                         "grda_lr": grda.param_groups[0]["lr"]})
             for group in grda.param_groups:
@@ -274,4 +314,7 @@ def _fit(model: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.opt
         model.load_state_dict(best_state)
     else:
         result.best_epoch = epochs
+    if world > 1:
+        result.digests = {"gates": distributed.digests(gates.params if gates else []),
+                          "weights": distributed.digests(list(model.state_dict().values()))}
     return result
