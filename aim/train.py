@@ -1,7 +1,9 @@
 """Training loops as plain functions: mini-batches by slicing, Adam on weights, GRDA on gates, evaluation.
 
 Data stay in memory as one int32 tensor (N, F) per split; an epoch permutes it once and slices batches, so there
-is no per-row Dataset/DataLoader overhead. Adam (weights) and GRDA (gates) step after the same backward pass on
+is no per-row Dataset/DataLoader overhead. A memory-mapped split (data.storage=mmap) is read one block at a time,
+block-wise shuffled (``block_batches``). Under torchrun each rank trains on its piece of every batch and DDP
+averages the gradients (aim.distributed). Adam (weights) and GRDA (gates) step after the same backward pass on
 the same mini-batch (aim_reference.md §1: one-level search, no validation split inside the search).
 
 Speed (bench/README.md): Adam is the fused kernel (one pass over all rows of the big tables instead of a dozen
