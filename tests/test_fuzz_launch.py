@@ -1,5 +1,5 @@
 """The app's launch path (app/jobs.py) and where the app listens: every launch-form field is validated on the server
-(hypothesis fills the form with hostile and odd values, 200 forms: each launch is a RunConfig or a ConfigError, and only a
+(hypothesis fills the form with hostile and odd values, 150 forms: each launch is a RunConfig or a ConfigError, and only a
 valid one starts a process); jobs are argument lists without a shell; at most N run at once; a job's process is
 found again after an app restart (and a recycled pid or an edited job file is never taken for it, nor signalled);
 one click, or two racing ones, never starts a run twice; the app binds to 127.0.0.1 unless told otherwise."""
@@ -92,7 +92,7 @@ def scratch(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("launch")
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_launch_form_field_is_validated_on_the_server(scratch, monkeypatch, data):

@@ -156,21 +156,20 @@ class Job:
         return out
 
 
-def test_sigkill_in_any_stage_then_resume_gives_the_uninterrupted_result(reference, tmp_path):
+def test_sigkill_then_resume_gives_the_uninterrupted_result(reference, tmp_path):
+    """A real ``python -m aim run`` killed inside its embed search (the other stages are interrupted in process
+    below; each subprocess costs seconds of imports), then ``--resume`` in a new process."""
     out = tmp_path / "runs"
-    run = Job([*ARGS, "--out", str(out)], out).kill_in("search")
+    run = Job([*ARGS, "--out", str(out)], out).kill_in("embed")
     killed = load_run(run)
     assert killed.status == "failed" and killed.meta["interrupted"], "a killed run must not look running or complete"
     assert "--resume" in killed.meta["error"] and writer_alive(run) is False
-    assert checkpoints(run) == []  # killed inside the first stage
-    run_again = Job(["--resume", str(run)], out).kill_in("retrain")
-    assert run_again == run and load_run(run).status == "failed"
-    assert checkpoints(run) == ["embed", "search", "search3"]
+    assert checkpoints(run) == ["search", "search3"]
     log = Job(["--resume", str(run)], out).finish()
-    assert "[embed] finished before the interruption" in log and "[retrain] epoch 1" in log
+    assert "[search3] finished before the interruption" in log and "[embed] epoch 1" in log
     assert log.strip().splitlines()[-1] == str(run)
     assert_same_run(reference, run)
-    assert [r["checkpoints"] for r in load_run(run).meta["resumed"]] == [[], ["embed", "search", "search3"]]
+    assert [r["checkpoints"] for r in load_run(run).meta["resumed"]] == [["search", "search3"]]
     assert not (run / CHECKPOINTS_DIR).exists()
 
 
