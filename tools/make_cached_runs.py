@@ -70,6 +70,21 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def _unfinished_study(work: Path, entry: Entry) -> str | None:
+    """The newest study folder of this entry's dataset in ``work`` that did not finish (a killed build), if any."""
+    if entry.command != "study":
+        return None
+    args = list(entry.args)
+    dataset = args[args.index("--dataset") + 1] if "--dataset" in args else "synthetic"
+    for folder in sorted(work.glob(f"study__{dataset}__*"), reverse=True):
+        try:
+            if json.loads((folder / "study.json").read_text()).get("status") != "complete":
+                return str(folder)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _copy_without_weights(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -83,7 +98,7 @@ def build(entry: Entry, work: Path, done: dict, out: Path) -> Path:
     if entry.needs:
         # the cached copy (interactions only are read), so the recorded path exists in a fresh clone
         cmd += ["--transfer-from", os.path.relpath(out / done[entry.needs]["cached"], ROOT)]
-    previous = done.get(entry.name, {}).get("work")
+    previous = done.get(entry.name, {}).get("work") or _unfinished_study(work, entry)
     if entry.command == "study" and previous and Path(previous).exists():
         cmd = [sys.executable, "-m", "aim", "study", "--resume", previous]
     print(f"[cached] {entry.name}: {' '.join(cmd[1:])}", flush=True)

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=1300)
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": args.width, "height": 900})
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
             for name, view, param, prefix in SHOTS:
                 folder = _folder(prefix) if prefix else ""
                 if prefix and folder is None:
@@ -90,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 page.wait_for_selector("[data-testid='stApp']")
                 page.wait_for_timeout(1500)
                 page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-                page.wait_for_timeout(1000)
+                if view != "runs":  # every other page draws Plotly charts: wait until the first one has its SVG
+                    page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
+                page.wait_for_timeout(2000)
                 page.screenshot(path=str(args.out / name), full_page=False)
                 print(f"{args.out / name}  <- {query}")
             browser.close()

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-RUN_COLUMNS = ["id", "dataset", "variant", "seed", "note", "status", "test_auc", "test_logloss", "valid_auc", "kept",
-               "fi_ratio", "params", "created", "progress", "study", "source"]
+RUN_COLUMNS = ["id", "dataset", "variant", "seed", "status", "test_auc", "test_logloss", "valid_auc", "kept",
+               "fi_ratio", "params", "created", "progress", "study", "note", "source"]
 
 
 def progress_text(progress: Mapping | None) -> str:
