@@ -31,8 +31,10 @@ m[1].metric("Spearman ρ (stats AUC, |α|)", "n/a" if rho != rho else f"{rho:.3f
             help=f"rank correlation over the {n} points shown; p = {p:.2g}" if rho == rho else "needs 3+ varied points")
 planted = run.meta.get("planted")
 if planted:
-    m[2].metric("Planted pairs found", f"{planted['hits']} / {planted['planted']}")
-    m[3].metric("Precision of kept pairs", f"{planted['precision']:.2f}")
+    orders = ", ".join(k[5:] for k, v in planted.get("by_order", {}).items() if v["planted"]) or "2"
+    m[2].metric("Planted interactions found", f"{planted['hits']} / {planted['planted']}", help=f"orders {orders}")
+    m[3].metric("Precision of kept interactions", f"{planted['precision']:.2f}",
+                help="kept interactions of every searched order that were planted")
 
 fig = analysis.alpha_scatter(points, title=f"|α| vs statistics AUC, one point per {per} (Fig. 7)")
 event = ui.chart(fig, points, f"{run.id}_alpha_vs_stats_auc", "fig7", select=True)
