@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aim.runs import RUN_FILE, WEIGHTS_FILE, load_run
+from aim.runs import RUN_FILE, WEIGHTS_FILE, Run, load_run
 from aim.study import STUDY_FILE, load_study
 
 CACHED = Path(__file__).resolve().parents[1] / "cached_runs"
@@ -22,7 +22,7 @@ def test_cached_runs_ship_runs_only_within_budget():
     assert not [f for f in files if f.name == WEIGHTS_FILE], "no view reads weights: do not ship them"
 
 
-def check_run(path: Path) -> None:
+def check_run(path: Path) -> Run:
     run = load_run(path)
     assert run.status == "complete", f"{path.name}: status {run.status}"
     assert 0.5 < run.meta["metrics"]["test"]["auc"] <= 1, f"{path.name}: test AUC {run.meta['metrics']}"
@@ -33,6 +33,7 @@ def check_run(path: Path) -> None:
         assert len(kept), f"{path.name}: an AIM run that kept no interaction"
         assert kept["stats_auc"].between(0, 1).all(), f"{path.name}: a kept interaction without statistics AUC"
     assert run.history is not None and len(run.history), f"{path.name}: no training history"
+    return run
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
@@ -49,8 +50,7 @@ def test_cached_folder_loads_complete_and_consistent(folder):
         for seed in study.seeds:
             path = study.runs[variant][seed]
             assert path is not None, f"{folder.name}: {variant} seed {seed} has no run"
-            check_run(path)
-            transfer = load_run(path).meta["config"].get("transfer_from")
+            transfer = check_run(path).meta["config"].get("transfer_from")
             if transfer:  # recorded relative to the repository root: the source must ship too
                 assert (CACHED.parent / transfer / RUN_FILE).exists(), f"{folder.name}: transfer source {transfer}"
 

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import itertools
 import random
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,11 +37,12 @@ from aim.config import DataConfig
 from aim.data import formats
 from aim.data.registry import load_dataset
 from aim.errors import ConfigError, DataError
+from tests.timeouts import no_hang
 
 PER_KIND = 8  # examples per (format, mutation kind)
 TWO_KINDS = 40  # examples per format with two random mutations
 LOADER = 25  # examples of the whole loader (encode, split, cache) per format
-HANG_SECONDS = 20  # an example that takes longer is a hang (the files are tiny: they take milliseconds)
+
 HUGE = 140_000  # characters: past csv.field_size_limit() (131,072)
 # Huge cells are drawn as short markers and expanded when the file is written (readable failure reports).
 HUGE_CELLS = {"<huge-x>": "x" * HUGE, "<huge-7>": "7" * HUGE, "<huge-é>": "é" * (HUGE // 2)}
@@ -272,19 +271,6 @@ def cases(draw, fmt: str, kinds: tuple[str, ...] | None = None) -> Case:
 
 
 # --------------------------------------------------------------------------------------------- oracle
-
-
-@contextmanager
-def no_hang(seconds: int = HANG_SECONDS) -> Iterator[None]:
-    def alarm(*_):
-        raise TimeoutError(f"more than {seconds}s on a tiny file: a hang")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass

@@ -17,9 +17,7 @@ import json
 import math
 import os
 import shutil
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,21 +27,9 @@ from hypothesis import strategies as st
 from aim import analysis
 from aim.runs import RUN_FILE, TABLES, RunWriter, load_run
 from app import catalog
+from tests.timeouts import no_hang
 
 INTERACTIONS = TABLES["interactions"][0]
-
-
-@contextmanager
-def no_hang(seconds: int = 20) -> Iterator[None]:
-    def alarm(*_):
-        raise TimeoutError(f"more than {seconds}s: a reader blocked")
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def _meta(folder: Path) -> dict:
