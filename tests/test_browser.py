@@ -5,16 +5,11 @@ With $AIM_SHOTS_DIR set (e.g. /tmp/app_shots), a full-page screenshot of every p
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from app import serve
 from tests.fixtures_app import ID_A, ID_B, ID_STUDY, make_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,44 +24,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 60_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``(base url, runs folder)`` of a streamlit server over the fixture runs; stopped (its process group) after."""
     tmp = tmp_path_factory.mktemp("browser")
     runs = tmp / "runs"
     make_runs(runs)
-    port = _free_port()
-    env = {**os.environ, "AIM_RUNS_DIR": str(runs), "AIM_CACHED_RUNS_DIR": str(tmp / "cached"),
-           "AIM_STUDIES_DIR": str(tmp / "studies"),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(tmp / "streamlit.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-                             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    env = {"AIM_RUNS_DIR": str(runs), "AIM_CACHED_RUNS_DIR": str(tmp / "cached"), "AIM_STUDIES_DIR": str(tmp / "studies")}
+    proc, url = serve.start(env, tmp / "streamlit.log")
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {(tmp / 'streamlit.log').read_text()}") from None
-                time.sleep(0.3)
         yield url, runs
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-        log.close()
+        serve.stop(proc)
 
 
 @pytest.fixture(scope="module")

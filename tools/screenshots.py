@@ -11,17 +11,14 @@ Each shot is a deep link (``?view=...&run=<id>``): the run / study ids are looke
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: import the app package of this checkout
+from app import serve  # noqa: E402
+
 CACHED = ROOT / "cached_runs"
 CHROMIUM = "/usr/bin/chromium"
 # (file name, view, query parameter, name prefix of the cached folder it shows)
@@ -35,35 +32,9 @@ SHOTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _folder(prefix: str) -> str | None:
     names = sorted(p.name for p in CACHED.iterdir() if p.is_dir() and p.name.startswith(prefix))
     return names[0] if names else None
-
-
-def _serve(port: int, log: Path) -> subprocess.Popen:
-    empty = tempfile.mkdtemp(prefix="aim_shots_")  # no user runs: the shots show the shipped runs only
-    env = {**os.environ, "AIM_RUNS_DIR": empty, "AIM_CACHED_RUNS_DIR": str(CACHED), "AIM_STUDIES_DIR": empty,
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-                             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    return proc
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit(f"streamlit did not start; see {log}") from None
-            time.sleep(0.3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    proc = _serve(port, args.out / "streamlit.log")
+    empty = tempfile.mkdtemp(prefix="aim_shots_")  # no user runs: the shots show the shipped runs only
+    env = {"AIM_RUNS_DIR": empty, "AIM_CACHED_RUNS_DIR": str(CACHED), "AIM_STUDIES_DIR": empty}
+    proc, url = serve.start(env, args.out / "streamlit.log")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
@@ -87,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"skip {name}: no cached folder starting with {prefix!r}")
                     continue
                 query = f"?view={view}" + (f"&{param}={folder}" if param else "")
-                page.goto(f"http://127.0.0.1:{port}/{query}", wait_until="networkidle")
+                page.goto(f"{url}/{query}", wait_until="networkidle")
                 page.wait_for_selector("[data-testid='stApp']")
                 page.wait_for_timeout(1500)
                 page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
@@ -98,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{args.out / name}  <- {query}")
             browser.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        serve.stop(proc)
         (args.out / "streamlit.log").unlink(missing_ok=True)
     return 0
 
