@@ -20,6 +20,7 @@ half a file, with the permissions ``open`` would give it (umask), not ``mkstemp`
 
 from __future__ import annotations
 
+import csv
 import errno
 import fcntl
 import itertools
@@ -30,7 +31,6 @@ import socket
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -341,16 +341,49 @@ class RunWriter:
             self.release()
 
 
-@dataclass
 class Run:
-    """A run folder read back and validated. Tables that a (running/failed) run has not written yet are None."""
+    """A run folder read back and validated. Tables that a (running/failed) run has not written yet are None.
 
-    path: Path
-    meta: dict
-    interactions: pd.DataFrame | None
-    fields: pd.DataFrame | None
-    history: pd.DataFrame | None
-    snapshots: pd.DataFrame | None
+    ``run.json`` and every table's header are checked when the run is loaded; the rows of a table are read on
+    first use (``run.interactions`` ...) and kept: listing 200 runs reads 200 small JSON files, not 800 CSVs.
+    A table whose rows turn out unreadable raises ``RunFormatError`` naming the file at that point;
+    ``load_tables`` reads them all at once (the run pages call it before drawing anything)."""
+
+    def __init__(self, path: Path, meta: dict, tables: dict[str, pd.DataFrame | Path | None]):
+        self.path = path
+        self.meta = meta
+        self._tables = dict(tables)  # name -> DataFrame (read), Path (header checked, rows not read yet) or None
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, status={self.meta.get('status')!r})"
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        value = self._tables[name]
+        if isinstance(value, Path):
+            value = read_table(value, TABLES[name][1])
+            self._tables[name] = value
+        return value
+
+    def load_tables(self) -> None:
+        """Read every table now; ``RunFormatError`` naming the first unreadable file."""
+        for name in TABLES:
+            self.table(name)
+
+    @property
+    def interactions(self) -> pd.DataFrame | None:
+        return self.table("interactions")
+
+    @property
+    def fields(self) -> pd.DataFrame | None:
+        return self.table("fields")
+
+    @property
+    def history(self) -> pd.DataFrame | None:
+        return self.table("history")
+
+    @property
+    def snapshots(self) -> pd.DataFrame | None:
+        return self.table("snapshots")
 
     @property
     def id(self) -> str:
@@ -404,8 +437,30 @@ def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
     return df
 
 
-def load_run(path: str | Path) -> Run:
-    """Read and validate a run folder; raise ``RunFormatError`` naming the file and the problem."""
+def check_header(path: Path, columns: list[str]) -> None:
+    """The cheap part of ``read_table``: the file is a regular file whose first line is a UTF-8 CSV header with at
+    least ``columns``; ``RunFormatError`` naming the file otherwise. The rows are left for ``read_table``."""
+    try:
+        if path.exists() and not path.is_file():
+            raise RunFormatError(path, "not a regular file")
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16)
+    except OSError as exc:
+        raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not first.strip():
+        raise RunFormatError(path, f"empty file; expected a CSV header with columns {columns}")
+    try:
+        header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")]))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise RunFormatError(path, f"not a readable CSV ({exc})") from None
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
+
+
+def load_run(path: str | Path, lazy: bool = False) -> Run:
+    """Read and validate a run folder; raise ``RunFormatError`` naming the file and the problem. ``lazy``: check
+    only the tables' headers now and read their rows on first use (the app's catalog of many runs)."""
     path = Path(path)
     if not path.is_dir():
         raise RunFormatError(path, "not a folder")
@@ -430,17 +485,21 @@ def load_run(path: str | Path) -> Run:
         meta["interrupted"] = True
         meta["error"] = (f"interrupted: the process writing this run ended without finishing it (killed?); "
                          f"python -m aim run --resume {path} continues it from its last finished stage")
-    tables: dict[str, pd.DataFrame | None] = {}
+    tables: dict[str, pd.DataFrame | Path | None] = {}
     for name, (filename, columns) in TABLES.items():
         f = path / filename
         check_inside(path, f)
         if f.exists():
-            tables[name] = read_table(f, columns)
+            if lazy:
+                check_header(f, columns)
+                tables[name] = f
+            else:
+                tables[name] = read_table(f, columns)
         elif meta["status"] == "complete" and name in meta.get("tables", []):
             raise RunFormatError(f, "file is missing from a complete run")
         else:
             tables[name] = None
-    return Run(path=path, meta=meta, **tables)
+    return Run(path, meta, tables)
 
 
 def _check_types(path: Path, meta: dict) -> None:

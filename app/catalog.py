@@ -194,7 +194,7 @@ def load(path: str | Path) -> tuple[Run | None, str | None]:
         target = outside_root(path)
         if target is not None:
             return None, f"{path}: is a symbolic link to {target}, outside the runs folder; refused"
-        return load_run(path), None
+        return load_run(path, lazy=True), None
     except AIMError as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - whatever a foreign folder holds, the page goes on

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from aim import analysis
+from aim.errors import AIMError
 from aim.runs import RUN_FILE, Run, read_progress
 from aim.study import Study
 from app import catalog, jobs
@@ -142,6 +143,8 @@ def pick_runs(data: Loaded, limit: int = 4) -> tuple[list[str], str | None]:
                             args=("runs", "pick_runs"))
     st.session_state["runs"] = chosen
     st.query_params["runs"] = ",".join(chosen)
+    for rid in chosen:
+        readable(data.runs[rid])
     if not chosen:
         return chosen, None
     ref_wanted = st.query_params.get("ref") or st.session_state.get("ref")
@@ -180,6 +183,16 @@ def status_banner(run: Run) -> None:
                  "What it wrote before failing is shown.", icon=":material/error:")
 
 
+def readable(run: Run) -> None:
+    """Read the run's tables (the catalog checked only their headers); on a damaged file say which and why, and
+    stop the page instead of drawing half of it."""
+    try:
+        run.load_tables()
+    except AIMError as exc:
+        st.error(f"Run `{run.id}` cannot be shown: {exc}", icon=":material/error:")
+        st.stop()
+
+
 def need(run: Run, table: str, what: str) -> pd.DataFrame | None:
     """The run's table, or a notice saying why it is missing (and None)."""
     df = getattr(run, table)
@@ -195,6 +208,7 @@ def run_with_table(table: str, what: str) -> tuple[Run, pd.DataFrame]:
     if run is None:
         st.stop()
     status_banner(run)
+    readable(run)
     df = need(run, table, what)
     if df is None:
         st.stop()

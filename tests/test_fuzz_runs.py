@@ -131,6 +131,9 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], list[str] | None]] = {
     "csv a folder": (_replace(INTERACTIONS, lambda p: p.mkdir()), [INTERACTIONS, "not a regular file"]),
     "csv links to /etc/passwd": (_link_out(INTERACTIONS, "/etc/passwd"), [INTERACTIONS, "symbolic link"]),
     "csv header only": (_write(INTERACTIONS, (",".join(TABLES["interactions"][1]) + "\n").encode()), None),
+    # a good header over rows that cannot be parsed: listed (the catalog reads headers only), refused when opened
+    "csv rows garbled": (_write(INTERACTIONS, (",".join(TABLES["interactions"][1]) + "\n").encode()
+                                + b'1\n"unclosed\xff\n' + b"1,2,3," * 5000), None),
     "complete run lacks a listed table": (_unlisted, ["history.csv", "missing"]),
     "killed while running": (_killed, None),
 }
@@ -211,6 +214,13 @@ def test_the_app_lists_every_damaged_folder_and_keeps_working(damaged_root, tmp_
     assert {"good", "link-in", "a..b", "日本語"} <= shown
     assert {"link-out", "a,b", "new\nline"} <= set(unreadable["folder"])
     assert len(shown) + len(unreadable) == len(catalog.scan([("runs", damaged_root)]).candidates)
+    garbled = f"damage{list(DAMAGES).index('csv rows garbled'):02d}"
+    at = AppTest.from_file(app, default_timeout=240)
+    at.query_params.update({"view": "interactions", "run": garbled})
+    with no_hang(300):
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(INTERACTIONS in e.value and "cannot be shown" in e.value for e in at.error), [e.value for e in at.error]
     for page, rid in [("interactions", "résumé run (copy)"), ("embeddings", "link-in"),
                       ("interactions", f"damage{list(DAMAGES).index('metrics.test.auc NaN'):02d}")]:
         at = AppTest.from_file(app, default_timeout=240)

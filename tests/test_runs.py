@@ -203,6 +203,26 @@ def test_refuses_empty_csv(damaged, name):
     assert "empty" in err.problem
 
 
+@pytest.mark.parametrize("name", list(TABLES))
+def test_lazy_load_checks_headers_now_and_rows_on_first_use(damaged, name):
+    """The catalog's lazy load refuses a wrong header at once; rows that cannot be parsed under a good header are
+    found on first use, with the file named, and the other tables of the run stay readable."""
+    eager = load_run(damaged)
+    lazy = load_run(damaged, lazy=True)
+    for other in TABLES:
+        pd.testing.assert_frame_equal(lazy.table(other), eager.table(other))
+    filename, columns = TABLES[name]
+    (damaged / filename).write_bytes(b"\xef\xbb\xbf" + ",".join(columns).encode() + b"\n1\n\"unclosed\xff\n" + b"1,2,3," * 5000)
+    run = load_run(damaged, lazy=True)  # the header is fine (a BOM is allowed)
+    with pytest.raises(RunFormatError) as err:
+        run.load_tables()
+    assert err.value.path == str(damaged / filename)
+    assert run.table(next(t for t in TABLES if t != name)) is not None
+    (damaged / filename).write_bytes(b",".join(c.encode() for c in columns[:-1]) + b"\n")
+    with pytest.raises(RunFormatError, match="missing columns"):
+        load_run(damaged, lazy=True)
+
+
 @pytest.mark.parametrize("name", ["interactions", "fields", "history", "snapshots"])
 def test_refuses_listed_table_missing_from_complete_run(damaged, name):
     filename = TABLES[name][0]
