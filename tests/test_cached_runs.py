@@ -44,6 +44,10 @@ def test_cached_folder_loads_complete_and_consistent(folder):
     study = load_study(folder)
     assert study.status == "complete", f"{folder.name}: status {study.status}"
     assert not study.missing, f"{folder.name}: recorded runs missing: {study.missing}"
+    recorded = {study.runs[v][s].name for v in study.variants for s in study.seeds}
+    shipped = {p.name for p in (folder / "runs").iterdir()}
+    assert shipped == recorded, f"{folder.name}: runs the study does not record (left by a killed build): " \
+        f"{sorted(shipped - recorded)}"
     assert study.summary is not None
     assert set(study.summary["variant"]) == set(study.variants)
     for variant in study.variants:

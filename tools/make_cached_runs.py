@@ -85,10 +85,27 @@ def _unfinished_study(work: Path, entry: Entry) -> str | None:
     return None
 
 
+def _superseded(study: Path) -> set[str]:
+    """Run folders in a study's ``runs/`` that its ``study.json`` does not record: the runs a killed build left
+    behind (the resumed study redid them under new names). Shipping them would list interrupted runs."""
+    meta = json.loads((study / "study.json").read_text())
+    recorded = {Path(rel).name for seeds in (meta.get("runs") or {}).values() for rel in seeds.values() if rel}
+    runs = study / "runs"
+    return {p.name for p in runs.iterdir() if p.is_dir()} - recorded if runs.is_dir() else set()
+
+
 def _copy_without_weights(src: Path, dst: Path) -> None:
+    """Copy a run or study folder without weights and resume state (and, for a study, without the superseded
+    runs), through ``<dst>.partial`` so that a killed copy never looks like a finished one."""
+    drop = _superseded(src) if (src / "study.json").exists() else set()
+    runs_dir = src / "runs"
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if n in SKIP_FILES or (Path(folder) == runs_dir and n in drop)]
+
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=lambda _dir, names: [n for n in names if n in SKIP_FILES])
+    shutil.copytree(src, tmp, ignore=ignore)
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
 
