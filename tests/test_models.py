@@ -234,6 +234,29 @@ def test_aim_search_retrain_and_spec_round_trip():
     assert count_parameters(retrained)["embedding"] < count_parameters(full)["embedding"]
 
 
+def test_search_embed_stage_feels_the_scale_of_a_fields_beta():
+    """Stage B sums the fixed columns without their BN and α (the published code's layout): the common scale of
+    a field's β changes the logit and gets a gradient. With a BN after the columns (the earlier layout) it did
+    not, so all β of a field could shrink together for free and GRDA pruned dimensions by noise."""
+    torch.manual_seed(0)
+    columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
+    model = AIM(AIMSpec(VOCAB, 4, False, (columns,), search_dims=True))
+    assert [p.shape for p in model.gate_parameters()] == [torch.Size([5, 4])]
+    assert not [n for n, _ in model.named_parameters() if n.startswith("gates.")], "no α in the search-embed stage"
+    x = torch.stack([torch.randint(0, v, (64,)) for v in VOCAB], 1)
+    model.train()
+    base = model(x)
+    with torch.no_grad():
+        model.dim_gate.beta[1] *= 2
+    assert not torch.allclose(model(x), base, atol=1e-4)
+    with torch.no_grad():
+        model.dim_gate.beta[1] /= 2
+    model(x).square().mean().backward()
+    beta, grad = model.dim_gate.beta, model.dim_gate.beta.grad
+    scale_grads = (beta * grad).sum(1)  # d loss / d log(scale) of each field's β
+    assert scale_grads.abs().min() > 1e-6, scale_grads
+
+
 def test_aim_fwe_uses_only_tables_of_used_functions():
     columns = candidate_columns(5, ["inner"])
     model = AIM(AIMSpec(VOCAB, 4, False, (columns,)))

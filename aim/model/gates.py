@@ -5,7 +5,11 @@ is multiplied by its raw gate α (no sigmoid): BN removes the α-scale coupling 
 column's contribution and GRDA can drive useless ones to exact zeros.
 
 ``DimensionGate``: EDS gates β (F, d), shared by the function-wise tables of a field (paper §3.4), applied to
-batch-normalised embeddings during the search-embed stage.
+batch-normalised embeddings during the search-embed stage. In that stage the columns are summed *without* their
+BN and α (``InteractionGate(..., searching_dims=True)``), as in the published code, where the column BN and α
+exist only while α is searched or re-trained: a BN after the columns would divide out any common scale of a
+field's β (a field's gates could then shrink together at no cost to the loss, and GRDA's threshold would prune
+dimensions by noise, not by use). This is the "BN coupling" that forbids searching α and β at once.
 """
 
 from __future__ import annotations
@@ -20,14 +24,20 @@ def uniform_gate(shape: tuple[int, ...], centre: float) -> torch.Tensor:
 
 
 class InteractionGate(nn.Module):
-    """scores (B, C) -> gated (B, C) = α ⊙ BN(scores)."""
+    """scores (B, C) -> gated (B, C) = α ⊙ BN(scores); with ``searching_dims`` (the search-embed stage, where
+    the columns are a fixed selection and β is what is searched) the scores pass unchanged: no BN, no α."""
 
-    def __init__(self, n_columns: int, alpha_init: float = 0.6, eps: float = 1e-3, momentum: float = 0.01):
+    def __init__(self, n_columns: int, alpha_init: float = 0.6, eps: float = 1e-3, momentum: float = 0.01,
+                 searching_dims: bool = False):
         super().__init__()
-        self.bn = nn.BatchNorm1d(n_columns, affine=False, eps=eps, momentum=momentum)
-        self.alpha = nn.Parameter(uniform_gate((n_columns,), alpha_init))
+        self.searching_dims = searching_dims
+        if not searching_dims:
+            self.bn = nn.BatchNorm1d(n_columns, affine=False, eps=eps, momentum=momentum)
+            self.alpha = nn.Parameter(uniform_gate((n_columns,), alpha_init))
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.searching_dims:
+            return scores
         return self.bn(scores) * self.alpha
 
 

@@ -146,8 +146,9 @@ class AIMSpec:
 class AIM(nn.Module):
     """logit = <w, x> + Σ_orders Σ_c α_c BN(f_c(e)) [+ MLP(E) in re-train]  (paper eq. 14, Fig. 6).
 
-    Search interaction-IF: all candidate columns, no MLP, GRDA on α. Search embed: the kept columns plus the
-    EDS gate β ⊙ BN(e), GRDA on β. Re-train: kept columns, ``PrunedFieldEmbedding`` and the MLP.
+    Search interaction-IF: all candidate columns, no MLP, GRDA on α. Search embed: the kept columns, summed
+    without their BN and α, over the EDS gate β ⊙ BN(e), GRDA on β. Re-train: kept columns, ``PrunedFieldEmbedding``
+    and the MLP.
     """
 
     def __init__(self, spec: AIMSpec):
@@ -175,7 +176,7 @@ class AIM(nn.Module):
                 InteractionLayer(fields, funcs, spec.dim, [table_of.get(f, 0) for f in range(N_FUNCTIONS)])
             )
             eps = 1e-10 if order == 4 else spec.bn_eps  # aim_reference.md §2: the 4th-order BN uses eps 1e-10
-            self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum))
+            self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum, spec.search_dims))
         # The MLP reads only embedding entries that exist: with EDS, pruned dimensions are always zero.
         kept = torch.zeros(F, tables, spec.dim, dtype=torch.bool)
         for i, pos in enumerate(spec.positions or [range(spec.dim)] * F):
