@@ -138,6 +138,18 @@ def build(entry: Entry, work: Path, done: dict, out: Path) -> Path:
     return target
 
 
+def _record(ledger: Path, name: str, value: dict | None) -> None:
+    """Write one entry into the ledger as it is on disk now (two builds with different ``--only`` may run at
+    once: each re-reads the ledger instead of writing back the copy it read at its start), atomically."""
+    if value is None:
+        return
+    current = json.loads(ledger.read_text()) if ledger.exists() else {}
+    current[name] = value
+    tmp = ledger.with_name(ledger.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(current, indent=1))
+    os.replace(tmp, ledger)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
@@ -171,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             build(entry, args.work, done, args.out)
         finally:
-            ledger.write_text(json.dumps(done, indent=1))
+            _record(ledger, entry.name, done.get(entry.name))
     return 0
 
 
