@@ -136,9 +136,9 @@ class SearchConfig:
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
     high_order_grda_c: float = _help("GRDA c of the order-3 and order-4 searches (their columns carry the residual "
                                      "signal the kept pairs leave, far weaker than a pair's)", default=0.05)
-    embed_grda_c: float = _help("GRDA c of stage B", default=0.09)
-    embed_grda_mu: float = _help("GRDA μ of stage B", default=0.9)
-    embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=0.1)
+    embed_grda_c: float = _help("GRDA c of stage B", default=0.04)
+    embed_grda_mu: float = _help("GRDA μ of stage B", default=0.55)
+    embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=1.0)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
