@@ -20,8 +20,9 @@ with equal variances (Student's, ``scipy.stats.ttest_ind(..., equal_var=True)``)
 table exports mark a significant improvement with ``*`` and a significant degradation with a dagger.
 
 A study is resumable: ``run_study`` on an existing folder (``resume_dir``) or ``resume_study`` reuses every run
-that ``aim.runs.load_run`` reads as complete with the expected config, and redoes failed, running (killed) and
-missing ones. The summary only ever counts complete runs; the study is ``complete`` only when every run is.
+that ``aim.runs.load_run`` reads as complete with the expected config, continues a failed or killed run that
+checkpointed a stage from its last finished stage (``pipeline.resume``: a killed AIM run does not start over),
+and redoes the other failed, running and missing ones. The summary only ever counts complete runs; the study is ``complete`` only when every run is.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from aim.config import VARIANTS, RunConfig
-from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, STATUSES, load_run, now, read_json, read_table, write_csv, write_json
+from aim.errors import AIMError, ConfigError, RunFormatError
+from aim.runs import CHECKPOINTS_DIR, RUN_FILE, STATUSES, load_run, now, read_json, read_table, write_csv, write_json
 
 SCHEMA_VERSION = 1
 STUDY_FILE = "study.json"
@@ -466,9 +467,12 @@ def _matches(meta: Mapping, cfg: RunConfig) -> bool:
         return False
 
 
-def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: int | None) -> dict:
+def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: int | None,
+             resume_from: str | None = None) -> dict:
     """One (variant, seed) of a study, in this process or a joblib worker; never raises an ``Exception``: a
-    failure comes back as ``status: failed`` with the run folder that ``execute`` marked failed (if any)."""
+    failure comes back as ``status: failed`` with the run folder that ``execute`` marked failed (if any).
+    ``resume_from``: an interrupted run of exactly ``cfg`` with finished stages; it is continued from its last
+    checkpoint (``pipeline.resume``) instead of started over, and started over if it cannot be resumed."""
     from aim import pipeline
 
     if threads:
@@ -486,7 +490,14 @@ def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: 
 
         log(f"=== {now()} {token} seed {cfg.seed}")
         try:
-            path = pipeline.execute(cfg, runs, log=log, data=_load_data(cfg))
+            path = None
+            if resume_from is not None:
+                try:
+                    path = pipeline.resume(resume_from, log=log)
+                except AIMError as exc:  # held by a live process, data changed, checkpoints unreadable
+                    log(f"cannot resume {resume_from} ({exc}); starting this run over")
+            if path is None:
+                path = pipeline.execute(cfg, runs, log=log, data=_load_data(cfg))
             meta = read_json(path / RUN_FILE)
             result.update(path=str(path), status=meta.get("status", "failed"), error=meta.get("error"),
                           auc=_get(meta, "metrics", "test", "auc"))
@@ -540,6 +551,19 @@ def _reusable(path: Path | None, cfg: RunConfig) -> dict | None:
     except RunFormatError:
         return None
     return run.meta if run.status == "complete" and _matches(run.meta, cfg) else None
+
+
+def _resumable(path: Path | None, cfg: RunConfig) -> str | None:
+    """``path`` when it is an unfinished run of exactly ``cfg`` that checkpointed at least one stage."""
+    if path is None or not (Path(path) / CHECKPOINTS_DIR).is_dir():
+        return None
+    try:
+        meta = read_json(Path(path) / RUN_FILE)
+    except RunFormatError:
+        return None
+    if meta.get("status") == "complete" or not _matches(meta, cfg):
+        return None
+    return str(path) if any((Path(path) / CHECKPOINTS_DIR).glob("*.pt")) else None
 
 
 def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int | Iterable[int],
@@ -615,6 +639,7 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
         index = _index_complete(runs_dir)
         for token in tokens:
             todo = []
+            resumable: dict[int, str | None] = {}
             for seed in seed_list:
                 cfg = plan[token][seed]
                 recorded = _resolve(path, meta["runs"][token][str(seed)])
@@ -628,13 +653,18 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
                         break
                 else:
                     todo.append(seed)
+                    resumable[seed] = _resumable(recorded, cfg)
             if todo:
                 n_proc = min(jobs, len(todo))
                 threads = max(1, (os.cpu_count() or 1) // n_proc) if n_proc > 1 else None
                 log(f"[study] {token}: running seed{'s' if len(todo) > 1 else ''} {', '.join(map(str, todo))}"
                     + (f" in {n_proc} processes" if n_proc > 1 else "") + f" (logs in {logs_dir})")
-                tasks = [(plan[token][s], token, str(runs_dir), str(logs_dir / f"{token}__seed{s}.log"), threads)
-                         for s in todo]
+                for s in todo:
+                    if resumable[s]:
+                        log(f"[study] {token} seed {s}: continuing the interrupted {resumable[s]} from its last "
+                            "finished stage")
+                tasks = [(plan[token][s], token, str(runs_dir), str(logs_dir / f"{token}__seed{s}.log"), threads,
+                          resumable[s]) for s in todo]
                 results = _parallel_results(tasks, n_proc) if n_proc > 1 else (_run_one(*t) for t in tasks)
                 for r in results:
                     seed = r["seed"]

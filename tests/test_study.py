@@ -174,6 +174,31 @@ def _set_status(run: os.PathLike, status: str) -> None:
     write_json(run / RUN_FILE, m)
 
 
+def test_resuming_a_study_continues_an_interrupted_run_from_its_checkpoints(tmp_path, tiny_config, monkeypatch):
+    """An AIM run that failed in its embed stage (the search checkpointed) is continued in its own folder when
+    the study resumes, not started over; the result equals an uninterrupted run of the same seed."""
+    base = tiny_config("aim")
+    reference = st.load_study(st.run_study(base, "aim", [0], tmp_path / "ref", jobs=1, log=lambda _: None))
+    monkeypatch.setattr(aim.pipeline, "search_embed", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    path = st.run_study(base, "aim", [0], tmp_path / "cut", jobs=1, log=lambda _: None)
+    monkeypatch.undo()
+    study = st.load_study(path)
+    interrupted = study.runs["aim"][0]
+    assert study.status == "failed" and load_run(interrupted).status == "failed"
+    executed: list[int] = []
+    real_execute = aim.pipeline.execute
+    monkeypatch.setattr(aim.pipeline, "execute", lambda cfg, *a, **k: executed.append(cfg.seed) or real_execute(cfg, *a, **k))
+    logs: list[str] = []
+    st.resume_study(path, jobs=1, log=logs.append)
+    study = st.load_study(path)
+    assert study.status == "complete" and executed == [], executed
+    assert study.runs["aim"][0] == interrupted and [p.name for p in (path / st.RUNS_DIR).iterdir()] == [interrupted.name]
+    run = load_run(interrupted)
+    assert run.status == "complete" and run.meta["resumed"][0]["checkpoints"] == ["search"]
+    assert any("continuing the interrupted" in line for line in logs)
+    assert run.meta["metrics"] == load_run(reference.runs["aim"][0]).meta["metrics"]
+
+
 def test_study_runs_resumes_and_fails(tmp_path, tiny_config, monkeypatch):
     logs: list[str] = []
     base = tiny_config("fm")
