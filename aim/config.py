@@ -19,6 +19,7 @@ TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
+EDS_UNUSED = ("drop", "keep")
 STORAGES = ("memory", "mmap")
 
 
@@ -141,6 +142,9 @@ class SearchConfig:
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=1.0)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
+    eds_unused: str = _help("EDS and a field that no kept column reads (its β gets no gradient): drop = GRDA's "
+                            "threshold removes it, as in the paper and the published code; keep = it keeps all "
+                            "dimensions, for the re-train MLP", default="drop")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:
@@ -155,6 +159,7 @@ class SearchConfig:
             _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
+        _choice("eds_unused", self.eds_unused, EDS_UNUSED)
         for f in self.function_list:
             _choice("functions", f, FUNCTIONS)
         _check(len(self.function_list) >= 1, "functions must name at least one interaction function")

@@ -39,6 +39,7 @@ from aim.search import (
     SplitTensors,
     Trained,
     candidate_pool,
+    keep_unused_fields,
     retrain,
     search_embed,
     search_order,
@@ -423,6 +424,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
                                        _embed_state, _embed_of)
             stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds)
             positions = embed.positions
+            if cfg.search.eds_unused == "keep":
+                positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
                                                               on_epoch), _final_state, _final_of)

@@ -189,6 +189,14 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
     return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device))
 
 
+def keep_unused_fields(positions: Sequence[Sequence[int]], blocks: Sequence[Columns],
+                       dim: int) -> tuple[tuple[int, ...], ...]:
+    """``search.eds_unused = keep``: a field that no kept column reads gets all ``dim`` dimensions back (its β had
+    no gradient, so EDS said nothing about it); the others keep what EDS chose."""
+    used = {i for fields, _ in blocks for f in fields for i in f}
+    return tuple(tuple(p) if i in used else tuple(range(dim)) for i, p in enumerate(positions))
+
+
 def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> Columns:
     """Columns whose fields all keep at least one embedding dimension (a field with d_i = 0 interacts with none)."""
     fields, funcs = columns

@@ -9,7 +9,7 @@ from aim.model.embeddings import PrunedFieldEmbedding, set_sparse, table_paramet
 from aim.model.gates import DimensionGate, InteractionGate
 from aim.model.interactions import INNER, OUTER, SKERNEL, VKERNEL, InteractionLayer, sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
-from aim.search import candidate_columns, drop_empty_fields
+from aim.search import candidate_columns, drop_empty_fields, keep_unused_fields
 
 VOCAB = (5, 7, 3, 4, 6)
 
@@ -255,6 +255,12 @@ def test_search_embed_stage_feels_the_scale_of_a_fields_beta():
     beta, grad = model.dim_gate.beta, model.dim_gate.beta.grad
     scale_grads = (beta * grad).sum(1)  # d loss / d log(scale) of each field's β
     assert scale_grads.abs().min() > 1e-6, scale_grads
+
+
+def test_keep_unused_fields_gives_back_only_the_fields_no_column_reads():
+    blocks = [(((0, 1), (1, 3)), (0, 3)), (((0, 1, 3),), (2,))]
+    positions = ((0, 2), (), (), (1,), ())
+    assert keep_unused_fields(positions, blocks, 4) == ((0, 2), (), (0, 1, 2, 3), (1,), (0, 1, 2, 3))
 
 
 def test_aim_fwe_uses_only_tables_of_used_functions():
