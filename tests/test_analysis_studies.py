@@ -75,6 +75,9 @@ def test_ablation_table_shows_mean_std_runs_and_p(summary):
     assert table.loc["aim", "p (AUC)"] == pytest.approx(_p([0.82, 0.84], STUDY_AUC["deepfm"]))
     assert list(table["FI ratio order 2"]) == [1.0, 0.5, 0.5] and list(table["params after EDS"]) == [8000, 4000, 4000]
     assert list(table["train s/epoch"]) == [2.0, 4.0, 4.0]
+    odd = summary.assign(params_after_eds=summary["params_after_eds"] + 0.4, params_before_eds=math.nan)
+    shown = A.ablation_table(odd, seeds=3)
+    assert list(shown["params after EDS"]) == [8000, 4000, 4000] and shown["params"].isna().all()  # means, whole
 
 
 def test_ablation_table_marks_significance_in_both_directions(summary):

@@ -76,6 +76,11 @@ def _direction(p: float, mean: float, ref: float, higher_better: bool) -> str:
     return "*" if (mean > ref) == higher_better else "†"
 
 
+def _whole(x: float) -> float:
+    """A mean parameter count rounded to a whole number (NaN stays NaN)."""
+    return float(round(x)) if isinstance(x, int | float) and math.isfinite(x) else math.nan
+
+
 def _pm(mean: float, std: float) -> str:
     if math.isnan(mean):
         return "–"
@@ -97,7 +102,8 @@ def ablation_table(summary: pd.DataFrame, seeds: int) -> pd.DataFrame:
         row = {"variant": r.variant, "kind": "best baseline" if r.variant == best else variant_kind(r.variant),
                "runs": f"{r.n} / {seeds}", "AUC": _pm(r.auc_mean, r.auc_std) + auc_mark, "p (AUC)": r.p_auc,
                "log loss": _pm(r.logloss_mean, r.logloss_std) + ll_mark, "p (log loss)": r.p_logloss,
-               "params": r.params_before_eds, "params after EDS": r.params_after_eds,
+               # means over seeds, shown as whole parameters as in the CLI tables
+               "params": _whole(r.params_before_eds), "params after EDS": _whole(r.params_after_eds),
                "train s/epoch": r.train_epoch_seconds, "infer s/100k": r.infer_seconds_per_100k}
         for c in (c for c in summary.columns if c.startswith(FI_PREFIX)):
             row[f"FI ratio order {c[len(FI_PREFIX):]}"] = getattr(r, c)
