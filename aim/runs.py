@@ -431,10 +431,14 @@ def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
         raise RunFormatError(path, f"not a readable CSV ({exc})") from None
     except OSError as exc:
         raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
-    missing = [c for c in columns if c not in df.columns]
+    _require_columns(path, df.columns, columns)
+    return df
+
+
+def _require_columns(path: Path, found, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in found]
     if missing:
         raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
-    return df
 
 
 def check_header(path: Path, columns: list[str]) -> None:
@@ -453,9 +457,7 @@ def check_header(path: Path, columns: list[str]) -> None:
         header = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")]))
     except (UnicodeDecodeError, csv.Error) as exc:
         raise RunFormatError(path, f"not a readable CSV ({exc})") from None
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
+    _require_columns(path, header, columns)
 
 
 def load_run(path: str | Path, lazy: bool = False) -> Run:
