@@ -100,9 +100,12 @@ def interaction_table(data: CTRData, searches: list[InteractionSearch], pairs: l
         fields, funcs = tuple(pairs), (0,) * len(pairs)
         alpha, kept = np.full(len(pairs), np.nan), np.ones(len(pairs), dtype=bool)
     unique = sorted(set(fields))
-    start = time.perf_counter()
-    aucs = stats_auc(data.train.X, data.train.y, data.test.X, data.test.y, unique, data.vocab_sizes)
-    log(f"statistics AUC of {len(unique)} interactions in {time.perf_counter() - start:.2f}s")
+    if distributed.is_main():
+        start = time.perf_counter()
+        aucs = stats_auc(data.train.X, data.train.y, data.test.X, data.test.y, unique, data.vocab_sizes)
+        log(f"statistics AUC of {len(unique)} interactions in {time.perf_counter() - start:.2f}s")
+    else:  # under torchrun only rank 0 writes the table (aim.distributed): the others skip the data pass
+        aucs = [float("nan")] * len(unique)
     auc_of = dict(zip(unique, aucs))
     interaction_kept = {f: False for f in unique}
     for f, k in zip(fields, kept):

@@ -88,6 +88,8 @@ def test_two_ranks_complete_with_identical_gates_and_the_one_process_selection(l
     assert 0 < kept.sum() < len(kept)
     np.testing.assert_array_equal(two.interactions.kept.to_numpy(), kept)
     np.testing.assert_allclose(two.interactions.alpha.to_numpy(), one.interactions.alpha.to_numpy(), atol=1e-5)
+    # Rank 0 alone computes the statistics AUC it writes: the same values as the one-process run's.
+    np.testing.assert_array_equal(two.interactions.stats_auc.to_numpy(), one.interactions.stats_auc.to_numpy())
     assert two.fields.dims_kept.tolist() == one.fields.dims_kept.tolist() != [4] * 5
     for stage in ("search", "embed"):
         assert two.meta["stages"][stage]["metrics"]["valid"]["auc"] == pytest.approx(
