@@ -17,6 +17,10 @@ Data: the Avazu-like set of issue 6 (``VOCAB``: 24 fields, vocabularies 4..523,6
 at d=16; Zipf(1.1) ids, labels from a logistic model with main and pair effects, ``bench_train.make_data``),
 generated once per (rows, seed) into ``bench/out/peers/`` (git-ignored); the first 90% train, the last 10% test.
 
+Peers run two ways: ``fuxictr``, ``deepctr`` and ``torchfm`` are each library's model under one bare training loop
+(a lower bound on what the library costs); ``deepctr-fit`` is DeepCTR-Torch's model trained and evaluated by its
+own ``compile`` / ``fit`` / ``predict``, what its users run. "Fastest peer" is the fastest of all of them.
+
 Runs: every (implementation, model) in its own process (``worker.py``: peak RSS is that run's), all entries once
 per round, rounds repeated ``--repeats`` times (interleaved, so load drifts hit everyone alike); the table shows
 medians. Ratios are ours / the fastest peer: for train and inference against the fastest peer DeepFM (the issue's
@@ -42,9 +46,11 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / "bench" / "peers" / ".venv"
 OUT = ROOT / "bench" / "out" / "peers"
 PEER_PACKAGES = {"fuxictr": "fuxictr==2.3.10", "deepctr": "deepctr-torch==0.3.0", "torchfm": "torchfm==0.7.0"}
+PEER_PACKAGES["deepctr-fit"] = PEER_PACKAGES["deepctr"]  # the same models, trained by the library's own fit
 SMALL_DEPS = {"fuxictr": ["pyyaml", "h5py", "polars", "tqdm", "msgpack", "ray==2.60.0"], "deepctr": ["tqdm"],
-              "torchfm": []}
-IMPORTS = {"fuxictr": "fuxictr.pytorch.layers", "deepctr": "deepctr_torch.models", "torchfm": "torchfm.model.dfm"}
+              "deepctr-fit": ["tqdm"], "torchfm": []}
+IMPORTS = {"fuxictr": "fuxictr.pytorch.layers", "deepctr": "deepctr_torch.models", "torchfm": "torchfm.model.dfm",
+           "deepctr-fit": "deepctr_torch.models"}
 PEER_MODELS = ("deepfm", "fm", "ipnn")
 OUR_MODELS = ("deepfm", "fm", "ipnn", "aim-retrain", "aim-search")
 # Avazu's fields (day, hour, weekday, C1, banner_pos, site_*, app_*, device_id, device_ip, device_model,
@@ -102,12 +108,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows generated (90%% train, 10%% test)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the table shows medians")
-    ap.add_argument("--impls", default="fuxictr,deepctr,torchfm,ours")
+    ap.add_argument("--impls", default="fuxictr,deepctr,deepctr-fit,torchfm,ours")
     ap.add_argument("--models", default=",".join(OUR_MODELS))
     ap.add_argument("--ours-optimizers", default="adam,lazy_adam", help="train.embedding_optimizer values for ours")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per run")
+    ap.add_argument("--infer-passes", type=int, default=3, help="timed inference passes per run (median kept)")
+    ap.add_argument("--infer-only", action="store_true",
+                    help="skip training: inference samples/s of the untrained models only (quick; AUC meaningless)")
     args = ap.parse_args()
     models = args.models.split(",")
     impls = setup(args.impls.split(","))
@@ -125,7 +134,9 @@ def main() -> None:
         for impl, model, opt in entries:
             cmd = [str(python()), str(ROOT / "bench" / "peers" / "worker.py"), "--impl", impl, "--model", model,
                    "--data", str(data), "--threads", str(args.threads), "--seed", str(args.seed),
-                   "--embedding-optimizer", opt]
+                   "--embedding-optimizer", opt, "--infer-passes", str(args.infer_passes)]
+            if args.infer_only:
+                cmd.append("--skip-train")
             try:
                 run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, cwd=ROOT)
             except subprocess.TimeoutExpired:

@@ -10,7 +10,8 @@ are trained by one minimal loop (slices of a tensor already in their input forma
 library constructs it by default, BCE on their sigmoid output), so their own ``fit`` / DataLoader overheads are
 not counted: a lower bound on their cost. Ours is trained by ``aim.train.fit``, the loop every run uses.
 Inference: ``torch.no_grad`` + eval mode for the peers (what their ``predict`` does), ``aim.train.predict``
-(``inference_mode``) for ours, both in batches of ``--infer-batch``.
+(``inference_mode``) for ours, both in batches of ``--infer-batch``: one warm-up pass over the test rows, then the
+median of ``--infer-passes`` timed passes. ``--skip-train`` times inference alone (untrained weights).
 """
 
 from __future__ import annotations
@@ -113,6 +114,18 @@ def torchfm(model: str, vocab: list[int]):
 PEERS = {"fuxictr": fuxictr, "deepctr": deepctr, "torchfm": torchfm}
 
 
+def timed_inference(infer, args) -> tuple[np.ndarray, float]:
+    """One warm-up call of ``infer`` (all test rows -> probabilities), then ``--infer-passes`` timed passes;
+    returns the predictions and the median pass time (one pass over 100,000 rows takes about a second: noisy)."""
+    p = infer()
+    times = []
+    for _ in range(args.infer_passes):
+        start = time.perf_counter()
+        p = infer()
+        times.append(time.perf_counter() - start)
+    return np.asarray(p).reshape(-1), float(np.median(times))
+
+
 def run_peer(impl: str, model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Module, float, np.ndarray,
                                                                                       float]:
     net, to_input = PEERS[impl](model, vocab)
@@ -122,7 +135,7 @@ def run_peer(impl: str, model: str, vocab, X_train, y_train, X_test, args) -> tu
     n, bs = len(y), args.batch
     net.train()
     start = time.perf_counter()
-    for i in range(0, n, bs):
+    for i in range(0, n if not args.skip_train else 0, bs):
         loss = nn.functional.binary_cross_entropy(net(take(xs, i, i + bs)).squeeze(-1), y[i : i + bs])
         opt.zero_grad()
         loss.backward()
@@ -130,13 +143,30 @@ def run_peer(impl: str, model: str, vocab, X_train, y_train, X_test, args) -> tu
     train_s = time.perf_counter() - start
     net.eval()
     xt = to_input(X_test)
-    with torch.no_grad():
-        net(take(xt, 0, args.infer_batch))  # warm-up
-        start = time.perf_counter()
-        p = torch.cat([net(take(xt, i, i + args.infer_batch)).squeeze(-1) for i in range(0, len(X_test),
-                                                                                       args.infer_batch)])
-        infer_s = time.perf_counter() - start
-    return net, train_s, p.numpy(), infer_s
+
+    def infer():
+        with torch.no_grad():
+            return torch.cat([net(take(xt, i, i + args.infer_batch)).squeeze(-1)
+                              for i in range(0, len(X_test), args.infer_batch)]).numpy()
+
+    return net, train_s, *timed_inference(infer, args)
+
+
+def run_deepctr_fit(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Module, float, np.ndarray,
+                                                                              float]:
+    """DeepCTR-Torch through its own API, as its users train: ``compile("adam", "binary_crossentropy")`` (its
+    Adam, lr 1e-3, summed BCE), ``fit`` (its DataLoader, ``.item()`` syncs, regularisation-loss hook; no shuffle,
+    the rows are already shuffled) and ``predict`` with the same batch as everyone's inference."""
+    net, _ = deepctr(model, vocab)
+    net.compile("adam", "binary_crossentropy")
+    names = [f"f{i}" for i in range(len(vocab))]
+    xs = {n: X_train[:, i].astype(np.int64) for i, n in enumerate(names)}
+    start = time.perf_counter()
+    if not args.skip_train:
+        net.fit(xs, y_train.astype(np.float32), batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+    train_s = time.perf_counter() - start
+    xt = {n: X_test[:, i].astype(np.int64) for i, n in enumerate(names)}
+    return net, train_s, *timed_inference(lambda: net.predict(xt, batch_size=args.infer_batch), args)
 
 
 def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Module, float, np.ndarray, float]:
@@ -159,19 +189,19 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
         net = FM(vocab, D, m.init_std, mlp=MLP if model == "deepfm" else (), dropout=DROPOUT)
     train = Tensors(torch.from_numpy(X_train), torch.from_numpy(y_train))
     tiny = Tensors(train.X[:4000], train.y[:4000])  # fit validates after the epoch; not part of the timing
-    result = fit(net, train, tiny, stage="bench", epochs=1, batch_size=args.batch, lr=LR,
-                 eval_batch_size=args.infer_batch, generator=torch.Generator().manual_seed(args.seed),
-                 gates=gates, embedding_optimizer=args.embedding_optimizer)
+    train_s = 0.0
+    if not args.skip_train:
+        result = fit(net, train, tiny, stage="bench", epochs=1, batch_size=args.batch, lr=LR,
+                     eval_batch_size=args.infer_batch, generator=torch.Generator().manual_seed(args.seed),
+                     gates=gates, embedding_optimizer=args.embedding_optimizer)
+        train_s = result.history[0]["seconds"]
     Xt = torch.from_numpy(X_test)
-    predict(net, Xt[: args.infer_batch], args.infer_batch)  # warm-up
-    start = time.perf_counter()
-    p = predict(net, Xt, args.infer_batch)
-    return net, result.history[0]["seconds"], p, time.perf_counter() - start
+    return net, train_s, *timed_inference(lambda: predict(net, Xt, args.infer_batch), args)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--impl", required=True, choices=[*PEERS, "ours"])
+    ap.add_argument("--impl", required=True, choices=[*PEERS, "deepctr-fit", "ours"])
     ap.add_argument("--model", required=True, choices=["fm", "deepfm", "ipnn", "aim-search", "aim-retrain"])
     ap.add_argument("--data", required=True, type=Path)
     ap.add_argument("--batch", type=int, default=2000)
@@ -179,6 +209,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--embedding-optimizer", default="adam", help="ours only: adam or lazy_adam")
+    ap.add_argument("--infer-passes", type=int, default=3, help="timed inference passes (median reported)")
+    ap.add_argument("--skip-train", action="store_true",
+                    help="time inference only, on the untrained model (its AUC means nothing)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -188,13 +221,16 @@ def main() -> None:
     parts = (vocab, X[:n_train], y[:n_train], X[n_train:])
     if args.impl == "ours":
         net, train_s, p, infer_s = run_ours(args.model, *parts, args)
+    elif args.impl == "deepctr-fit":
+        net, train_s, p, infer_s = run_deepctr_fit(args.model, *parts, args)
     else:
         net, train_s, p, infer_s = run_peer(args.impl, args.model, *parts, args)
     y_test = y[n_train:]
     print(json.dumps({
         "impl": args.impl, "model": args.model, "embedding_optimizer": args.embedding_optimizer,
         "train_rows": n_train, "test_rows": len(y_test), "params": sum(q.numel() for q in net.parameters()),
-        "train_s": train_s, "train_sps": n_train / train_s, "infer_sps": len(y_test) / infer_s,
+        "train_s": train_s, "train_sps": n_train / train_s if not args.skip_train else float("nan"),
+        "infer_sps": len(y_test) / infer_s, "infer_passes": args.infer_passes,
         "auc": float(roc_auc_score(y_test, p)),
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(), "torch": torch.__version__,
