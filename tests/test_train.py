@@ -115,3 +115,26 @@ def test_lazy_adam_refuses_weight_decay_and_unknown_names():
         optimizers(_tiny_fm(), 1e-3, embedding_optimizer="lazy_adam", embed_l2=1e-4)
     with pytest.raises(ConfigError, match="lazy_adam"):
         optimizers(_tiny_fm(), 1e-3, embedding_optimizer="sgd")
+
+
+def test_keep_freed_memory_applies_once_and_can_be_turned_off(monkeypatch):
+    import ctypes.util
+    import sys
+
+    from aim import train
+
+    monkeypatch.setattr(train, "_freed_memory_kept", False)
+    monkeypatch.setenv("AIM_KEEP_FREED_MEMORY", "0")
+    assert train.keep_freed_memory() is False
+    monkeypatch.delenv("AIM_KEEP_FREED_MEMORY")
+    glibc = sys.platform.startswith("linux") and ctypes.util.find_library("c") == "libc.so.6"
+    assert train.keep_freed_memory() is glibc
+    assert train.keep_freed_memory() is glibc  # idempotent
+    # fit applies it (a process-wide allocator setting; the numbers trained do not depend on it)
+    monkeypatch.setattr(train, "_freed_memory_kept", False)
+    torch.manual_seed(0)
+    model = FM([5, 7], 4, 0.01)
+    data = Tensors(torch.randint(0, 5, (64, 2)), torch.randint(0, 2, (64,)).float())
+    fit(model, data, data, stage="t", epochs=1, batch_size=32, lr=1e-3, eval_batch_size=64,
+        generator=torch.Generator().manual_seed(0))
+    assert train._freed_memory_kept is glibc
