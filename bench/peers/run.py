@@ -46,11 +46,10 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / "bench" / "peers" / ".venv"
 OUT = ROOT / "bench" / "out" / "peers"
 PEER_PACKAGES = {"fuxictr": "fuxictr==2.3.10", "deepctr": "deepctr-torch==0.3.0", "torchfm": "torchfm==0.7.0"}
-PEER_PACKAGES["deepctr-fit"] = PEER_PACKAGES["deepctr"]  # the same models, trained by the library's own fit
 SMALL_DEPS = {"fuxictr": ["pyyaml", "h5py", "polars", "tqdm", "msgpack", "ray==2.60.0"], "deepctr": ["tqdm"],
-              "deepctr-fit": ["tqdm"], "torchfm": []}
-IMPORTS = {"fuxictr": "fuxictr.pytorch.layers", "deepctr": "deepctr_torch.models", "torchfm": "torchfm.model.dfm",
-           "deepctr-fit": "deepctr_torch.models"}
+              "torchfm": []}
+IMPORTS = {"fuxictr": "fuxictr.pytorch.layers", "deepctr": "deepctr_torch.models", "torchfm": "torchfm.model.dfm"}
+LIBRARY = {"deepctr-fit": "deepctr"}  # implementations that run an installed library another way (its own fit)
 PEER_MODELS = ("deepfm", "fm", "ipnn")
 OUR_MODELS = ("deepfm", "fm", "ipnn", "aim-retrain", "aim-search")
 # Avazu's fields (day, hour, weekday, C1, banner_pos, site_*, app_*, device_id, device_ip, device_model,
@@ -76,15 +75,16 @@ def setup(impls: list[str]) -> list[str]:
         if impl == "ours":
             ok.append(impl)
             continue
-        if subprocess.run([str(python()), "-c", f"import {IMPORTS[impl]}"], capture_output=True).returncode:
-            pip = subprocess.run([str(python()), "-m", "pip", "install", "-q", "--no-deps", PEER_PACKAGES[impl],
-                                  *SMALL_DEPS[impl]], capture_output=True, text=True)
+        lib = LIBRARY.get(impl, impl)
+        if subprocess.run([str(python()), "-c", f"import {IMPORTS[lib]}"], capture_output=True).returncode:
+            pip = subprocess.run([str(python()), "-m", "pip", "install", "-q", "--no-deps", PEER_PACKAGES[lib],
+                                  *SMALL_DEPS[lib]], capture_output=True, text=True)
             if pip.returncode:
-                print(f"!! {impl}: pip could not install {PEER_PACKAGES[impl]}: {pip.stderr.strip()[-300:]}")
+                print(f"!! {impl}: pip could not install {PEER_PACKAGES[lib]}: {pip.stderr.strip()[-300:]}")
                 continue
-        check = subprocess.run([str(python()), "-c", f"import {IMPORTS[impl]}"], capture_output=True, text=True)
+        check = subprocess.run([str(python()), "-c", f"import {IMPORTS[lib]}"], capture_output=True, text=True)
         if check.returncode:
-            print(f"!! {impl}: installed but `import {IMPORTS[impl]}` fails: {check.stderr.strip()[-300:]}")
+            print(f"!! {impl}: installed but `import {IMPORTS[lib]}` fails: {check.stderr.strip()[-300:]}")
             continue
         ok.append(impl)
     return ok

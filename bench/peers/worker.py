@@ -135,7 +135,7 @@ def run_peer(impl: str, model: str, vocab, X_train, y_train, X_test, args) -> tu
     n, bs = len(y), args.batch
     net.train()
     start = time.perf_counter()
-    for i in range(0, n if not args.skip_train else 0, bs):
+    for i in range(0, 0 if args.skip_train else n, bs):
         loss = nn.functional.binary_cross_entropy(net(take(xs, i, i + bs)).squeeze(-1), y[i : i + bs])
         opt.zero_grad()
         loss.backward()
@@ -159,13 +159,16 @@ def run_deepctr_fit(model: str, vocab, X_train, y_train, X_test, args) -> tuple[
     the rows are already shuffled) and ``predict`` with the same batch as everyone's inference."""
     net, _ = deepctr(model, vocab)
     net.compile("adam", "binary_crossentropy")
-    names = [f"f{i}" for i in range(len(vocab))]
-    xs = {n: X_train[:, i].astype(np.int64) for i, n in enumerate(names)}
-    start = time.perf_counter()
+    def columns(X: np.ndarray) -> dict[str, np.ndarray]:
+        return {f"f{i}": X[:, i].astype(np.int64) for i in range(len(vocab))}
+
+    train_s = 0.0
     if not args.skip_train:
+        xs = columns(X_train)
+        start = time.perf_counter()
         net.fit(xs, y_train.astype(np.float32), batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
-    train_s = time.perf_counter() - start
-    xt = {n: X_test[:, i].astype(np.int64) for i, n in enumerate(names)}
+        train_s = time.perf_counter() - start
+    xt = columns(X_test)
     return net, train_s, *timed_inference(lambda: net.predict(xt, batch_size=args.infer_batch), args)
 
 
