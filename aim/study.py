@@ -21,8 +21,11 @@ table exports mark a significant improvement with ``*`` and a significant degrad
 
 A study is resumable: ``run_study`` on an existing folder (``resume_dir``) or ``resume_study`` reuses every run
 that ``aim.runs.load_run`` reads as complete with the expected config, continues a failed or killed run that
-checkpointed a stage from its last finished stage (``pipeline.resume``: a killed AIM run does not start over),
-and redoes the other failed, running and missing ones. The summary only ever counts complete runs; the study is ``complete`` only when every run is.
+checkpointed a stage from its last finished stage (``pipeline.resume``: a killed AIM run does not start over;
+the run in flight when the study was stopped is found in ``runs/`` although study.json does not record it yet),
+and redoes the other failed, running and missing ones. SIGTERM unwinds a study like Ctrl-C: the run in flight
+and the study are marked failed. The summary only ever counts complete runs; the study is ``complete`` only when
+every run is; until then ``python -m aim table`` / ``show`` summarise the recorded runs as they are now.
 """
 
 from __future__ import annotations
@@ -31,10 +34,13 @@ import dataclasses
 import itertools
 import math
 import os
+import signal
+import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +50,18 @@ import pandas as pd
 
 from aim.config import VARIANTS, RunConfig
 from aim.errors import AIMError, ConfigError, RunFormatError
-from aim.runs import CHECKPOINTS_DIR, RUN_FILE, STATUSES, load_run, now, read_json, read_table, write_csv, write_json
+from aim.runs import (
+    CHECKPOINTS_DIR,
+    RUN_FILE,
+    STATUSES,
+    load_run,
+    now,
+    read_json,
+    read_table,
+    write_csv,
+    write_json,
+    writer_alive,
+)
 
 SCHEMA_VERSION = 1
 STUDY_FILE = "study.json"
@@ -341,8 +358,40 @@ class Study:
                     status = read_json(path / RUN_FILE).get("status")
                 except RunFormatError:
                     status = "unreadable"
+                if status == "running" and writer_alive(path) is False:
+                    status = "failed"  # its process is gone (killed): load_run reads it as interrupted too
                 out[variant][seed] = status if status in STATUSES else "unreadable"
         return out
+
+    def recorded_metas(self) -> dict[str, dict[int, dict | None]]:
+        """variant -> seed -> the ``run.json`` dict of the run recorded there as ``load_run`` reads it (a killed
+        run reads as failed; an unreadable one as ``{"status": "unreadable", "error": why}``), or None when the
+        study has none there or its folder is gone."""
+        out: dict[str, dict[int, dict | None]] = {}
+        for variant in self.variants:
+            out[variant] = {}
+            for seed in self.seeds:
+                path = self.runs.get(variant, {}).get(seed)
+                if path is None:
+                    out[variant][seed] = None
+                    continue
+                try:
+                    out[variant][seed] = load_run(path, lazy=True).meta
+                except RunFormatError as exc:
+                    out[variant][seed] = {"id": path.name, "status": "unreadable", "error": str(exc)}
+        return out
+
+    def current_summary(self) -> pd.DataFrame | None:
+        """The summary of the study as it stands: summary.csv once the study is complete; before that (running,
+        interrupted, failed) ``summarise`` over its recorded runs read now, because summary.csv is rewritten only
+        after a whole variant has run and would show an interrupted variant with no runs. A study whose runs
+        are not on this machine (only study.json and summary.csv copied) keeps its summary.csv."""
+        if self.status == "complete":
+            return self.summary
+        metas = self.recorded_metas()
+        if not any(m is not None for by_seed in metas.values() for m in by_seed.values()):
+            return self.summary
+        return summarise({v: [m for m in by_seed.values() if m is not None] for v, by_seed in metas.items()})
 
 
 def is_study(path: str | Path) -> bool:
@@ -467,6 +516,25 @@ def _matches(meta: Mapping, cfg: RunConfig) -> bool:
         return False
 
 
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While in the block, SIGTERM (the app's Cancel, ``kill``) raises ``SystemExit`` in the main thread instead of
+    ending the process on the spot, so the run in flight is marked failed (``pipeline``) and the study too
+    (``run_study``), rather than both left ``running``. Elsewhere than the main thread it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, _frame: Any) -> None:
+        raise SystemExit(f"terminated by signal {signum}")
+
+    before = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: int | None,
              resume_from: str | None = None) -> dict:
     """One (variant, seed) of a study, in this process or a joblib worker; never raises an ``Exception``: a
@@ -483,7 +551,7 @@ def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: 
     runs = Path(runs_dir)
     before = set(os.listdir(runs)) if runs.is_dir() else set()
     result = {"token": token, "seed": cfg.seed, "path": None, "status": "failed", "error": None, "auc": math.nan}
-    with open(log_path, "a", encoding="utf-8") as fh:
+    with _sigterm_unwinds(), open(log_path, "a", encoding="utf-8") as fh:  # a loky worker gets SIGTERM too
         def log(msg: str) -> None:
             fh.write(msg + "\n")
             fh.flush()
@@ -525,8 +593,9 @@ def _parallel_results(tasks: list[tuple], jobs: int) -> Iterable[dict]:
     yield from par(delayed(_run_one)(*t) for t in tasks)
 
 
-def _index_complete(runs_dir: Path) -> dict[tuple[str, int], list[Path]]:
-    """Complete runs on disk by (token, seed), newest first: finds runs a killed study never recorded."""
+def _index_runs(runs_dir: Path, complete: bool = True) -> dict[tuple[str, int], list[Path]]:
+    """Complete (or, ``complete=False``, unfinished) runs on disk by (token, seed), newest first: finds the runs a
+    killed study never recorded (a run is recorded in study.json only once it has ended)."""
     index: dict[tuple[str, int], list[tuple[str, Path]]] = {}
     if not runs_dir.is_dir():
         return {}
@@ -535,7 +604,7 @@ def _index_complete(runs_dir: Path) -> dict[tuple[str, int], list[Path]]:
             meta = read_json(p / RUN_FILE) if p.is_dir() else None
         except RunFormatError:
             continue
-        if not meta or meta.get("status") != "complete" or not isinstance(meta.get("config"), dict):
+        if not meta or (meta.get("status") == "complete") != complete or not isinstance(meta.get("config"), dict):
             continue
         key = (token_of(meta["config"]), meta["config"].get("seed"))
         index.setdefault(key, []).append((str(meta.get("created", "")), p))
@@ -566,6 +635,7 @@ def _resumable(path: Path | None, cfg: RunConfig) -> str | None:
     return str(path) if any((Path(path) / CHECKPOINTS_DIR).glob("*.pt")) else None
 
 
+@_sigterm_unwinds()
 def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int | Iterable[int],
               out_root: str | Path = DEFAULT_OUT, jobs: int | None = 1, log: Log = print,
               resume_dir: str | Path | None = None, transfer_from: str | None = None) -> Path:
@@ -636,7 +706,7 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
 
     try:
         flush()
-        index = _index_complete(runs_dir)
+        index, unfinished = _index_runs(runs_dir), _index_runs(runs_dir, complete=False)
         for token in tokens:
             todo = []
             resumable: dict[int, str | None] = {}
@@ -653,7 +723,8 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
                         break
                 else:
                     todo.append(seed)
-                    resumable[seed] = _resumable(recorded, cfg)
+                    resumable[seed] = next(filter(None, (_resumable(p, cfg) for p in [recorded, *unfinished.get(
+                        (token, seed), [])])), None)
             if todo:
                 n_proc = min(jobs, len(todo))
                 threads = max(1, (os.cpu_count() or 1) // n_proc) if n_proc > 1 else None
@@ -709,7 +780,8 @@ def study_summary(path: str | Path) -> dict:
     study = load_study(path)
     statuses = study.run_statuses()
     flat = [s for by_seed in statuses.values() for s in by_seed.values()]
-    rows = _records(study.summary) if study.summary is not None else []
+    current = study.current_summary()
+    rows = _records(current) if current is not None else []
     return {
         "kind": "study",
         "id": study.id,
@@ -719,7 +791,7 @@ def study_summary(path: str | Path) -> dict:
         "dataset": study.meta["dataset"],
         "variants": study.variants,
         "seeds": study.seeds,
-        "best_baseline": study.best_baseline,
+        "best_baseline": best_baseline(current) if current is not None else study.best_baseline,
         "transfer_from": study.meta.get("transfer_from"),
         "summary": rows,
         "runs": {"complete": flat.count("complete"), "total": len(flat), "missing": study.missing,
@@ -863,6 +935,7 @@ def format_table(df: pd.DataFrame, fmt: str) -> str:
 def study_table(path: str | Path, fmt: str = "markdown") -> str:
     """The summary table of the study in ``path`` in ``fmt`` (refuses a study that has no summary yet)."""
     study = load_study(path)
-    if study.summary is None:
+    summary = study.current_summary()
+    if summary is None:
         raise RunFormatError(study.path / SUMMARY_FILE, "file is missing: the study has no summary yet")
-    return format_table(study.summary, fmt)
+    return format_table(summary, fmt)

@@ -283,6 +283,90 @@ def test_study_runs_resumes_and_fails(tmp_path, tiny_config, monkeypatch):
         st.run_study(base.replace(train=base.train.__class__(epochs=2)), "fm", [0], tmp_path, resume_dir=path)
 
 
+def test_table_of_an_interrupted_study_counts_its_complete_runs(tmp_path, tiny_config, monkeypatch, capsys):
+    """A study interrupted inside a variant (deepfm seed 0 complete, seed 1 never finished) still shows that
+    variant's complete run: ``python -m aim table`` printed ``deepfm | 0 | --`` from the summary.csv written after
+    the last *finished* variant."""
+    from aim.cli import main
+
+    real_execute = aim.pipeline.execute
+
+    def interrupted(cfg, *args, **kwargs):
+        if (cfg.variant, cfg.seed) == ("deepfm", 1):
+            raise KeyboardInterrupt
+        return real_execute(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(aim.pipeline, "execute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        st.run_study(tiny_config("fm"), "fm,deepfm", [0, 1], tmp_path, jobs=1, log=lambda _: None)
+    path = next(tmp_path.iterdir())
+    study = st.load_study(path)
+    assert study.status == "failed" and study.run_statuses()["deepfm"] == {0: "complete", 1: "missing"}
+    deepfm = load_run(study.runs["deepfm"][0]).meta["metrics"]["test"]["auc"]
+    assert main(["table", str(path)]) == 0
+    table = capsys.readouterr().out
+    line = next(line for line in table.splitlines() if line.startswith("| deepfm |"))
+    assert "| fm | 2 |" in table and line.startswith("| deepfm | 1 |") and f"{deepfm:.4f}" in line, table
+    summary = st.study_summary(path)["summary"]
+    assert [(r["variant"], r["n"]) for r in summary] == [("fm", 2), ("deepfm", 1)]
+
+
+STUDY_ARGS = ["--synthetic-rows", "3000", "--synthetic-fields", "5", "--synthetic-noise-fields", "1",
+              "--synthetic-planted-pairs", "2", "--search-epochs", "2", "--embed-epochs", "2", "--epochs", "2",
+              "--mlp", "8", "--embed-dim", "4"]
+
+
+def test_sigterm_marks_the_run_in_flight_failed_and_resume_continues_it(tmp_path):
+    """``python -m aim study`` stopped with SIGTERM (the app's Cancel) inside an AIM run's embed stage: the run
+    and the study are marked failed on disk, not left ``running``; the resumed study continues that run from its
+    search checkpoint in its own folder."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT, cli_env
+
+    proc = subprocess.Popen([sys.executable, "-m", "aim", "study", "--variants", "aim", "--seeds", "1", "--jobs",
+                             "1", *STUDY_ARGS, "--out", str(tmp_path)], cwd=ROOT, env=cli_env(), text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    run = None
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            runs = list(tmp_path.glob(f"study__*/{st.RUNS_DIR}/*/progress.json"))
+            try:
+                stage = json.loads(runs[0].read_text()).get("stage") if runs else None
+            except (OSError, ValueError):
+                stage = None
+            if stage == "embed":
+                run = runs[0].parent
+                proc.send_signal(signal.SIGTERM)
+                break
+            time.sleep(0.005)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert run is not None, f"never reached the embed stage: {out[-3000:]}"
+    assert proc.returncode != -signal.SIGTERM, "SIGTERM killed the study without unwinding it"
+    on_disk = read_json(run / RUN_FILE)
+    assert on_disk["status"] == "failed" and "signal" in on_disk["error"], on_disk["status"]
+    path = run.parent.parent
+    study = read_json(path / st.STUDY_FILE)
+    assert study["status"] == "failed" and "interrupted" in study["error"]
+    assert st.study_summary(path)["runs"]["by_variant"]["aim"]["0"] != "running"
+
+    logs: list[str] = []
+    st.resume_study(path, jobs=1, log=logs.append)
+    study = st.load_study(path)
+    assert study.status == "complete" and study.runs["aim"][0] == run, logs
+    assert [p.name for p in (path / st.RUNS_DIR).iterdir()] == [run.name]
+    assert load_run(run).meta["resumed"][0]["checkpoints"] == ["search"]
+    assert any("continuing the interrupted" in line for line in logs)
+
+
 @pytest.mark.skipif(not os.environ.get("AIM_TEST_PARALLEL"), reason="set AIM_TEST_PARALLEL=1: loky workers each "
                     "import torch and sklearn (about 40 s on 2 loaded cores)")
 def test_study_parallel_seeds(tmp_path, tiny_config):
