@@ -1,6 +1,7 @@
 """AIM Explorer: ``streamlit run app/streamlit_app.py``. Pages live in ``app/views/``; this file is the frame:
 navigation, the sidebar (where runs are read from) and deep links (``?view=compare&runs=a,b`` on the root URL
-opens that view; each page also has its own path, e.g. ``/compare?runs=a,b``)."""
+opens that view; each page also has its own path, e.g. ``/runs``, ``/compare?runs=a,b``). The root URL opens
+*Start here*."""
 
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from app import catalog, ui  # noqa: E402
 st.set_page_config(page_title="AIM Explorer", page_icon="🔎", layout="wide")
 
 PAGES = {
-    "runs": st.Page("views/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs", default=True),
+    "start": st.Page("views/start.py", title="Start here", icon=":material/waving_hand:", url_path="start",
+                     default=True),
+    "runs": st.Page("views/runs.py", title="Runs", icon=":material/table_rows:", url_path="runs"),
     "interactions": st.Page("views/interactions.py", title="Interactions", icon=":material/scatter_plot:",
                             url_path="interactions"),
     "functions": st.Page("views/functions.py", title="Interaction functions", icon=":material/functions:",
@@ -28,7 +31,7 @@ PAGES = {
     "launch": st.Page("views/launch.py", title="Launch a run", icon=":material/rocket_launch:", url_path="launch"),
 }
 page = st.navigation({
-    "Runs": [PAGES["runs"]],
+    "AIM Explorer": [PAGES["start"], PAGES["runs"]],
     "One run": [PAGES["interactions"], PAGES["functions"], PAGES["embeddings"]],
     "Several runs": [PAGES["compare"], PAGES["studies"]],
     "Train": [PAGES["launch"]],

@@ -1,0 +1,64 @@
+"""Start here: what AIM does, the shipped runs under their friendly names with a link to the view that shows each
+best, and the glossary the other pages' tooltips come from."""
+
+import streamlit as st
+
+from app import glossary, shipped, ui
+
+PIPELINE = """digraph {
+  rankdir=LR; bgcolor="transparent";
+  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", color="#1f77b4", fontname="sans-serif", fontsize=11];
+  edge [color="#555"];
+  data [label="CTR data\\n(fields → embeddings)", fillcolor="#f4f4f4", color="#888"];
+  a [label="1. search interaction-IF\\nFIS + IFS: GRDA on gates α"];
+  h [label="higher orders (optional)\\ntriples from kept pairs", style="rounded,dashed"];
+  b [label="2. search embed\\nEDS: GRDA on gates β"];
+  c [label="3. re-train\\nthe selected model, Adam"];
+  run [label="run folder\\nα, β, metrics, history", fillcolor="#f4f4f4", color="#888"];
+  data -> a -> h -> b -> c -> run;
+}"""
+BEST_VIEW = {"run": ("views/interactions.py", "run", "α vs statistics AUC (Fig. 7)"),
+             "study": ("views/studies.py", "study", "ablation table over seeds")}
+
+
+@st.cache_data(show_spinner=False)
+def entries() -> list[shipped.Entry]:
+    return shipped.tool_entries()
+
+
+st.title("Start here")
+st.markdown(
+    "**AIM** (Automatic Interaction Machine) learns which feature interactions a click-through-rate model needs. "
+    "It gives every pair (and, optionally, triple) of fields one gate **α** per interaction function, lets the "
+    "GRDA optimizer drive the useless gates to exactly zero, then gives every embedding dimension a gate **β** "
+    "and prunes those too, and finally re-trains the small model it found. This app shows what each run "
+    "selected and why, and compares runs and whole studies against the DeepFM / IPNN / FM baselines.")
+st.graphviz_chart(PIPELINE)
+
+data = ui.loaded()
+runs = {rid: r.meta for rid, r in data.runs.items() if data.sources[rid] == "cached" and rid not in data.study_of}
+studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
+st.subheader("The shipped runs")
+found = shipped.shipped(runs, studies, entries())
+if not found:
+    st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs, or "
+            "**Launch a run**.")
+for kind, heading in (("run", "Single runs: open on *Interactions*"), ("study", "Studies: open on *Studies*")):
+    items = [s for s in found if s.kind == kind]
+    if not items:
+        continue
+    page, param, view = BEST_VIEW[kind]
+    st.markdown(f"**{heading}**")
+    with st.container(border=True):
+        for item in items:
+            c1, c2 = st.columns([1, 3], vertical_alignment="center")
+            c1.page_link(page, label=item.name, icon=":material/open_in_new:", query_params={param: item.folder},
+                         help=f"{view}: `{item.folder}`")
+            c2.markdown(item.about + (f" · *{item.note}*" if item.note else ""))
+st.caption("Every run and study, yours included, is on **Runs**; **Compare runs** puts 2-4 of them side by side.")
+
+st.subheader("Glossary")
+terms = list(glossary.TERMS.values())
+cols = st.columns(2)
+for i, term in enumerate(terms):
+    cols[i * 2 // len(terms)].markdown(f"**{term.term}**: {term.text}")
