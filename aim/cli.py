@@ -1,4 +1,4 @@
-"""``python -m aim run | show | datasets``: the command line for everything the app can launch.
+"""``python -m aim run | show | datasets | study | table | report``: the command line for everything the app can launch.
 
 Options are generated from the config dataclasses (their ``help`` is the option help), so a config field and its
 flag cannot drift apart: ``ModelConfig.embed_dim`` is ``--embed-dim``; synthetic-data fields carry a
@@ -128,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     table = sub.add_parser("table", help="print the summary table of a study")
     table.add_argument("study_dir")
     table.add_argument("--format", choices=("csv", "latex", "markdown"), default="markdown")
+    report = sub.add_parser("report", formatter_class=_HelpFormatter,
+                            help="write a self-contained HTML report of a run or a study for stakeholders (charts "
+                                 "work offline); prints the file last")
+    report.add_argument("path", metavar="RUN_OR_STUDY", help="a run folder or a study folder")
+    report.add_argument("--out", default="report.html", help="the HTML file to write")
     return parser
 
 
@@ -267,6 +272,15 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from aim.report import write_report
+
+    out = write_report(args.path, args.out)
+    print(f"report of {args.path}: {out.stat().st_size / 2**20:.1f} MiB")
+    print(out)
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from aim.study import format_study, is_study, study_summary
 
@@ -335,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        commands = {"run": cmd_run, "show": cmd_show, "datasets": cmd_datasets, "study": cmd_study, "table": cmd_table}
+        commands = {"run": cmd_run, "show": cmd_show, "datasets": cmd_datasets, "study": cmd_study, "table": cmd_table,
+                    "report": cmd_report}
         return commands[args.command](args)
     except AIMError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,413 @@
+"""A stakeholder report of a run or a study as ONE self-contained HTML file (``python -m aim report``).
+
+What was searched (dataset, rows, fields, variant, orders, functions), what was kept (interactions per order and
+FI ratio, the top interactions by |α| with their function and statistics AUC, embedding dimensions per field),
+the parameters EDS saved, the results against the baselines (a study: ``aim.study`` summary, the numbers of
+``python -m aim table``) and every warning (runs not complete, folders gone, a run's ``warnings``). The tables and
+charts are those of ``aim.analysis``; plotly.js is inlined once, so the charts stay interactive offline and the
+file needs no server. Pure: no Streamlit; ``report_html`` gives the page as a string for a download button.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from aim import analysis
+from aim.errors import ConfigError, OutputError, RunFormatError
+from aim.runs import RUN_FILE, Run, load_run, os_problem
+from aim.study import FI_PREFIX, SIGNIFICANCE, STUDY_FILE, Study, best_baseline, is_study, load_study, summarise
+
+TOP_INTERACTIONS = 15
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;max-width:1100px;margin:2em auto;
+padding:0 1.5em;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+.sub{color:#666;margin-top:0}.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:.6em}
+.fact{background:#f6f8fa;border-radius:6px;padding:.5em .8em}.fact b{display:block;font-size:1.15em}
+.fact span{color:#666;font-size:.85em}.headline{font-size:1.08em;background:#eef5fc;border-radius:6px;
+padding:.6em 1em .6em 2em}.wide{overflow-x:auto}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
+th,td{border-bottom:1px solid #e5e5e5;padding:.3em .7em;text-align:right}td{white-space:nowrap}th{background:#f6f8fa}
+td:first-child,th:first-child{text-align:left}.warn{background:#fff4e5;border-left:4px solid #f0a020;
+padding:.6em 1em}.ok{color:#2a7a2a}.note{color:#666;font-size:.88em}.figure{margin:1em 0}
+"""
+
+
+class _Page:
+    """The report as it is built: HTML parts in order; every text is escaped here."""
+
+    def __init__(self, title: str, subtitle: str):
+        self.title = title
+        self.parts = [f"<h1>{_e(title)}</h1><p class='sub'>{_e(subtitle)}</p>"]
+
+    def h2(self, text: str) -> None:
+        self.parts.append(f"<h2>{_e(text)}</h2>")
+
+    def text(self, text: str, cls: str = "") -> None:
+        self.parts.append(f"<p class='{cls}'>{_e(text)}</p>" if cls else f"<p>{_e(text)}</p>")
+
+    def facts(self, items: Iterable[tuple[str, Any]]) -> None:
+        cells = "".join(f"<div class='fact'><span>{_e(k)}</span><b>{_e(v)}</b></div>" for k, v in items)
+        self.parts.append(f"<div class='facts'>{cells}</div>")
+
+    def headline(self, sentences: list[str]) -> None:
+        items = "".join(f"<li>{_e(s)}</li>" for s in sentences)
+        self.parts.append(f"<ul class='headline'>{items}</ul>")
+
+    def warnings(self, items: list[str]) -> None:
+        if items:
+            rows = "".join(f"<li>{_e(w)}</li>" for w in items)
+            self.parts.append(f"<div class='warn'><b>Warnings</b><ul>{rows}</ul></div>")
+        else:
+            self.parts.append("<p class='ok'>No warnings.</p>")
+
+    def table(self, df: pd.DataFrame, formats: Mapping[str, str] | None = None) -> None:
+        """``df`` as an HTML table; ``formats``: column -> format spec ("{:.4f}") for its numbers."""
+        shown = df.copy()
+        for col, spec in (formats or {}).items():
+            if col in shown.columns:
+                shown[col] = [_fmt(v, spec) for v in shown[col]]
+        self.parts.append("<div class='wide'>" + shown.to_html(index=False, escape=True, na_rep="–", border=0)
+                          + "</div>")
+
+    def figure(self, fig: go.Figure) -> None:
+        fig.update_layout(dragmode="zoom")  # the app's lasso selects rows of a table the report does not have
+        self.parts.append("<div class='figure'>" + fig.to_html(full_html=False, include_plotlyjs=False,
+                                                               config=FIGURE_CONFIG) + "</div>")
+
+    def html(self) -> str:
+        # plotly.js inlined once (the same script as include_plotlyjs=True): the file works offline.
+        return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(self.title)}</title>"
+                f"<style>{STYLE}</style><script type='text/javascript'>{get_plotlyjs()}</script></head><body>"
+                + "\n".join(self.parts) + "</body></html>\n")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    try:
+        return spec.format(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _int(value: Any) -> str:
+    return f"{int(round(value)):,}" if isinstance(value, int | float) and math.isfinite(value) else "–"
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+def report_html(path: str | Path) -> str:
+    """The report of the run or study folder ``path`` as one HTML page; ``ConfigError`` naming ``path`` when it
+    is neither, ``RunFormatError`` when it is one that cannot be read."""
+    path = Path(path)
+    if is_study(path):
+        return study_report(load_study(path))
+    if (path / RUN_FILE).is_file():
+        return run_report(load_run(path))
+    what = "no such folder" if not path.exists() else "not a folder" if not path.is_dir() else \
+        f"has neither {RUN_FILE} nor {STUDY_FILE}"
+    raise ConfigError(f"{path}: {what}; expected a run folder (with {RUN_FILE}, made by python -m aim run) or a "
+                      f"study folder (with {STUDY_FILE}, made by python -m aim study)")
+
+
+def write_report(path: str | Path, out: str | Path) -> Path:
+    """Write ``report_html(path)`` to the file ``out`` (its folder is created); returns ``out``."""
+    page = report_html(path)
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(out, f"cannot be written: {os_problem(exc)}") from None
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------- a run
+
+def _searched(meta: Mapping, config: Mapping) -> list[tuple[str, Any]]:
+    """Dataset, rows, fields, orders and functions of a run's (or a study's base) config and data summary."""
+    data = meta.get("dataset") or {}
+    rows = data.get("rows") or {}
+    search = config.get("search") or {}
+    orders = range(2, int(config.get("max_order") or 2) + 1)
+    return [("dataset", data.get("name") or config.get("dataset", "?")),
+            ("rows (train / valid / test)", " / ".join(_int(rows.get(k)) for k in ("train", "valid", "test"))
+             if rows else "–"),
+            ("fields", len(data.get("fields") or []) or "–"),
+            ("orders searched", ", ".join(map(str, orders))),
+            ("interaction functions", str(search.get("functions", "–")).replace(",", ", ")),
+            ("embedding size d", (config.get("model") or {}).get("embed_dim", "–"))]
+
+
+def _run_warnings(meta: Mapping, label: str = "") -> list[str]:
+    out = []
+    if meta.get("status") != "complete":
+        out.append(f"{label}status {meta.get('status')}" + (f": {meta['error']}" if meta.get("error") else ""))
+    found = meta.get("warnings")
+    if isinstance(found, list):
+        out += [f"{label}{w}" for w in found]
+    elif found:
+        out.append(f"{label}{found}")
+    return out
+
+
+def _kept_per_order(meta: Mapping) -> pd.DataFrame:
+    rows = [{"order": int(k[5:]), "interactions kept": o.get("kept"), "of": o.get("total"),
+             "FI ratio": o.get("fi_ratio"), "columns kept": o.get("columns_kept"), "of columns": o.get("columns_total")}
+            for k, o in sorted((meta.get("interactions") or {}).items()) if isinstance(o, Mapping)]
+    return pd.DataFrame(rows, columns=["order", "interactions kept", "of", "FI ratio", "columns kept", "of columns"])
+
+
+def _top_interactions(inter: pd.DataFrame, kept_in: Mapping[str, int] | None = None, runs: int = 0) -> pd.DataFrame:
+    """The interactions of largest |α| (``alpha_points`` per interaction), with the kept functions; ``kept_in``:
+    interaction name -> number of a study's ``runs`` that keep it."""
+    points = analysis.alpha_points(inter, per="interaction").sort_values("abs_alpha", ascending=False)
+    top = points[(points["abs_alpha"] > 0) | (points["kept"] == 1)].head(TOP_INTERACTIONS)
+    df = pd.DataFrame({"interaction": top["field_names"], "order": top["order"],
+                       "kept": ["yes" if k == 1 else "no" for k in top["kept"]],
+                       "kept functions": top["functions_kept"].replace("", "–"),
+                       "function of largest |α|": top["function"], "|α|": top["abs_alpha"],
+                       "statistics AUC": top["stats_auc"]})
+    if kept_in is not None:
+        df[f"kept in (of {runs} seeds)"] = [kept_in.get(n, 0) for n in top["field_names"]]
+    if analysis.has_planted(inter):
+        df["planted"] = ["yes" if p == 1 else "" for p in top["planted"]]
+    return df
+
+
+def _params_text(meta: Mapping) -> str | None:
+    p = analysis.params_summary(meta)
+    if not p["before_eds"] or p["after_eds"] is None:
+        return None
+    return (f"parameters {p['before_eds']:,} before EDS, {p['after_eds']:,} after: EDS saved {p['saved']:,} "
+            f"({p['saved'] / p['before_eds']:.1%}).")
+
+
+def _fields_table(fields: pd.DataFrame, dim: int) -> pd.DataFrame:
+    return pd.DataFrame({"field": fields["name"], "vocabulary": fields["vocab_size"].map(_int),
+                         f"dimensions kept (of {dim})": fields["dims_kept"]})
+
+
+def _kept_sentence(interactions: Mapping) -> str | None:
+    parts = [f"{o.get('kept')} of {o.get('total')} order-{k[5:]} interactions ({_fmt(o.get('fi_ratio'), '{:.1%}')})"
+             for k, o in sorted(interactions.items()) if isinstance(o, Mapping)]
+    return f"The search kept {', '.join(parts)}." if parts else None
+
+
+def _run_headline(m: Mapping) -> list[str]:
+    test = (m.get("metrics") or {}).get("test") or {}
+    out = [f"Test AUC {_fmt(test.get('auc'), '{:.4f}')}, log loss {_fmt(test.get('logloss'), '{:.4f}')}"
+           f" (variant {m.get('variant')}, seed {m.get('seed')})."]
+    kept = _kept_sentence(m.get("interactions") or {}) if str(m.get("variant", "")).startswith("aim") else None
+    params = _params_text(m)
+    return out + [s for s in (kept, params and "EDS: " + params) if s]
+
+
+def run_report(run: Run) -> str:
+    """The report of one run: searched, kept (interactions, functions, embedding sizes), parameters, warnings."""
+    run.load_tables()
+    m, config = run.meta, run.meta.get("config") or {}
+    page = _Page(f"AIM report: {run.id}", f"{m.get('variant')} run, seed {m.get('seed')}, status {m.get('status')}, "
+                                          f"created {m.get('created')}")
+    test = (m.get("metrics") or {}).get("test") or {}
+    page.facts([*_searched(m, config), ("variant", m.get("variant")), ("test AUC", _fmt(test.get("auc"), "{:.4f}")),
+                ("test log loss", _fmt(test.get("logloss"), "{:.4f}"))])
+    page.headline(_run_headline(m))
+    page.h2("Warnings")
+    page.warnings(_run_warnings(m))
+
+    page.h2("Results")
+    stages = [{"stage": name, **{f"{split} {k}": ((s.get("metrics") or {}).get(split) or {}).get(k)
+                                 for split in ("valid", "test") for k in ("auc", "logloss")},
+               "epochs": s.get("epochs"), "seconds": s.get("seconds")}
+              for name, s in (m.get("stages") or {}).items() if isinstance(s, Mapping)]
+    page.table(pd.DataFrame(stages), {c: "{:.4f}" for c in ("valid auc", "valid logloss", "test auc", "test logloss")}
+               | {"seconds": "{:.1f}"})
+    page.text("AUC and log loss of each stage on the validation and test splits; the last stage is the model the "
+              "run keeps. The baselines (FM, DeepFM, IPNN) are compared over several seeds by a study "
+              "(python -m aim study), whose report puts them side by side.", "note")
+
+    inter = run.interactions
+    page.h2("What was kept: interactions")
+    page.table(_kept_per_order(m), {"FI ratio": "{:.1%}"})
+    planted = m.get("planted")
+    if planted:
+        page.text(f"Planted interactions (synthetic data): precision {planted.get('precision', math.nan):.2f}, recall "
+                  f"{planted.get('recall', math.nan):.2f} ({planted.get('hits')} of {planted.get('planted')} found).")
+    if inter is not None and not inter.empty and analysis.has_alpha(inter):
+        page.text(f"The interactions whose gate survived the search, largest |α| first (at most {TOP_INTERACTIONS}; "
+                  "α measures how much the model uses an interaction, statistics AUC how well the interaction alone "
+                  "predicts the label):")
+        page.table(_top_interactions(inter), {"|α|": "{:.4f}", "statistics AUC": "{:.4f}"})
+        page.figure(analysis.alpha_scatter(analysis.alpha_points(inter, per="interaction"),
+                                           title="|α| vs statistics AUC, one point per interaction (paper Fig. 7)"))
+        page.figure(analysis.function_frequency_figure(analysis.function_frequency(inter)))
+    else:
+        page.text("This run has no interaction gates (a baseline model keeps every interaction).", "note")
+
+    fields = run.fields
+    page.h2("What was kept: embedding dimensions (EDS)")
+    params = _params_text(m)
+    if params:
+        page.text(params[0].upper() + params[1:])
+    if fields is not None and not fields.empty:
+        dim = analysis.embed_dim_of(m, fields)
+        page.table(_fields_table(fields, dim))
+        page.figure(analysis.embedding_scatter(fields, dim))
+    return page.html()
+
+
+# --------------------------------------------------------------------------------------------------- a study
+
+def _aim_variant(summary: pd.DataFrame) -> str | None:
+    """The AIM variant the report details: ``aim`` when it has complete runs, else the AIM-kind variant with the
+    highest mean test AUC."""
+    rows = summary[(summary["n"] > 0) & (summary["variant"].map(analysis.variant_kind) == "aim")]
+    if rows.empty:
+        return None
+    if "aim" in set(rows["variant"]):
+        return "aim"
+    return str(rows.loc[rows["auc_mean"].idxmax(), "variant"])
+
+
+def _study_headline(summary: pd.DataFrame, best: str | None) -> list[str]:
+    """Each AIM-kind variant against the best baseline in one sentence, and what EDS saved."""
+    s = summary.set_index("variant")
+    if best is None:
+        return ["No baseline of this study has a complete run, so nothing is compared with one."]
+    ref = s.loc[best]
+    out = [f"Best baseline: {best}, test AUC {_fmt(ref['auc_mean'], '{:.4f}')} ± {_fmt(ref['auc_std'], '{:.4f}')}."]
+    for variant, r in s.iterrows():
+        if analysis.variant_kind(str(variant)) == "baseline" or not r["n"]:
+            continue
+        delta = r["auc_mean"] - ref["auc_mean"]
+        verdict = ("significantly better" if delta > 0 else "significantly worse") if r["p_auc"] < SIGNIFICANCE \
+            else "not significantly different"
+        saved = 1 - r["params_after_eds"] / r["params_before_eds"] if r["params_before_eds"] else math.nan
+        eds = f", {saved:.0%} fewer parameters after EDS" if saved > 0 else ""
+        out.append(f"{variant}: {_fmt(r['auc_mean'], '{:.4f}')} ({delta:+.4f}, p = {_fmt(r['p_auc'], '{:.2g}')}, "
+                   f"{verdict}{eds}).")
+    return out
+
+
+def _study_warnings(study: Study, metas: Mapping[str, Mapping[int, Mapping | None]]) -> list[str]:
+    out = []
+    if study.status != "complete":
+        out.append(f"the study is {study.status}" + (f": {study.meta['error']}" if study.meta.get("error") else "")
+                   + "; its tables count only the complete runs")
+    out += [f"run folder gone: {rel}" for rel in study.missing]
+    for variant, by_seed in metas.items():
+        for seed, meta in by_seed.items():
+            if meta is None:
+                out.append(f"{variant} seed {seed}: no run")
+            else:
+                out += _run_warnings(meta, f"{variant} seed {seed}: ")
+    return out
+
+
+def _ablation(summary: pd.DataFrame, seeds: int) -> pd.DataFrame:
+    df = analysis.ablation_table(summary, seeds)
+    params = [c for c in ("params", "params after EDS") if c in df.columns]
+    for c in params:
+        df[c] = df[c].map(_int)
+    if "params" in df.columns:
+        saved = 1 - pd.to_numeric(summary["params_after_eds"]) / pd.to_numeric(summary["params_before_eds"])
+        df.insert(df.columns.get_loc("params after EDS") + 1, "saved by EDS", list(saved))
+    return df
+
+
+def study_report(study: Study) -> str:
+    """The report of a study: the ablation table against the best baseline (mean ± std over seeds, t-test
+    p-values), FI ratios, the kept interactions and embedding sizes of its AIM variant over seeds, warnings."""
+    metas = study.recorded_metas()
+    values = analysis.seed_values(metas)
+    counts = analysis.run_counts(values)
+    summary = study.current_summary()
+    if summary is None:
+        summary = summarise({v: [] for v in study.variants})
+    best = best_baseline(summary)
+    complete = [m for by_seed in metas.values() for m in by_seed.values() if m and m.get("status") == "complete"]
+    page = _Page(f"AIM study report: {study.id}", f"{len(study.variants)} variants × {len(study.seeds)} seeds, "
+                                                  f"status {study.status}, created {study.meta.get('created')}")
+    base = study.meta.get("base_config") or {}
+    page.facts([*_searched(complete[0] if complete else {"dataset": {"name": study.meta.get("dataset")}}, base),
+                ("variants", ", ".join(study.variants)), ("seeds", ", ".join(map(str, study.seeds))),
+                ("runs complete", f"{counts['complete']} / {counts['total']}"), ("best baseline", best or "none")])
+    page.headline(_study_headline(summary, best))
+    page.h2("Warnings")
+    page.warnings(_study_warnings(study, metas))
+
+    page.h2("Results against the baselines")
+    page.table(_ablation(summary, len(study.seeds)),
+               {"p (AUC)": "{:.2g}", "p (log loss)": "{:.2g}", "saved by EDS": "{:.1%}", "train s/epoch": "{:.2f}",
+                "infer s/100k": "{:.3f}"}
+               | {f"FI ratio order {c[len(FI_PREFIX):]}": "{:.1%}" for c in summary.columns if c.startswith(FI_PREFIX)})
+    page.text(f"Test AUC and log loss: mean ± sample std over the complete runs (column runs). p: two-tailed "
+              f"unpaired t-test against the best baseline ({best or 'none'}); * / † mark a variant significantly "
+              f"better / worse than it (p < {SIGNIFICANCE}). The same numbers as python -m aim table.", "note")
+    page.figure(analysis.study_metric_figure(summary, values, "auc"))
+    page.figure(analysis.study_metric_figure(summary, values, "logloss"))
+    transfer = analysis.transfer_table(summary, values)
+    if not transfer.empty:
+        page.text("The plain models trained on the interactions AIM selected (paper Table 10):")
+        page.table(transfer, {c: "{:.4f}" for c in transfer.columns if c not in ("model", "transfer")}
+                   | {c: "{:.2g}" for c in transfer.columns if c.startswith("p (")})
+        page.figure(analysis.transfer_figure(summary))
+
+    page.h2("What was kept")
+    page.figure(analysis.fi_ratio_figure(summary))
+    variant = _aim_variant(summary)
+    if variant is None:
+        page.text("No AIM variant of this study has a complete run, so there are no kept interactions to show.")
+        return page.html()
+    runs = {}
+    for seed, meta in metas[variant].items():
+        if meta and meta.get("status") == "complete":
+            try:
+                runs[seed] = load_run(study.runs[variant][seed])
+                runs[seed].load_tables()
+            except RunFormatError as exc:
+                page.text(f"{variant} seed {seed} cannot be read: {exc}", "warn")
+                runs.pop(seed, None)
+    if not runs:
+        return page.html()
+    kept_sets = {s: analysis.kept_interactions(r.interactions) for s, r in runs.items() if r.interactions is not None}
+    kept_in = analysis.overlap_table(kept_sets)["runs"].to_dict() if kept_sets else {}
+    first = min(runs)
+    page.text(f"{variant}, seed {first}: the interactions whose gate survived the search, largest |α| first (at most "
+              f"{TOP_INTERACTIONS}), and in how many of the {len(runs)} complete {variant} runs each is kept (the "
+              "same interaction kept over seeds is a robust finding).")
+    inter = runs[first].interactions
+    if inter is not None and analysis.has_alpha(inter):
+        page.table(_top_interactions(inter, kept_in, len(runs)), {"|α|": "{:.4f}", "statistics AUC": "{:.4f}"})
+        page.figure(analysis.alpha_scatter(analysis.alpha_points(inter, per="interaction"),
+                                           title=f"{variant} seed {first}: |α| vs statistics AUC per interaction"))
+    freq = analysis.function_frequency_by_run({f"seed {s}": r.interactions for s, r in runs.items()
+                                               if r.interactions is not None})
+    page.figure(analysis.function_frequency_figure(freq, by="run", title=f"{variant}: interaction functions the "
+                                                                         "kept interactions use, per seed"))
+    params = _params_text(runs[first].meta)
+    if params:
+        page.text(f"{variant} seed {first}: {params}")
+    sizes = analysis.embedding_sizes_by_run({f"seed {s}": r.fields for s, r in runs.items() if r.fields is not None})
+    if not sizes.empty:
+        page.figure(analysis.embedding_sizes_figure(sizes).update_layout(title=f"{variant}: embedding dimensions "
+                                                                               "kept per field, per seed"))
+        wide = sizes.pivot(index="name", columns="run", values="dims_kept").reindex(list(dict.fromkeys(sizes["name"])))
+        vocab = sizes.drop_duplicates("name").set_index("name")["vocab_size"].map(_int)
+        wide.insert(0, "vocabulary", vocab.reindex(wide.index))
+        page.table(wide.rename_axis(None, axis=1).reset_index().rename(columns={"name": "field"}))
+    return page.html()
