@@ -171,8 +171,9 @@ def status_banner(run: Run) -> None:
     """Say plainly that a run is still running (with its live progress) or failed (with the reason)."""
     ended = ended_jobs().get(run.id) if run.status == "running" else None
     if ended:
-        st.warning(f"This run says *running*, but the job that wrote it has ended ({ended}): it will not finish. "
-                   "What it wrote is shown.", icon=":material/warning:")
+        st.warning(f"This run says *running*, but the job that wrote it has ended ({ended}): it will not finish "
+                   f"on its own. What it wrote is shown. To finish it: `python -m aim run --resume {run.path}`",
+                   icon=":material/warning:")
     elif run.status == "running":
         p = read_progress(run.path)
         text = analysis.progress_text(p) or "no progress reported yet"
@@ -180,7 +181,8 @@ def status_banner(run: Run) -> None:
                 "What it has written so far is shown; reload for more.", icon=":material/hourglass_top:")
     elif run.status == "failed":
         st.error(f"This run **failed**: {run.meta.get('error') or 'no reason recorded'}. "
-                 "What it wrote before failing is shown.", icon=":material/error:")
+                 f"What it wrote before failing is shown. To finish it from its last checkpoint: "
+                 f"`python -m aim run --resume {run.path}`", icon=":material/error:")
 
 
 def readable(run: Run) -> None:

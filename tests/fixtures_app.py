@@ -38,13 +38,15 @@ ID_C = "synthetic__deepfm__seed0__20260103T000000"
 ID_RUNNING = "synthetic__aim__seed2__20260104T000000"
 ID_FAILED = "synthetic__aim__seed3__20260105T000000"
 ID_STUDY = "study__synthetic__20260201T000000"
+ID_OTHER = "frappe__aim__seed0__20260106T000000"  # make_other_dataset_run: another dataset, other field names
+OTHER_NAMES = ["app", "city", "weather", "cost"]
 # the study's test AUC / log loss per variant and seed (None: the run failed or was never made)
 STUDY_AUC = {"deepfm": [0.78, 0.80, 0.79], "aim": [0.82, 0.84, None], "deepfm-transfer": [0.80, 0.81, None]}
 STUDY_LOGLOSS = {"deepfm": [0.47, 0.45, 0.46], "aim": [0.43, 0.41, None], "deepfm-transfer": [0.465, 0.455, None]}
 STUDY_FAILED = ("aim", 2)
 
 
-def interactions(alpha: list[float] | None) -> pd.DataFrame:
+def interactions(alpha: list[float] | None, names: list[str] = NAMES) -> pd.DataFrame:
     """The interactions table of a 2-function gated run (``alpha`` for the 12 columns) or, with None, of a
     baseline (6 inner-product columns, α empty, all kept)."""
     funcs = ["inner", "outer"] if alpha is not None else ["inner"]
@@ -56,7 +58,7 @@ def interactions(alpha: list[float] | None) -> pd.DataFrame:
         "column": range(len(cols)),
         "order": 2,
         "fields": [" ".join(map(str, PAIRS[p])) for p, _ in cols],
-        "field_names": [" × ".join(NAMES[i] for i in PAIRS[p]) for p, _ in cols],
+        "field_names": [" × ".join(names[i] for i in PAIRS[p]) for p, _ in cols],
         "function": [f for _, f in cols],
         "alpha": a,
         "kept": kept,
@@ -66,8 +68,8 @@ def interactions(alpha: list[float] | None) -> pd.DataFrame:
     })
 
 
-def fields(positions: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"field": range(4), "name": NAMES, "vocab_size": VOCAB,
+def fields(positions: list[str], names: list[str] = NAMES) -> pd.DataFrame:
+    return pd.DataFrame({"field": range(4), "name": names, "vocab_size": VOCAB,
                          "dims_kept": [len(p.split()) for p in positions], "positions": positions})
 
 
@@ -80,10 +82,10 @@ def snapshots(final: list[float]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "epoch", "step", "column", "alpha"])
 
 
-def _meta(variant: str, seed: int, cfg: RunConfig) -> dict:
+def _meta(variant: str, seed: int, cfg: RunConfig, dataset: str = "synthetic", names: list[str] = NAMES) -> dict:
     return {"config": cfg.to_json(), "versions": {"aim": "test"}, "seed": seed, "variant": variant,
-            "dataset": {"name": "synthetic",
-                        "fields": [{"name": n, "vocab_size": v} for n, v in zip(NAMES, VOCAB, strict=True)]},
+            "dataset": {"name": dataset,
+                        "fields": [{"name": n, "vocab_size": v} for n, v in zip(names, VOCAB, strict=True)]},
             "tables": []}
 
 
@@ -97,20 +99,20 @@ def _summary(auc: float, logloss: float, kept: int, columns_kept: int, before: i
 
 def write_run(root: Path, run_id: str, variant: str, seed: int, cfg: RunConfig, alpha: list[float] | None,
               positions: list[str] | None, summary: dict | None, status: str = "complete",
-              error: str | None = None) -> Path:
+              error: str | None = None, dataset: str = "synthetic", names: list[str] = NAMES) -> Path:
     w = RunWriter(root, run_id)
     stamp = run_id.rsplit("__", 1)[-1]  # the ids end with their creation time
     created = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:00:00+00:00"
-    w.start({**_meta(variant, seed, cfg), "created": created})
+    w.start({**_meta(variant, seed, cfg, dataset, names), "created": created})
     tables = []
     if alpha is not None or variant == "deepfm":
-        w.table("interactions", interactions(alpha))
+        w.table("interactions", interactions(alpha, names))
         tables.append("interactions")
     if alpha is not None and status == "complete":
         w.table("snapshots", snapshots(alpha))
         tables.append("snapshots")
     if positions is not None:
-        w.table("fields", fields(positions))
+        w.table("fields", fields(positions, names))
         tables.append("fields")
     w.update(tables=tables, **(summary or {}))
     if status == "running":
@@ -149,6 +151,13 @@ def make_runs(root: Path) -> dict[str, Path]:
     study = make_study(root)
     out.update(bad_json=bad_json, bad_csv=bad_csv, foreign=foreign, study=study)
     return out
+
+
+def make_other_dataset_run(root: Path) -> Path:
+    """``ID_OTHER``: run A's numbers on another dataset (frappe) with other field names, so nothing matches by name."""
+    cfg = RunConfig(dataset="frappe", data_path="frappe", model=ModelConfig(embed_dim=DIM, mlp=(8,)))
+    return write_run(root, ID_OTHER, "aim", 0, cfg, ALPHA_A, ["0 1 2 3", "0 2 3", "1", ""],
+                     _summary(0.90, 0.30, 3, 4, 10_000, 4_000), dataset="frappe", names=OTHER_NAMES)
 
 
 def make_study(root: Path) -> Path:

@@ -3,7 +3,7 @@ embedding sizes by run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -155,18 +155,44 @@ def embedding_sizes_figure(sizes: pd.DataFrame, colors: Mapping[str, str] | None
     return fig
 
 
+# Colours of the 2-4 runs of a comparison, by position: far apart in hue and none dark, so two bars never read as
+# "a colour and black" (the hashed run colours of ``common.PALETTE`` include navy and brown).
+COMPARE_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#17becf")
+
+
+def compare_colors(run_ids: Iterable[str]) -> dict[str, str]:
+    """The i-th run of a comparison gets the i-th colour of ``COMPARE_PALETTE`` (cycling past six)."""
+    return {rid: COMPARE_PALETTE[i % len(COMPARE_PALETTE)] for i, rid in enumerate(dict.fromkeys(run_ids))}
+
+
+def metric_title(metric: str) -> str:
+    """``test_logloss`` -> ``test log loss (lower is better)``; AUC: higher is better."""
+    name = metric.replace("_", " ").replace("logloss", "log loss").replace("auc", "AUC")
+    if "log loss" in name:
+        return f"{name} (lower is better)"
+    return f"{name} (higher is better)" if "AUC" in name else name
+
+
 def metric_bars(deltas: pd.DataFrame, metric: str, colors: Mapping[str, str] | None = None) -> go.Figure:
-    """One bar per run of ``metric`` (a column of ``metric_deltas``), coloured by run."""
-    title = metric.replace("_", " ")
+    """One bar per run of ``metric`` (a column of ``metric_deltas``), coloured by ``colors``; the legend names the
+    run of each colour (legend-only entries: the bars stay one trace), the title says whether higher or lower is
+    better."""
+    title = metric_title(metric)
     data = deltas.dropna(subset=[metric])
     if data.empty:
         return empty_figure(f"no {title} yet", title=title)
-    fig = new_figure(title=title, showlegend=False, height=360, yaxis_title=title)
-    fig.add_bar(x=data["run"], y=data[metric], marker_color=[(colors or {}).get(r) for r in data["run"]],
-                text=[f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}" for v in data[metric]], textposition="outside")
+    colors = colors or {}
+    fig = new_figure(title=title, height=400, yaxis_title=metric.replace("_", " "), barmode="overlay",
+                     legend={"orientation": "h", "y": -0.08, "yanchor": "top", "font": {"size": 11}})
+    fig.add_bar(x=data["run"], y=data[metric], marker_color=[colors.get(r) for r in data["run"]], showlegend=False,
+                text=[f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}" for v in data[metric]], textposition="outside",
+                cliponaxis=False, hovertemplate="%{x}<br>%{y:.4f}<extra></extra>")
+    for rid in data["run"]:
+        fig.add_bar(x=[None], y=[None], name=str(rid), marker_color=colors.get(rid), showlegend=True,
+                    hoverinfo="skip")
     lo, hi = float(data[metric].min()), float(data[metric].max())
     if "auc" in metric or "logloss" in metric:
         pad = max((hi - lo) * 0.5, 0.005)
         fig.update_yaxes(range=[lo - pad, hi + pad])
-    fig.update_xaxes(showticklabels=False, title="runs (hover for id)")
+    fig.update_xaxes(showticklabels=False)
     return fig

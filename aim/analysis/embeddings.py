@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -34,30 +33,43 @@ def embed_dim_of(meta: Mapping, fields: pd.DataFrame | None = None) -> int:
 
 def embedding_scatter(fields: pd.DataFrame, dim: int, title: str = "Retained embedding size vs vocabulary size",
                       ) -> go.Figure:
-    """Table 6 as a picture: x = vocabulary size (log), y = dimensions kept, one labelled point per field."""
+    """Table 6 as a picture: x = vocabulary size (log, ticks at powers of ten), y = dimensions kept, one point per
+    field, labelled by an annotation whose height ``_label_offsets`` picks so that the labels of nearby points
+    (typically several small fields at 0 dimensions) stack instead of overlapping."""
     if fields.empty:
         return empty_figure("no fields", title=title)
-    fig = new_figure(title=title, xaxis_title="vocabulary size (log scale)", yaxis_title=f"dimensions kept (of d = {dim})",
-               xaxis_type="log", yaxis_range=[-0.8, dim + 1.5], showlegend=False)
-    fig.add_scatter(x=fields["vocab_size"], y=fields["dims_kept"], mode="markers+text", text=fields["name"],
-                    textposition=_label_positions(fields["vocab_size"], fields["dims_kept"]),
+    fig = new_figure(title=title, yaxis_title=f"dimensions kept (of d = {dim})", yaxis_range=[-0.8, dim + 1.5],
+                     showlegend=False, xaxis={"type": "log", "dtick": 1, "title": "vocabulary size (log scale)"})
+    fig.add_scatter(x=fields["vocab_size"], y=fields["dims_kept"], mode="markers", text=fields["name"],
                     marker={"size": 10, "color": KEPT_COLOR},
                     hovertemplate="%{text}<br>vocabulary %{x:,}<br>dimensions kept %{y}<extra></extra>")
+    for name, x, y, ay in zip(fields["name"], fields["vocab_size"], fields["dims_kept"],
+                              _label_offsets(fields["vocab_size"], fields["dims_kept"], dim), strict=True):
+        # a log axis places annotations in log10 units
+        fig.add_annotation(x=math.log10(max(float(x), 1.0)), y=y, text=str(name), ax=0, ay=ay, showarrow=True,
+                           arrowhead=0, arrowwidth=1, arrowcolor="#bbb", font={"size": 11})
     fig.add_hline(y=dim, line_dash="dot", line_color="#888")
     return fig
 
 
-def _label_positions(x: pd.Series, y: pd.Series) -> list[str]:
-    """Text positions that send the labels of points close on a log-x axis (same y) different ways."""
-    places = ("top center", "bottom center", "middle right", "middle left", "top right", "bottom left")
-    out = ["top center"] * len(x)
+NEAR_DECADES = 0.35  # two labels closer than this on the log axis (at the same height) would overlap
+LABEL_STEP = 15  # pixels between stacked labels
+
+
+def _label_offsets(x: pd.Series, y: pd.Series, dim: int) -> list[int]:
+    """Vertical pixel offset of each field's label from its point (negative = above): points at the same y whose
+    vocabularies are within ``NEAR_DECADES`` of the previous one form a cluster, and the k-th label of a cluster
+    sits k steps further out. Labels go up, except at the top line (``dim``), where they go down."""
+    out = [0] * len(x)
     order = sorted(range(len(x)), key=lambda i: (y.iloc[i], x.iloc[i]))
     k = 0
-    for prev, i in pairwise(order):
-        gap = abs(math.log10(max(x.iloc[i], 1)) - math.log10(max(x.iloc[prev], 1)))
-        close = y.iloc[i] == y.iloc[prev] and gap < 0.15
+    for n, i in enumerate(order):
+        prev = order[n - 1] if n else None
+        close = prev is not None and y.iloc[i] == y.iloc[prev] and abs(
+            math.log10(max(x.iloc[i], 1)) - math.log10(max(x.iloc[prev], 1))) < NEAR_DECADES
         k = k + 1 if close else 0
-        out[i] = places[k % len(places)]
+        distance = 16 + LABEL_STEP * k
+        out[i] = distance if y.iloc[i] >= dim else -distance
     return out
 
 

@@ -30,16 +30,21 @@ def function_frequency(inter: pd.DataFrame) -> pd.DataFrame:
 
 def function_frequency_figure(freq: pd.DataFrame, by: str = "order", colors: Mapping[str, str] | None = None,
                               title: str = "Which interaction functions the kept interactions use") -> go.Figure:
-    """Grouped bars of ``fraction`` per function: one bar group per function, one bar per ``by`` value
-    (``order`` in a run, ``run`` across runs, coloured by ``colors``)."""
+    """Grouped bars of ``fraction`` per function. ``by="order"`` (one run): one bar group per function, one bar
+    per order. ``by="run"`` (several runs): the x axis is (order, function), so each order has its own groups and
+    no two bars of a run share a position; one bar per run, coloured by ``colors``. A bar is the share of the kept
+    interactions of its order that use the function (at most 100 %); its label ``u/k`` says how many of how many."""
     if freq.empty:
         return empty_figure("no kept interactions", title=title)
-    fig = new_figure(title=title, xaxis_title="interaction function", yaxis_title="fraction of kept interactions",
-               barmode="group", yaxis_tickformat=".0%", legend={"orientation": "h", "y": -0.18})
+    fig = new_figure(title=title, xaxis_title="interaction function" + (" by order" if by == "run" else ""),
+                     yaxis_title="fraction of kept interactions", barmode="group", yaxis_tickformat=".0%",
+                     yaxis_range=[0, 1.15], legend={"orientation": "h", "y": -0.22},
+                     uniformtext={"minsize": 9, "mode": "hide"})  # a label wider than its bar is hidden, not overlapped
     for value, sub in freq.groupby(by, sort=False):
         name = f"order {value}" if by == "order" else str(value)
-        fig.add_bar(x=sub["function"], y=sub["fraction"], name=name, textposition="outside",
-                    text=[f"{u} of {k}" for u, k in zip(sub["interactions"], sub["kept_interactions"], strict=True)],
+        x = sub["function"] if by == "order" else [[f"order {o}" for o in sub["order"]], list(sub["function"])]
+        fig.add_bar(x=x, y=sub["fraction"], name=name, textposition="outside",
+                    text=[f"{u}/{k}" for u, k in zip(sub["interactions"], sub["kept_interactions"], strict=True)],
                     marker_color=(colors or {}).get(str(value)), customdata=sub[["interactions", "kept_interactions"]],
                     hovertemplate="%{x}: %{y:.0%} (%{customdata[0]} of %{customdata[1]} kept)<extra>" + name
                     + "</extra>")

@@ -6,7 +6,8 @@ from html import escape
 import streamlit as st
 
 from aim import analysis
-from app import ui
+from aim.analysis.compare import compare_colors
+from app import glossary, ui
 
 st.title("Compare runs")
 data = ui.loaded()
@@ -15,41 +16,66 @@ if len(chosen) < 2:
     st.info("Choose at least two runs (or tick them in the **Runs** table and press *Compare runs*).")
     st.stop()
 runs = {rid: data.runs[rid] for rid in chosen}
-colors = analysis.run_colors(chosen)
+colors = compare_colors(chosen)
 st.markdown(" &nbsp; ".join(f"<span style='color:{colors[r]}'>■</span> <code>{escape(r)}</code> ({runs[r].status})"
                             for r in chosen), unsafe_allow_html=True)
+datasets = {rid: (run.meta.get("dataset") or {}).get("name") or (run.meta.get("config") or {}).get("dataset")
+            for rid, run in runs.items()}
+same_data = len(set(datasets.values())) == 1
+if not same_data:
+    st.warning("These runs are on **different datasets** ("
+               + "; ".join(f"{d}: " + ", ".join(f"`{r}`" for r in chosen if datasets[r] == d)
+                           for d in dict.fromkeys(datasets.values()))
+               + "). Their fields differ, so only metrics, configs and function use are compared; the kept-"
+               "interaction overlap, α of run A vs run B and the embedding sizes need runs on one dataset.",
+               icon=":material/warning:")
 
 st.subheader("Metrics")
 deltas = analysis.metric_deltas({r: run.meta for r, run in runs.items()}, ref)
-st.dataframe(deltas, hide_index=True, column_config={
-    c: st.column_config.NumberColumn(c, format="%+.4f" if c.startswith("Δ") else "%.4f")
-    for c in deltas.columns if "auc" in c or "logloss" in c})
+HELP = {"auc": glossary.tip("auc"), "logloss": glossary.tip("logloss"), "kept_interactions": glossary.tip("kept"),
+        "params": glossary.tip("params")}
+config = {"run": st.column_config.TextColumn("run", pinned=True, width="medium"),
+          "variant": st.column_config.TextColumn("variant", help=glossary.tip("variant"))}
+for c in deltas.columns:
+    base = c.removeprefix("Δ ")
+    key = next((k for k in HELP if k in base), None)
+    if key is None:
+        continue
+    better = " (lower is better)" if "logloss" in base else " (higher is better)" if "auc" in base else ""
+    label = c.replace("logloss", "log loss").replace("auc", "AUC").replace("_", " ")
+    fmt = ("%+.4f" if c.startswith("Δ") else "%.4f") if key in ("auc", "logloss") else (
+        "%+d" if c.startswith("Δ") else "localized")
+    config[c] = st.column_config.NumberColumn(label, format=fmt, help=(
+        f"Difference to the reference run `{ref}`{better}.\n\n" if c.startswith("Δ") else "") + HELP[key])
+shown = ["run", "variant", "test_auc", "Δ test_auc", "test_logloss", "Δ test_logloss", "kept_interactions", "params"]
+st.dataframe(deltas, hide_index=True, column_config=config, column_order=shown)
+st.caption("Δ: difference to the reference run. Validation metrics and the other deltas are in the CSV (and the "
+           "table's column menu). Log loss: lower is better.")
 ui.downloads(deltas, "metric_deltas", "deltas")
 c1, c2 = st.columns(2)
-with c1:
-    ui.chart(analysis.metric_bars(deltas, "test_auc", colors), deltas, "test_auc", "bars_auc")
-with c2:
-    ui.chart(analysis.metric_bars(deltas, "test_logloss", colors), deltas, "test_logloss", "bars_logloss")
+for col, metric in ((c1, "test_auc"), (c2, "test_logloss")):
+    with col:
+        ui.chart(analysis.metric_bars(deltas, metric, colors), deltas, metric, f"bars_{metric}")
 
 st.subheader("Config differences")
 diff = analysis.config_diff({r: run.meta.get("config") or {} for r, run in runs.items()})
 if diff.empty:
     st.success("The configs are identical.")
 else:
-    st.dataframe(diff.astype(str))
+    st.dataframe(diff.astype(str), column_config={r: st.column_config.TextColumn(r, width="medium") for r in chosen})
     ui.downloads(diff.reset_index(), "config_diff", "diff")
 
 with_inter = {r: run.interactions for r, run in runs.items() if run.interactions is not None}
 if len(with_inter) < len(runs):
     st.caption("Runs without an interaction table yet are left out below: "
                + ", ".join(f"`{r}`" for r in runs if r not in with_inter))
-if len(with_inter) >= 2:
+if len(with_inter) >= 2 and same_data:
     st.subheader("Kept interactions: overlap")
     kept = {r: analysis.kept_interactions(df) for r, df in with_inter.items()}
     summary = analysis.overlap_summary(kept)
     m = st.columns(2)
-    m[0].metric("Kept by every run", summary["all"])
-    m[1].metric("Kept by any run", summary["any"])
+    m[0].metric("Kept by every run", summary["all"], help=glossary.tip("kept"))
+    m[1].metric("Kept by any run", summary["any"], help=glossary.tip("kept"))
     counts = analysis.overlap_counts(kept)
     st.caption("Shared kept interactions, run × run (the diagonal: each run's own count)")
     st.dataframe(counts)
@@ -63,7 +89,8 @@ if len(with_inter) >= 2:
     c1, c2, c3 = st.columns([2, 2, 1.4])
     a = c1.selectbox("Run A", ids, index=ids.index(ref) if ref in ids else 0)
     b = c2.selectbox("Run B", ids, index=next(i for i, r in enumerate(ids) if r != a))
-    per = c3.radio("One point per", ["interaction", "column"], horizontal=True)
+    per = c3.radio("One point per", ["interaction", "column"], horizontal=True,
+                   help=glossary.tip("interaction", "interaction_if"))
     pairs = analysis.alpha_pairs(with_inter[a], with_inter[b], per)
     ui.chart(analysis.alpha_pairs_figure(pairs, a, b, colors), pairs, "alpha_a_vs_b", "a_vs_b")
     names_a = analysis.field_names_of(with_inter[a], runs[a].fields)
@@ -74,13 +101,16 @@ if len(with_inter) >= 2:
     else:
         st.info("The two runs have different fields, so there is no field × field Δ map.")
 
+if len(with_inter) >= 2:
     st.subheader("Function use by run")
+    st.caption("Per order, the share of each run's kept interactions that use each function (label: how many of "
+               "how many). " + glossary.TERMS["functions"].text)
     freq = analysis.function_frequency_by_run(with_inter)
     ui.chart(analysis.function_frequency_figure(freq, by="run", colors=colors), freq, "function_frequency_by_run",
              "freq_runs")
 
 with_fields = {r: run.fields for r, run in runs.items() if run.fields is not None}
-if with_fields:
+if with_fields and same_data:
     st.subheader("Embedding sizes by run")
     sizes = analysis.embedding_sizes_by_run(with_fields)
     ui.chart(analysis.embedding_sizes_figure(sizes, colors), sizes, "embedding_sizes_by_run", "sizes_runs")

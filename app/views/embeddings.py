@@ -4,7 +4,7 @@ and the parameters saved."""
 import streamlit as st
 
 from aim import analysis
-from app import ui
+from app import glossary, ui
 
 st.title("Embedding dimensions")
 run, fields = ui.run_with_table("fields", "field table yet")
@@ -15,13 +15,14 @@ if "embed" not in run.meta.get("stages", {}):
 dim = analysis.embed_dim_of(run.meta, fields)
 params = analysis.params_summary(run.meta)
 m = st.columns(4)
-m[0].metric("Dimensions kept", f"{int(fields['dims_kept'].sum())} / {dim * len(fields)}")
+m[0].metric("Dimensions kept", f"{int(fields['dims_kept'].sum())} / {dim * len(fields)}",
+            help="Embedding dimensions kept over all fields, of fields × d.\n\n" + glossary.tip("beta"))
 if params["after_eds"] is not None:
-    m[1].metric("Parameters before EDS", f"{params['before_eds']:,}")
+    m[1].metric("Parameters before EDS", f"{params['before_eds']:,}", help=glossary.tip("eds"))
     saved = params["saved"]
     m[2].metric("Parameters after EDS", f"{params['after_eds']:,}", delta=f"{-saved:,}" if saved else None,
-                delta_color="inverse")
-    m[3].metric("Reduction", f"×{params['factor']:.2f}")
+                delta_color="inverse", help=glossary.tip("params", "eds"))
+    m[3].metric("Reduction", f"×{params['factor']:.2f}", help="parameters before EDS / after EDS")
 
 table = fields[["name", "vocab_size", "dims_kept"]]
 ui.chart(analysis.embedding_scatter(fields, dim, title="Retained embedding size vs vocabulary size (Table 6)"),

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aim import analysis
-from app import ui
+from app import glossary, ui
 
 st.title("Interactions")
 run, inter = ui.run_with_table("interactions", "interaction table yet")
@@ -18,23 +18,27 @@ if not analysis.has_alpha(inter):
 c1, c2, c3 = st.columns([1.2, 1, 1.4])
 per = c1.radio("One point per", ["interaction", "column"], horizontal=True,
                format_func={"interaction": "interaction (max |α| of its functions)",
-                            "column": "(interaction, function) column"}.get)
-orders = c2.multiselect("Order", sorted(inter["order"].unique()), default=sorted(inter["order"].unique()))
+                            "column": "(interaction, function) column"}.get,
+               help=glossary.tip("interaction", "interaction_if"))
+orders = c2.multiselect("Order", sorted(inter["order"].unique()), default=sorted(inter["order"].unique()),
+                        help=glossary.tip("order"))
 present = [f for f in analysis.FUNCTIONS if f in set(inter["function"])]
-functions = c3.multiselect("Function", present, default=present)
+functions = c3.multiselect("Function", present, default=present, help=glossary.tip("functions"))
 points = analysis.alpha_points(inter, per, orders, functions)
 rho, p, n = analysis.spearman(points)
 
 m = st.columns(4)
-m[0].metric("Points kept", f"{int((points['kept'] == 1).sum())} / {len(points)}")
+m[0].metric("Points kept", f"{int((points['kept'] == 1).sum())} / {len(points)}", help=glossary.tip("alpha"))
 m[1].metric("Spearman ρ (stats AUC, |α|)", "n/a" if rho != rho else f"{rho:.3f}",
-            help=f"rank correlation over the {n} points shown; p = {p:.2g}" if rho == rho else "needs 3+ varied points")
+            help=(f"Over the {n} points shown; p = {p:.2g}.\n\n" if rho == rho else "Needs 3+ varied points.\n\n")
+            + glossary.tip("spearman", "stats_auc"))
 planted = run.meta.get("planted")
 if planted:
     orders = ", ".join(k[5:] for k, v in planted.get("by_order", {}).items() if v["planted"]) or "2"
-    m[2].metric("Planted interactions found", f"{planted['hits']} / {planted['planted']}", help=f"orders {orders}")
+    m[2].metric("Planted interactions found", f"{planted['hits']} / {planted['planted']}",
+                help=f"Planted at orders {orders}.\n\n" + glossary.tip("planted"))
     m[3].metric("Precision of kept interactions", f"{planted['precision']:.2f}",
-                help="kept interactions of every searched order that were planted")
+                help="Over the kept interactions of every searched order.\n\n" + glossary.tip("precision"))
 
 fig = analysis.alpha_scatter(points, title=f"|α| vs statistics AUC, one point per {per} (Fig. 7)")
 event = ui.chart(fig, points, f"{run.id}_alpha_vs_stats_auc", "fig7", select=True)
@@ -59,7 +63,8 @@ if run.snapshots is None or run.snapshots.empty:
     st.info("This run has no α snapshots.")
     st.stop()
 stages = analysis.snapshot_stages(run.snapshots)
-stage = st.radio("Search stage", stages, horizontal=True) if len(stages) > 1 else stages[0]
+stage = st.radio("Search stage", stages, horizontal=True, help=glossary.tip("stages")) if len(stages) > 1 \
+    else stages[0]
 frame = analysis.snapshot_frame(run.snapshots, inter, stage)
 ui.chart(analysis.alpha_trajectories(frame), frame, f"{run.id}_alpha_trajectories", "trajectories")
 st.caption("Replay: press ▶ or drag the slider to watch GRDA drive gates to exactly zero.")

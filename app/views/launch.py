@@ -6,7 +6,7 @@ from aim import analysis
 from aim.config import VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
-from app import jobs, ui
+from app import glossary, jobs, ui
 
 st.title("Launch a run")
 runs_dir = ui.runs_dir()
@@ -20,8 +20,8 @@ with st.form("launch"):
     dataset = c1.selectbox("Dataset", list(datasets), format_func=lambda n: f"{n}: {datasets[n]['description']}")
     data_path = c2.text_input("Data file or folder (not for synthetic)", help="\n\n".join(
         f"**{n}**: {x['data']}" for n, x in datasets.items()))
-    variant = c3.selectbox("Variant", VARIANTS, index=VARIANTS.index(d.variant))
-    max_order = c4.selectbox("Max order", (2, 3, 4), index=(2, 3, 4).index(d.max_order))
+    variant = c3.selectbox("Variant", VARIANTS, index=VARIANTS.index(d.variant), help=glossary.tip("variant"))
+    max_order = c4.selectbox("Max order", (2, 3, 4), index=(2, 3, 4).index(d.max_order), help=glossary.tip("order"))
     c = st.columns(5)
     seed = c[0].number_input("Seed", value=d.seed, step=1)
     embed_dim = c[1].number_input("Embedding dim", value=d.model.embed_dim, step=1)
@@ -29,11 +29,14 @@ with st.form("launch"):
     batch_size = c[3].number_input("Batch size", value=d.train.batch_size, step=64)
     rows = c[4].number_input("Synthetic rows", value=d.synthetic.rows, step=1000)
     c = st.columns(5)
-    search_epochs = c[0].number_input("Search epochs", value=d.search.search_epochs, step=1)
-    embed_epochs = c[1].number_input("Embed-search epochs", value=d.search.embed_epochs, step=1)
-    epochs = c[2].number_input("Re-train epochs", value=d.train.epochs, step=1)
-    grda_c = c[3].number_input("GRDA c", value=d.search.grda_c, step=0.01, format="%.4f")
-    grda_mu = c[4].number_input("GRDA μ", value=d.search.grda_mu, step=0.05, format="%.3f")
+    search_epochs = c[0].number_input("Search epochs", value=d.search.search_epochs, step=1,
+                                      help="Epochs of the search interaction-IF stage.\n\n" + glossary.tip("fis", "ifs"))
+    embed_epochs = c[1].number_input("Embed-search epochs", value=d.search.embed_epochs, step=1,
+                                     help="Epochs of the search embed stage.\n\n" + glossary.tip("eds"))
+    epochs = c[2].number_input("Re-train epochs", value=d.train.epochs, step=1, help=glossary.tip("stages"))
+    grda_c = c[3].number_input("GRDA c", value=d.search.grda_c, step=0.01, format="%.4f", help=glossary.tip("grda_c"))
+    grda_mu = c[4].number_input("GRDA μ", value=d.search.grda_mu, step=0.05, format="%.3f",
+                                help=glossary.tip("grda_mu"))
     with st.expander("Generic CSV columns"):
         c = st.columns(3)
         label = c[0].text_input("Label column", value=d.data.label)

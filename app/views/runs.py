@@ -1,11 +1,12 @@
-"""Runs: every run and study found, filterable and sortable; pick a run to open, several to compare, or a study."""
+"""Runs: every run found, filterable and sortable, with the runs of a study grouped under it (a toggle lists them
+all); pick a run to open, several to compare, or a study."""
 
 import streamlit as st
 
 from aim import analysis
 from aim.errors import AIMError
 from aim.runs import RUN_FILE, read_json, read_progress
-from app import ui
+from app import glossary, ui
 
 st.title("Runs")
 data = ui.loaded()
@@ -14,29 +15,45 @@ rows = [analysis.run_row(r.meta, read_progress(r.path) if r.status == "running" 
                          ended.get(rid), data.study_of.get(rid, "")) for rid, r in data.runs.items()]
 table = analysis.runs_table(rows)
 
+RUN_COLUMNS = {
+    "id": st.column_config.TextColumn("id", pinned=True),
+    "variant": st.column_config.TextColumn("variant", help=glossary.tip("variant")),
+    "test_auc": st.column_config.NumberColumn("test AUC", format="%.4f", help=glossary.tip("auc")),
+    "test_logloss": st.column_config.NumberColumn("test log loss", format="%.4f", help=glossary.tip("logloss")),
+    "valid_auc": st.column_config.NumberColumn("valid AUC", format="%.4f", help=glossary.tip("auc")),
+    "kept": st.column_config.TextColumn("kept interactions", help=glossary.tip("kept")),
+    "fi_ratio": st.column_config.NumberColumn("FI ratio", format="percent", help=glossary.tip("fi_ratio")),
+    "params": st.column_config.NumberColumn("parameters", format="localized", help=glossary.tip("params")),
+    "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+    "study": st.column_config.TextColumn("study", help=glossary.tip("study")),
+    "note": st.column_config.TextColumn("note", width="large"),
+}
+in_studies = int((table["study"] != "").sum()) if not table.empty else 0
+
 if table.empty:
     st.info("No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
             f"{ui.runs_dir()}`, or point the sidebar's *Runs folder* at a folder of runs.")
 else:
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1.4, 1.6])
-    datasets = c1.multiselect("Dataset", sorted(table["dataset"].dropna().unique()))
-    variants = c2.multiselect("Variant", sorted(table["variant"].dropna().unique()))
-    statuses = c3.multiselect("Status", sorted(table["status"].dropna().unique()))
-    in_study = c4.multiselect("Study", sorted(table["study"].unique()), format_func=lambda s: s or "(none)")
-    text = c5.text_input("Id contains", placeholder="e.g. seed1")
-    shown = analysis.filter_runs(table, datasets, variants, statuses, text, in_study)
-    st.caption(f"{len(shown)} of {len(table)} runs. Click a column header to sort; tick rows to open or compare.")
-    event = st.dataframe(
-        shown, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
-        column_config={
-            "test_auc": st.column_config.NumberColumn("test AUC", format="%.4f"),
-            "test_logloss": st.column_config.NumberColumn("test log loss", format="%.4f"),
-            "valid_auc": st.column_config.NumberColumn("valid AUC", format="%.4f"),
-            "kept": st.column_config.TextColumn("kept interactions"),
-            "fi_ratio": st.column_config.NumberColumn("FI ratio", format="percent"),
-            "params": st.column_config.NumberColumn("parameters", format="localized"),
-            "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
-        })
+    with_studies = st.toggle(f"Include the {in_studies} runs of studies", key="runs_with_studies",
+                             help="By default a study's runs are listed under their study (below), not here.")
+    base = table if with_studies else table[table["study"] == ""]
+    c = st.columns([1, 1, 1, 1.4, 1.6] if with_studies else [1, 1, 1, 1.6])
+    datasets = c[0].multiselect("Dataset", sorted(base["dataset"].dropna().unique()))
+    variants = c[1].multiselect("Variant", sorted(base["variant"].dropna().unique()), help=glossary.tip("variant"))
+    statuses = c[2].multiselect("Status", sorted(base["status"].dropna().unique()))
+    in_study = c[3].multiselect("Study", sorted(base["study"].unique()), format_func=lambda s: s or "(none)",
+                                help=glossary.tip("study")) if with_studies else []
+    text = c[-1].text_input("Id contains", placeholder="e.g. seed1")
+    shown = analysis.filter_runs(base, datasets, variants, statuses, text, in_study)
+    grouped = "" if with_studies or not in_studies else (
+        f" The {in_studies} runs of the {len(data.studies)} studies are listed under their study below.")
+    st.caption(f"{len(shown)} of {len(base)} runs.{grouped} Click a column header to sort; tick rows to open or "
+               "compare; more columns (seed, valid AUC, parameters, source) in the table's column menu and the CSV.")
+    order = ["id", "dataset", "variant", "status", "test_auc", "test_logloss", "kept", "fi_ratio", "created",
+             *(["progress"] if shown["progress"].astype(bool).any() else []),
+             *(["study"] if with_studies else []), *(["note"] if shown["note"].astype(bool).any() else [])]
+    event = st.dataframe(shown, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         column_config=RUN_COLUMNS, column_order=order)
     picked = list(shown.iloc[event.selection.rows]["id"]) if event and event.selection.rows else []
     row = st.container(horizontal=True, vertical_alignment="center")
     if row.button("Open run", disabled=len(picked) != 1, type="primary", icon=":material/open_in_new:"):
@@ -73,17 +90,31 @@ if data.corrupt:
                   for n in data.corrupt], hide_index=True)
 if data.studies or data.bad_studies:
     st.subheader(f"Studies ({len(data.studies)})")
+    st.caption("Each study: several seeds of several variants on one dataset. Open it for the paper's tables, or "
+               "unfold it for its runs.")
     counts = {sid: analysis.run_counts(analysis.seed_values(ui.study_metas(s))) for sid, s in data.studies.items()}
     studies = analysis.studies_table([analysis.study_row({**s.meta, "id": sid}, counts[sid], data.study_sources[sid])
                                       for sid, s in data.studies.items()])
-    event = st.dataframe(studies, key="studies_table", on_select="rerun", selection_mode="single-row",
-                         hide_index=True, column_config={
-                             "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm")})
-    picked = event.selection.rows if event else []
-    if st.button("Open study", disabled=not picked, icon=":material/query_stats:"):
-        st.switch_page("views/studies.py", query_params={"study": studies.iloc[picked[0]]["id"]})
+    for info in studies.to_dict("records"):
+        sid = info["id"]
+        status = "" if info["status"] == "complete" else f" · **{info['status']}**"
+        missing = f" ({info['not complete']})" if info["not complete"] else ""
+        with st.expander(f"**{sid}** · {info['dataset']} · {len(data.studies[sid].variants)} variants × "
+                         f"{info['seeds']} seeds · {info['runs complete']} runs complete{missing}{status}",
+                         icon=":material/query_stats:"):
+            c1, c2 = st.columns([1, 3], vertical_alignment="center")
+            c1.page_link("views/studies.py", label="Open its tables", icon=":material/open_in_new:",
+                         query_params={"study": sid})
+            c2.caption(f"variants: {info['variants']} · best baseline: {info['best baseline'] or '—'} · "
+                       f"source: {info['source']}")
+            its_runs = table[table["study"] == sid]
+            st.dataframe(its_runs.assign(open=[f"interactions?run={r}" for r in its_runs["id"]]), hide_index=True,
+                         column_config={**RUN_COLUMNS, "open": st.column_config.LinkColumn(display_text="open")},
+                         column_order=["id", "variant", "seed", "status", "test_auc", "test_logloss", "kept",
+                                       "open"])
     for n in data.bad_studies:
         st.caption(f"Unreadable study `{n.path}`: {n.reason.replace(f'{n.path}/', '')}")
+
 if data.scan.ignored:
     with st.expander(f"{len(data.scan.ignored)} folder(s) ignored"):
         for n in data.scan.ignored:

@@ -1,11 +1,24 @@
 """Studies (``python -m aim study``): the paper's ablation and complexity tables over seeds, with t-tests against the
 best baseline, bar charts with ± std error bars, the FI ratio per order, transfer rows, CSV / LaTeX downloads."""
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from aim import analysis
 from aim import study as aim_study
-from app import ui
+from app import glossary, ui
+
+
+def baseline_in_legend(fig: go.Figure) -> go.Figure:
+    """Move the "best baseline (x)" label of the dotted line from the plot area (where it sat on the bars) into
+    the legend, as a legend entry drawn like the line."""
+    labels = [a for a in fig.layout.annotations if str(a.text or "").startswith("best baseline")]
+    if labels:
+        fig.layout.annotations = [a for a in fig.layout.annotations if a not in labels]
+        fig.add_scatter(x=[None], y=[None], mode="lines", name=labels[0].text, hoverinfo="skip",
+                        line={"dash": "dot", "color": "#555"})
+    return fig
+
 
 st.title("Studies")
 data = ui.loaded()
@@ -28,9 +41,9 @@ if study.status != "complete":
 
 m = st.columns(4)
 m[0].metric("Dataset", str(study.meta.get("dataset")))
-m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}")
+m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}", help=glossary.tip("variant", "seeds"))
 m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
-m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none")
+m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none", help=glossary.tip("best_baseline"))
 if saved:
     st.info("None of this study's runs is on this machine: the table is the one it saved (summary.csv).")
 elif counts["complete"] < counts["total"]:
@@ -38,25 +51,44 @@ elif counts["complete"] < counts["total"]:
     st.warning(f"{counts['total'] - counts['complete']} of {counts['total']} runs are not in the table ({others}): "
                "each variant's mean ± std is over its complete runs only (column *runs*).")
 
-st.subheader("Ablation and complexity")
+st.subheader("Ablation")
 table = analysis.ablation_table(summary, len(study.seeds))
-st.dataframe(table, hide_index=True, column_config={
-    **{c: st.column_config.NumberColumn(c, format="%.2g") for c in ("p (AUC)", "p (log loss)")},
-    **{c: st.column_config.NumberColumn(c, format="localized") for c in ("params", "params after EDS")},
-    "train s/epoch": st.column_config.NumberColumn(format="%.2f"),
-    "infer s/100k": st.column_config.NumberColumn(format="%.3f"),
-    **{c: st.column_config.NumberColumn(c, format="percent") for c in table.columns if c.startswith("FI ratio")}})
-st.caption(f"mean ± sample std over the complete runs; p: two-tailed unpaired t-test against the best baseline; "
-           f"\\* / † significantly better / worse than it (p < {aim_study.SIGNIFICANCE}).")
+fi_columns = [c for c in table.columns if c.startswith("FI ratio")]
+COLUMNS = {
+    "variant": st.column_config.TextColumn("variant", pinned=True, help=glossary.tip("variant")),
+    "kind": st.column_config.TextColumn("kind", help=glossary.tip("best_baseline")),
+    "runs": st.column_config.TextColumn("runs", help="complete runs of this variant / seeds of the study"),
+    "AUC": st.column_config.TextColumn("AUC", help=glossary.tip("auc")),
+    "log loss": st.column_config.TextColumn("log loss", help=glossary.tip("logloss")),
+    **{c: st.column_config.NumberColumn(c, format="%.2g", help=glossary.tip("p_value"))
+       for c in ("p (AUC)", "p (log loss)")},
+    "params": st.column_config.NumberColumn("params", format="localized", help="mean trainable parameters before "
+                                            "EDS"),
+    "params after EDS": st.column_config.NumberColumn("params after EDS", format="localized",
+                                                      help=glossary.tip("params", "eds")),
+    "train s/epoch": st.column_config.NumberColumn(format="%.2f", help="seconds per re-train epoch"),
+    "infer s/100k": st.column_config.NumberColumn(format="%.3f", help="seconds to score 100,000 rows"),
+    **{c: st.column_config.NumberColumn(c, format="percent", help=glossary.tip("fi_ratio")) for c in fi_columns}}
+# two narrow tables instead of one wider than the page: the best baseline's own p is shown as "—"
+st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
+    c for c in ("variant", "kind", "runs", "AUC", "p (AUC)", "log loss", "p (log loss)", *fi_columns) if c in table])
+st.caption(f"mean ± sample std over the complete runs; p: two-tailed unpaired t-test against the best baseline "
+           f"(— for the best baseline itself); \\* / † significantly better / worse than it "
+           f"(p < {aim_study.SIGNIFICANCE}). Log loss: lower is better.")
+st.subheader("Complexity")
+st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
+    c for c in ("variant", "runs", "params", "params after EDS", "train s/epoch", "infer s/100k") if c in table])
 row = st.container(horizontal=True)
 for label, fmt, ext in (("CSV", "csv", "csv"), ("LaTeX", "latex", "tex"), ("Markdown", "markdown", "md")):
     row.download_button(label, data=aim_study.format_table(summary, fmt), file_name=f"{study.id}.{ext}",
                         mime="text/plain", key=f"table_{fmt}", icon=":material/download:", on_click="ignore")
 
+
 c1, c2 = st.columns(2)
 for col, metric in ((c1, "auc"), (c2, "logloss")):
     with col:
-        ui.chart(analysis.study_metric_figure(summary, values, metric), values, f"{study.id}_{metric}", metric)
+        ui.chart(baseline_in_legend(analysis.study_metric_figure(summary, values, metric)), values,
+                 f"{study.id}_{metric}", metric)
 fi = summary[["variant", *(c for c in summary.columns if c.startswith(aim_study.FI_PREFIX))]]
 ui.chart(analysis.fi_ratio_figure(summary), fi, f"{study.id}_fi_ratio", "fi_ratio")
 
@@ -64,11 +96,15 @@ transfer = analysis.transfer_table(summary, values)
 if not transfer.empty:
     st.subheader("Transfer of the selected interactions (paper §4.6)")
     st.dataframe(transfer, hide_index=True, column_config={
-        c: st.column_config.NumberColumn(c, format="%+.4f" if c.startswith("Δ") else "%.2g" if c.startswith("p (")
-                                         else "%.4f") for c in transfer.columns[2:]})
+        "transfer": st.column_config.TextColumn("transfer", help=glossary.tip("transfer")),
+        **{c: st.column_config.NumberColumn(
+            c, format="%+.4f" if c.startswith("Δ") else "%.2g" if c.startswith("p (") else "%.4f",
+            help="t-test of transfer vs plain" if c.startswith("p (") else glossary.tip(
+                "logloss" if "logloss" in c else "auc")) for c in transfer.columns[2:]}})
     ui.chart(analysis.transfer_figure(summary), transfer, f"{study.id}_transfer", "transfer")
 
 with st.expander(f"The runs of this study ({counts['complete']} of {counts['total']} complete)"):
     st.dataframe(analysis.run_grid(values))
     st.dataframe(values.assign(open=[f"interactions?run={r}" if r else None for r in values["run"]]),
-                 hide_index=True, column_config={"open": st.column_config.LinkColumn(display_text="open")})
+                 hide_index=True, column_config={"open": st.column_config.LinkColumn(display_text="open"),
+                                                 "variant": st.column_config.TextColumn(help=glossary.tip("variant"))})
