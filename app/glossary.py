@@ -33,10 +33,10 @@ TERMS: dict[str, Term] = dict((
     ("interaction_if", Term("interaction-IF column", "One (interaction, interaction function) pair, e.g. user × item "
                             "through the outer product: the unit AIM gates with one α. An interaction is kept when "
                             "any of its columns is kept.")),
-    ("functions", Term("interaction functions", "How two embeddings are combined: **inner** product Σ e_i·e_j (as in "
+    ("functions", Term("interaction functions", "How two embeddings are combined: **inner** product Σ eᵢ·eⱼ (as in "
                        "FM); **vkernel**, the inner product weighted by a learnt vector per pair; **skernel**, the "
                        "inner product times a learnt scalar per pair; **outer**, a low-rank outer product "
-                       "(w₁ᵀe_i)(w₂ᵀe_j). AIM may keep several functions for one interaction.")),
+                       "(w₁ᵀeᵢ)(w₂ᵀeⱼ). AIM may keep several functions for one interaction.")),
     ("fis", Term("FIS", "Feature Interaction Search: which interactions to keep (the gates α of all their "
                  "columns).")),
     ("ifs", Term("IFS", "Interaction Function Search: which function(s) model each kept interaction (one gate α per "

@@ -109,7 +109,8 @@ def test_the_studies_page_draws_its_bar_charts_and_a_png(server, page):
     _open(page, f"{url}/studies?study={ID_STUDY}", "Studies")
     auc = page.locator(".js-plotly-plot").first
     auc.locator(".legendtext", has_text="AIM").wait_for()
-    assert auc.locator(".legendtext").all_text_contents() == ["baseline", "AIM", "transfer", "seeds"]
+    assert auc.locator(".legendtext").all_text_contents() == ["baseline", "AIM", "transfer", "seeds",
+                                                              "best baseline (deepfm)"]  # not on the bars
     assert auc.locator("g.trace.bars g.point").count() == 3  # one bar per variant, ± std error bars on them
     assert auc.locator("g.errorbar").count() == 3
     page.locator(".js-plotly-plot").nth(3).wait_for()  # AUC, log loss, FI ratio, transfer
@@ -120,7 +121,7 @@ def test_the_studies_page_draws_its_bar_charts_and_a_png(server, page):
     _shot(page, "studies")
 
 
-@pytest.mark.parametrize(("path", "title"), [("", "Runs"), ("functions", "Interaction functions"),
+@pytest.mark.parametrize(("path", "title"), [("", "Start here"), ("runs", "Runs"), ("functions", "Interaction functions"),
                                              ("embeddings", "Embedding dimensions"), ("studies", "Studies")])
 def test_every_page_renders_without_an_error(server, page, path, title):
     url, _ = server
@@ -128,7 +129,16 @@ def test_every_page_renders_without_an_error(server, page, path, title):
     assert page.locator("[data-testid=stException]").count() == 0
     if path in ("functions", "embeddings"):
         page.wait_for_selector(".js-plotly-plot")
-    _shot(page, path or "runs")
+    _shot(page, path or "start")
+
+
+def test_runs_is_a_route_of_its_own_and_demos_show_no_deploy_button(server, page):
+    url, _ = server
+    _open(page, f"{url}/runs", "Runs")
+    assert "/runs" in page.url and page.get_by_text("Page not found").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0  # client.toolbarMode = "viewer"
+    _open(page, url, "Start here")
+    assert page.get_by_role("heading", name="Glossary").count() == 1
 
 
 def test_a_launched_tiny_run_goes_from_running_to_complete(server, page):

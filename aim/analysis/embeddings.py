@@ -53,7 +53,7 @@ def embedding_scatter(fields: pd.DataFrame, dim: int, title: str = "Retained emb
 
 
 NEAR_DECADES = 0.35  # two labels closer than this on the log axis (at the same height) would overlap
-LABEL_STEP = 15  # pixels between stacked labels
+LABEL_STEP = 17  # pixels between stacked labels
 
 
 def _label_offsets(x: pd.Series, y: pd.Series, dim: int) -> list[int]:

@@ -34,7 +34,7 @@ st.subheader("Metrics")
 deltas = analysis.metric_deltas({r: run.meta for r, run in runs.items()}, ref)
 HELP = {"auc": glossary.tip("auc"), "logloss": glossary.tip("logloss"), "kept_interactions": glossary.tip("kept"),
         "params": glossary.tip("params")}
-config = {"run": st.column_config.TextColumn("run", pinned=True, width="medium"),
+config = {"run": st.column_config.TextColumn("run", pinned=True),
           "variant": st.column_config.TextColumn("variant", help=glossary.tip("variant"))}
 for c in deltas.columns:
     base = c.removeprefix("Δ ")

@@ -21,12 +21,12 @@ RUN_COLUMNS = {
     "test_auc": st.column_config.NumberColumn("test AUC", format="%.4f", help=glossary.tip("auc")),
     "test_logloss": st.column_config.NumberColumn("test log loss", format="%.4f", help=glossary.tip("logloss")),
     "valid_auc": st.column_config.NumberColumn("valid AUC", format="%.4f", help=glossary.tip("auc")),
-    "kept": st.column_config.TextColumn("kept interactions", help=glossary.tip("kept")),
+    "kept": st.column_config.TextColumn("kept", help=glossary.tip("kept")),
     "fi_ratio": st.column_config.NumberColumn("FI ratio", format="percent", help=glossary.tip("fi_ratio")),
     "params": st.column_config.NumberColumn("parameters", format="localized", help=glossary.tip("params")),
     "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
     "study": st.column_config.TextColumn("study", help=glossary.tip("study")),
-    "note": st.column_config.TextColumn("note", width="large"),
+    "note": st.column_config.TextColumn("note", width="medium"),
 }
 in_studies = int((table["study"] != "").sum()) if not table.empty else 0
 
@@ -48,8 +48,9 @@ else:
     grouped = "" if with_studies or not in_studies else (
         f" The {in_studies} runs of the {len(data.studies)} studies are listed under their study below.")
     st.caption(f"{len(shown)} of {len(base)} runs.{grouped} Click a column header to sort; tick rows to open or "
-               "compare; more columns (seed, valid AUC, parameters, source) in the table's column menu and the CSV.")
-    order = ["id", "dataset", "variant", "status", "test_auc", "test_logloss", "kept", "fi_ratio", "created",
+               "compare. More columns (seed, valid AUC, parameters, created, source): the table's column menu, "
+               "the CSV.")
+    order = ["id", "dataset", "variant", "status", "test_auc", "test_logloss", "kept", "fi_ratio",
              *(["progress"] if shown["progress"].astype(bool).any() else []),
              *(["study"] if with_studies else []), *(["note"] if shown["note"].astype(bool).any() else [])]
     event = st.dataframe(shown, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,

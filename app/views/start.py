@@ -26,6 +26,15 @@ def entries() -> list[shipped.Entry]:
     return shipped.tool_entries()
 
 
+def headline(item: shipped.Shipped) -> str:
+    """The number that says most about a shipped folder: a run's test AUC, a study's size."""
+    if item.kind == "study":
+        study = data.studies[item.folder]
+        return f"{len(study.variants)} variants × {len(study.seeds)} seeds"
+    auc = ((data.runs[item.folder].meta.get("metrics") or {}).get("test") or {}).get("auc")
+    return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else data.runs[item.folder].status
+
+
 st.title("Start here")
 st.markdown(
     "**AIM** (Automatic Interaction Machine) learns which feature interactions a click-through-rate model needs. "
@@ -51,10 +60,12 @@ for kind, heading in (("run", "Single runs: open on *Interactions*"), ("study", 
     st.markdown(f"**{heading}**")
     with st.container(border=True):
         for item in items:
-            c1, c2 = st.columns([1, 3], vertical_alignment="center")
+            c1, c2, c3 = st.columns([1, 3, 0.9], vertical_alignment="center")
             c1.page_link(page, label=item.name, icon=":material/open_in_new:", query_params={param: item.folder},
                          help=f"{view}: `{item.folder}`")
-            c2.markdown(item.about + (f" · *{item.note}*" if item.note else ""))
+            said = item.note.split(":")[0] in item.about  # the cached Criteo / Avazu notes repeat the tool's line
+            c2.markdown(item.about + (f" · *{item.note}*" if item.note and not said else ""))
+            c3.caption(headline(item))
 st.caption("Every run and study, yours included, is on **Runs**; **Compare runs** puts 2-4 of them side by side.")
 
 st.subheader("Glossary")
