@@ -17,6 +17,15 @@ PIPELINE = """digraph {
   run [label="run folder\\nα, β, metrics, history", fillcolor="#f4f4f4", color="#888"];
   data -> a -> h -> b -> c -> run;
 }"""
+# a first tour: (shipped name, page, what to look at); steps whose run is not shipped are left out
+TOUR = [("synthetic-order3", "views/interactions.py",
+         "**Does the search find the truth?** Synthetic data with planted pairs: the red rings are the planted "
+         "interactions, and the kept ones (blue) sit at high statistics AUC (paper Fig. 7)."),
+        ("frappe-study", "views/studies.py",
+         "**Does AIM beat the baselines?** Frappe, 5 seeds of every variant: mean ± std, t-tests against the best "
+         "baseline, parameters and time (paper Tables 3-10)."),
+        ("frappe-order3", "views/embeddings.py",
+         "**What did EDS prune?** Dimensions kept per field against its vocabulary size (paper Table 6).")]
 BEST_VIEW = {"run": ("views/interactions.py", "run", "α vs statistics AUC (Fig. 7)"),
              "study": ("views/studies.py", "study", "ablation table over seeds")}
 
@@ -47,8 +56,17 @@ st.graphviz_chart(PIPELINE)
 data = ui.loaded()
 runs = {rid: r.meta for rid, r in data.runs.items() if data.sources[rid] == "cached" and rid not in data.study_of}
 studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
-st.subheader("The shipped runs")
 found = shipped.shipped(runs, studies, entries())
+by_name = {item.name: item for item in found}
+tour = [(by_name[name], page, text) for name, page, text in TOUR if name in by_name]
+if tour:
+    st.subheader("A first look, in three links")
+    for i, (item, page, text) in enumerate(tour, 1):
+        c1, c2 = st.columns([1, 3], vertical_alignment="center")
+        c1.page_link(page, label=f"{i}. {item.name}", icon=":material/arrow_forward:",
+                     query_params={"run" if item.kind == "run" else "study": item.folder})
+        c2.markdown(text)
+st.subheader("The shipped runs")
 if not found:
     st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs, or "
             "**Launch a run**.")
