@@ -103,7 +103,8 @@ JARGON = re.compile(r"α|β|GRDA|FI ratio|statistics AUC|stats AUC|EDS|Spearman|
                     r"Order|^Function|One point per|[Bb]est baseline|^p \(|kept interactions|Kept by|Fig\. ")
 
 
-@pytest.mark.parametrize("params", [{"view": "interactions", "run": ID_A}, {"view": "functions", "run": ID_A},
+@pytest.mark.parametrize("params", [{"view": "interactions", "run": ID_A}, {"view": "interactions", "run": ID_C},
+                                    {"view": "functions", "run": ID_A},
                                     {"view": "embeddings", "run": ID_A}, {"view": "compare", "runs": f"{ID_A},{ID_B}"},
                                     {"view": "studies"}, {"view": "launch"}, {"view": "runs"}])
 def test_every_jargon_term_in_a_widget_metric_or_column_has_a_tooltip(env, params):

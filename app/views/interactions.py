@@ -5,13 +5,22 @@ import streamlit as st
 from aim import analysis
 from app import glossary, ui
 
+COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("order")),
+           "function": st.column_config.TextColumn("function", help=glossary.tip("functions")),
+           "functions_kept": st.column_config.TextColumn("functions kept", help=glossary.tip("functions")),
+           "alpha": st.column_config.NumberColumn("α", format="%.4f", help=glossary.tip("alpha")),
+           "abs_alpha": st.column_config.NumberColumn("|α|", format="%.4f", help=glossary.tip("alpha")),
+           "kept": st.column_config.NumberColumn("kept", help=glossary.tip("alpha")),
+           "stats_auc": st.column_config.NumberColumn("statistics AUC", format="%.4f", help=glossary.tip("stats_auc")),
+           "planted": st.column_config.NumberColumn("planted", help=glossary.tip("planted"))}
+
 st.title("Interactions")
 run, inter = ui.run_with_table("interactions", "interaction table yet")
 if not analysis.has_alpha(inter):
     st.info(f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
             "so there is no α. Its interactions, ranked by statistics AUC:")
     ranked = inter.sort_values("stats_auc", ascending=False)[["field_names", "function", "stats_auc", "planted"]]
-    st.dataframe(ranked, hide_index=True)
+    st.dataframe(ranked, hide_index=True, column_config=COLUMNS)
     ui.downloads(ranked, f"{run.id}_interactions", "ranked")
     st.stop()
 
@@ -46,7 +55,7 @@ keys = analysis.selected_keys(event.selection.points if event else [])
 if keys:
     chosen = points[points["key"].isin(keys)].drop(columns="key")
     st.markdown(f"**{len(chosen)} selected**")
-    st.dataframe(chosen, hide_index=True)
+    st.dataframe(chosen, hide_index=True, column_config=COLUMNS)
     ui.downloads(chosen, f"{run.id}_selection", "selection")
 else:
     st.caption("Drag a box or lasso on the chart to list those interactions here."
