@@ -22,7 +22,35 @@ TERMS: dict[str, Term] = dict((
     ("grda", Term("GRDA", "Generalized Regularized Dual Averaging: the optimizer of the gates α and β (everything "
                   "else uses Adam). Its L1 threshold grows during training as c·γ^½·(tγ)^μ, so gates it cannot "
                   "justify become exactly 0 instead of merely small.")),
-    ("grda_c", Term("GRDA c", "Scale of GRDA's sparsity threshold: a larger c zeroes more gates (sparser model).")),
+    ("grda_c", Term("GRDA c", "Scale of GRDA's sparsity threshold: a larger c zeroes more gates (sparser model). "
+                    "By default it is not set but derived from the *crossing fraction*.")),
+    ("crossing_fraction", Term("crossing fraction", "The strength of a GRDA search stage, stated so that it carries "
+                               "over between datasets: the share of the stage's steps after which GRDA's threshold "
+                               "reaches the gates' initial value (0.6). A gate with no steady gradient dies about "
+                               "then. **Smaller = sparser**; above 1 an idle gate outlives the stage. GRDA's c "
+                               "follows from it, the steps, μ and γ. Several values (`0.1,0.2,0.4`) are candidates: "
+                               "each trains the stage from the same start and the parsimony rule picks one.")),
+    ("parsimony", Term("parsimony rule (one-standard-error rule)", "Among the candidate strengths of a stage, keep "
+                       "the **sparsest** whose validation AUC is within k standard errors of the best candidate's "
+                       "(Hanley-McNeil standard error of that AUC on the validation set; k = `search.sparsity_se`, "
+                       "1 by default, 0 = simply the most accurate). Differences smaller than that are noise, so the "
+                       "smaller model wins. The embedding L2 grid takes the best validation AUC.")),
+    ("frontier", Term("frontier", "Validation AUC against model size over the candidates of a stage: how much "
+                      "accuracy each step of sparsity costs. The shaded band is the parsimony rule's tolerance "
+                      "under the best AUC.")),
+    ("eds_floor", Term("EDS floor", "EDS keeps at least this many embedding dimensions (`search.eds_floor`, 1 by "
+                       "default) of every field a kept interaction reads, so EDS cannot silently delete kept "
+                       "interactions; 0 = as the paper, a field may lose every dimension.")),
+    ("embed_l2", Term("embedding L2", "L2 penalty on the embedding tables while training the final model (Adam "
+                      "weight decay on them). By default chosen on validation from `train.embed_l2_grid` "
+                      "(`0,0.01,0.05`): each value trains the final model from the same start, the best validation "
+                      "AUC wins.")),
+    ("head", Term("head", "What the re-trained model's MLP reads: **embeddings**, the raw (EDS-pruned) embeddings "
+                  "as in DeepFM (default); **products**, the kept columns' element-wise products, as the paper's "
+                  "published code.")),
+    ("run_warnings", Term("run warnings", "What a reader of a run must not miss, recorded by the run itself "
+                          "(`run.json` `warnings`): e.g. EDS removed every dimension of a field kept interactions "
+                          "read, or the final model scores below the search-stage model on validation.")),
     ("grda_mu", Term("GRDA μ", "How fast GRDA's threshold grows with the steps t (exponent, between 0 and 1): a "
                      "larger μ makes late training much sparser than early training.")),
     ("grda_gamma", Term("GRDA γ", "GRDA's learning rate for the gates.")),

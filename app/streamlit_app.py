@@ -26,13 +26,14 @@ PAGES = {
                          url_path="functions"),
     "embeddings": st.Page("views/embeddings.py", title="Embedding dimensions", icon=":material/grid_on:",
                           url_path="embeddings"),
+    "sparsity": st.Page("views/sparsity.py", title="Sparsity", icon=":material/tune:", url_path="sparsity"),
     "compare": st.Page("views/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
     "studies": st.Page("views/studies.py", title="Studies", icon=":material/query_stats:", url_path="studies"),
     "launch": st.Page("views/launch.py", title="Launch a run", icon=":material/rocket_launch:", url_path="launch"),
 }
 page = st.navigation({
     "AIM Explorer": [PAGES["start"], PAGES["runs"]],
-    "One run": [PAGES["interactions"], PAGES["functions"], PAGES["embeddings"]],
+    "One run": [PAGES["interactions"], PAGES["functions"], PAGES["embeddings"], PAGES["sparsity"]],
     "Several runs": [PAGES["compare"], PAGES["studies"]],
     "Train": [PAGES["launch"]],
 })

@@ -185,6 +185,14 @@ def status_banner(run: Run) -> None:
                  f"`python -m aim run --resume {run.path}`", icon=":material/error:")
 
 
+def warnings_banner(run: Run) -> None:
+    """List the warnings the run recorded (``run.json`` ``warnings``; older runs have none) above the page."""
+    found = analysis.run_warnings(run.meta)
+    if found:
+        st.warning(f"**This run recorded {len(found)} warning{'s' if len(found) > 1 else ''}:**\n\n"
+                   + "\n".join(f"- {w}" for w in found), icon=":material/warning:")
+
+
 def readable(run: Run) -> None:
     """Read the run's tables (the catalog checked only their headers); on a damaged file say which and why, and
     stop the page instead of drawing half of it."""
@@ -203,14 +211,21 @@ def need(run: Run, table: str, what: str) -> pd.DataFrame | None:
     return df
 
 
-def run_with_table(table: str, what: str) -> tuple[Run, pd.DataFrame]:
-    """The head of every single-run page: the URL-bound run picker, its status banner and the table the page
-    draws; stops the page (with the reason shown) when there is no run or the run lacks that table."""
+def one_run() -> Run:
+    """The head of every single-run page: the URL-bound run picker, its status and warnings banners, its tables
+    read; stops the page (with the reason shown) when there is no run or a table of it is damaged."""
     run = pick_run(loaded())
     if run is None:
         st.stop()
     status_banner(run)
+    warnings_banner(run)
     readable(run)
+    return run
+
+
+def run_with_table(table: str, what: str) -> tuple[Run, pd.DataFrame]:
+    """``one_run`` and the table the page draws; stops the page (with the reason shown) when the run lacks it."""
+    run = one_run()
     df = need(run, table, what)
     if df is None:
         st.stop()

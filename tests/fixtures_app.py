@@ -8,6 +8,10 @@ with α, statistics AUC, kept dims and metrics chosen so every figure has hand-c
 - run B (aim, seed 1, grda_c 0.2): kept user×item (inner .8), user×hour (inner .2), item×hour (outer .4),
   item×noise (outer -.5).
 - run C (deepfm): a baseline, α empty, every pair kept with the inner product.
+Run A also has the strength candidates of the default mode (``sparsity.csv``, ``SPARSITY_A``) and one warning
+(``WARNING_A``: EDS left noise without dimensions although item×noise is kept); runs B and C predate both (no
+sparsity table, no warnings), as the shipped runs do. Its validation split (2,000 rows, 25 % positive) gives the
+search stages a tolerance of one Hanley-McNeil standard error of the best AUC: 0.01247 at AUC 0.808.
 Plus a running run, a failed run, two corrupt folders, a foreign folder, and a study in the format of
 ``aim/study.py`` (``make_study``): deepfm, aim and deepfm-transfer × seeds 0-2 with 7 complete runs, one failed
 (aim seed 2) and one never run (deepfm-transfer seed 2), so its status is failed.
@@ -44,6 +48,21 @@ OTHER_NAMES = ["app", "city", "weather", "cost"]
 STUDY_AUC = {"deepfm": [0.78, 0.80, 0.79], "aim": [0.82, 0.84, None], "deepfm-transfer": [0.80, 0.81, None]}
 STUDY_LOGLOSS = {"deepfm": [0.47, 0.45, 0.46], "aim": [0.43, 0.41, None], "deepfm-transfer": [0.465, 0.455, None]}
 STUDY_FAILED = ("aim", 2)
+VALID_ROWS, VALID_RATE = 2000, 0.25
+# stage, candidate, cross, embed_l2, columns / interactions / dims kept, size, valid AUC, chosen
+SPARSITY_A = [
+    ("search", 0, 0.1, None, 2, 2, None, 2, 0.790, False),  # outside the band: 0.808 - 0.0125 = 0.7955
+    ("search", 1, 0.2, None, 4, 3, None, 4, 0.805, True),  # the sparsest inside the band
+    ("search", 2, 0.4, None, 7, 5, None, 7, 0.808, False),  # the best
+    ("embed", 0, 0.25, None, None, None, 6, 300, 0.790, False),
+    ("embed", 1, 0.5, None, None, None, 8, 400, 0.806, True),
+    ("embed", 2, 1.0, None, None, None, 16, 640, 0.807, False),
+    ("retrain", 0, None, 0.0, None, None, None, 4000, 0.801, False),
+    ("retrain", 1, None, 0.01, None, None, None, 4000, 0.809, True),
+    ("retrain", 2, None, 0.05, None, None, None, 4000, 0.805, False),
+]
+WARNING_A = ("EDS removed every embedding dimension of noise, read by kept interactions: those interactions are not "
+             "in the final model (search.eds_floor >= 1 prevents it)")
 
 
 def interactions(alpha: list[float] | None, names: list[str] = NAMES) -> pd.DataFrame:
@@ -82,10 +101,26 @@ def snapshots(final: list[float]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["stage", "epoch", "step", "column", "alpha"])
 
 
+def sparsity(rows: list[tuple] = SPARSITY_A) -> pd.DataFrame:
+    """``sparsity.csv`` as ``aim.pipeline`` writes it: GRDA columns for the search stages, ``embed_l2`` for the
+    final model's grid (c is a stand-in: 0.5 / crossing fraction; steps 100 per stage)."""
+    out = []
+    for stage, cand, cross, l2, cols, inter, dims, size, auc, chosen in rows:
+        grda = cross is not None
+        out.append({"stage": stage, "candidate": cand, "cross": cross, "c": 0.05 / cross if grda else None,
+                    "crossing_step": round(100 * cross) if grda else None, "steps": 100 if grda else None,
+                    "embed_l2": l2, "columns_kept": cols, "interactions_kept": inter, "dims_kept": dims,
+                    "size": size, "valid_auc": auc, "valid_logloss": 0.45, "epochs": 3, "seconds": 1.5,
+                    "chosen": chosen})
+    return pd.DataFrame(out)
+
+
 def _meta(variant: str, seed: int, cfg: RunConfig, dataset: str = "synthetic", names: list[str] = NAMES) -> dict:
     return {"config": cfg.to_json(), "versions": {"aim": "test"}, "seed": seed, "variant": variant,
             "dataset": {"name": dataset,
-                        "fields": [{"name": n, "vocab_size": v} for n, v in zip(names, VOCAB, strict=True)]},
+                        "fields": [{"name": n, "vocab_size": v} for n, v in zip(names, VOCAB, strict=True)],
+                        "rows": {"train": 16_000, "valid": VALID_ROWS, "test": 2000},
+                        "positive_rate": {"train": VALID_RATE, "valid": VALID_RATE, "test": VALID_RATE}},
             "tables": []}
 
 
@@ -99,7 +134,8 @@ def _summary(auc: float, logloss: float, kept: int, columns_kept: int, before: i
 
 def write_run(root: Path, run_id: str, variant: str, seed: int, cfg: RunConfig, alpha: list[float] | None,
               positions: list[str] | None, summary: dict | None, status: str = "complete",
-              error: str | None = None, dataset: str = "synthetic", names: list[str] = NAMES) -> Path:
+              error: str | None = None, dataset: str = "synthetic", names: list[str] = NAMES,
+              sparsity_rows: list[tuple] | None = None, warnings: list[str] | None = None) -> Path:
     w = RunWriter(root, run_id)
     stamp = run_id.rsplit("__", 1)[-1]  # the ids end with their creation time
     created = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:00:00+00:00"
@@ -114,6 +150,11 @@ def write_run(root: Path, run_id: str, variant: str, seed: int, cfg: RunConfig, 
     if positions is not None:
         w.table("fields", fields(positions, names))
         tables.append("fields")
+    if sparsity_rows is not None:
+        w.table("sparsity", sparsity(sparsity_rows))
+        tables.append("sparsity")
+    if warnings is not None:
+        w.update(warnings=warnings)
     w.update(tables=tables, **(summary or {}))
     if status == "running":
         w.progress(stage="search", epoch=2, valid_auc=0.7123, gates_left=8, gates_total=12)
@@ -130,7 +171,8 @@ def make_runs(root: Path) -> dict[str, Path]:
     out = {
         "a": write_run(root, ID_A, "aim", 0, base, ALPHA_A, ["0 1 2 3", "0 2 3", "1", ""],
                        {**_summary(0.80, 0.45, 3, 4, 10_000, 4_000),
-                        "planted": {"precision": 2 / 3, "recall": 1.0, "kept": 3, "planted": 2, "hits": 2}}),
+                        "planted": {"precision": 2 / 3, "recall": 1.0, "kept": 3, "planted": 2, "hits": 2}},
+                       sparsity_rows=SPARSITY_A, warnings=[WARNING_A]),
         "b": write_run(root, ID_B, "aim", 1, base.replace(seed=1, search=SearchConfig(grda_c=0.2)), ALPHA_B,
                        ["0 1 2 3", "0 1 2 3", "0 1", "3"], _summary(0.78, 0.47, 4, 4, 10_000, 5_000)),
         "c": write_run(root, ID_C, "deepfm", 0, base.replace(variant="deepfm"), None,

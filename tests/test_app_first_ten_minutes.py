@@ -120,8 +120,12 @@ def test_every_jargon_term_in_a_widget_metric_or_column_has_a_tooltip(env, param
 
 def test_tooltips_are_the_glossary_texts(env):
     at = _app(view="launch")
-    grda_c = next(w for w in at.number_input if w.label == "GRDA c")
-    assert grda_c.proto.help == glossary.tip("grda_c")
+    mu = next(w for w in at.number_input if w.label == "GRDA μ")
+    assert mu.proto.help == glossary.tip("grda_mu")
+    head = next(w for w in at.selectbox if w.label == "Head")
+    assert head.proto.help == glossary.tip("head")
+    cross = next(w for w in at.text_input if w.label == "GRDA crossing fractions (search)")
+    assert cross.proto.help.endswith(glossary.tip("crossing_fraction", "parsimony"))
 
 
 # ---------------------------------------------------------------------------------------------- Runs page

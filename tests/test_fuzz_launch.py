@@ -67,7 +67,8 @@ def _field(kind: str):
 FORM = {  # flag -> kind, as app/views/launch.py builds them
     "--dataset": "choice", "--data": "text", "--variant": "choice", "--max-order": "int", "--seed": "int",
     "--embed-dim": "int", "--mlp": "text", "--batch-size": "int", "--synthetic-rows": "int",
-    "--search-epochs": "int", "--embed-epochs": "int", "--epochs": "int", "--grda-c": "float", "--grda-mu": "float",
+    "--search-epochs": "int", "--embed-epochs": "int", "--epochs": "int", "--grda-mu": "float",
+    "--grda-cross": "text", "--embed-grda-cross": "text", "--head": "text",
     "--label": "text", "--categorical": "text", "--numeric": "text",
 }
 

@@ -11,6 +11,7 @@ Terms: a *column* is one (interaction, function) pair with its own gate α; an *
     interactions.py  α vs statistics AUC (Fig. 7), field × field |α|, α trajectories and replay
     functions.py     function frequency and functions vs statistics AUC (Fig. 8)
     embeddings.py    embedding size vs vocabulary (Table 6), kept positions, parameters
+    sparsity.py      the strength candidates of each stage (validation AUC vs size), the run's warnings
     compare.py       2-4 runs side by side
     studies.py       a study's ablation / complexity tables and charts (Tables 3-5, 7-10)
     export.py        standalone HTML, PNG through a headless Chromium
@@ -71,19 +72,38 @@ from aim.analysis.interactions import (
                                  spearman,
 )
 from aim.analysis.runlist import RUN_COLUMNS, filter_runs, progress_text, run_row, runs_table
+from aim.analysis.sparsity import (
+                                 STAGE_TITLES,
+                                 candidate_label,
+                                 choice_text,
+                                 chosen_summary,
+                                 frontier_figure,
+                                 no_table_note,
+                                 prepared_table,
+                                 run_warnings,
+                                 single_candidate,
+                                 sparsity_se,
+                                 sparsity_stages,
+                                 stage_frontier,
+                                 stage_kind,
+                                 tolerance,
+                                 validation_counts,
+                                 warning_mark,
+                                 warnings_table,
+)
 from aim.analysis.studies import (
-    ablation_table,
-    fi_ratio_figure,
-    live_summary,
-    run_counts,
-    run_grid,
-    seed_values,
-    studies_table,
-    study_metric_figure,
-    study_row,
-    transfer_figure,
-    transfer_table,
-    variant_kind,
+                                 ablation_table,
+                                 fi_ratio_figure,
+                                 live_summary,
+                                 run_counts,
+                                 run_grid,
+                                 seed_values,
+                                 studies_table,
+                                 study_metric_figure,
+                                 study_row,
+                                 transfer_figure,
+                                 transfer_table,
+                                 variant_kind,
 )
 from aim.config import FUNCTIONS
 
@@ -100,4 +120,7 @@ __all__ = [
     "selected_keys", "snapshot_frame", "snapshot_stages", "sparsification_replay", "spearman",
     "ablation_table", "fi_ratio_figure", "live_summary", "run_counts", "run_grid", "seed_values", "studies_table",
     "study_metric_figure", "study_row", "transfer_figure", "transfer_table", "variant_kind",
+    "STAGE_TITLES", "candidate_label", "choice_text", "chosen_summary", "frontier_figure", "no_table_note", "prepared_table",
+    "run_warnings", "single_candidate", "sparsity_se", "sparsity_stages", "stage_frontier", "stage_kind",
+    "tolerance", "validation_counts", "warning_mark", "warnings_table",
 ]

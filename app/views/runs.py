@@ -14,6 +14,7 @@ ended = ui.ended_jobs()
 rows = [analysis.run_row(r.meta, read_progress(r.path) if r.status == "running" else None, data.sources[rid],
                          ended.get(rid), data.study_of.get(rid, "")) for rid, r in data.runs.items()]
 table = analysis.runs_table(rows)
+table["warnings"] = [analysis.warning_mark(data.runs[rid].meta) for rid in table["id"]]
 
 RUN_COLUMNS = {
     "id": st.column_config.TextColumn("id", pinned=True),
@@ -27,6 +28,9 @@ RUN_COLUMNS = {
     "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
     "study": st.column_config.TextColumn("study", help=glossary.tip("study")),
     "note": st.column_config.TextColumn("note", width="medium"),
+    "warnings": st.column_config.TextColumn("⚠", width="small", help="How many warnings the run recorded; they are "
+                                            "listed under the table and on the run's pages.\n\n"
+                                            + glossary.tip("run_warnings")),
 }
 in_studies = int((table["study"] != "").sum()) if not table.empty else 0
 
@@ -50,7 +54,8 @@ else:
     st.caption(f"{len(shown)} of {len(base)} runs.{grouped} Click a column header to sort; tick rows to open or "
                "compare. More columns (seed, valid AUC, parameters, created, source): the table's column menu, "
                "the CSV.")
-    order = ["id", "dataset", "variant", "status", "test_auc", "test_logloss", "kept", "fi_ratio",
+    flagged = shown["warnings"].astype(bool).any()
+    order = ["id", "dataset", "variant", "status", *(["warnings"] if flagged else []), "test_auc", "test_logloss", "kept", "fi_ratio",
              *(["progress"] if shown["progress"].astype(bool).any() else []),
              *(["study"] if with_studies else []), *(["note"] if shown["note"].astype(bool).any() else [])]
     event = st.dataframe(shown, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True,
@@ -63,6 +68,11 @@ else:
         st.switch_page("views/compare.py", query_params={"runs": ",".join(picked), "ref": picked[0]})
     row.caption("Tick one run to open it, or two to four to compare them.")
     ui.downloads(shown, "runs", "runs")
+    if flagged:
+        listed = analysis.warnings_table({rid: data.runs[rid].meta for rid in shown["id"]})
+        with st.expander(f"Warnings of {listed['id'].nunique()} of the runs shown ({len(listed)})",
+                         icon=":material/warning:"):
+            st.markdown("\n".join(f"- [`{rid}`](sparsity?run={rid}): {w}" for rid, w in listed.itertuples(False)))
 
 running = [r for r in data.runs.values() if r.status == "running" and r.id not in ended]
 
