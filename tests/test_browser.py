@@ -121,6 +121,21 @@ def test_the_studies_page_draws_its_bar_charts_and_a_png(server, page):
     _shot(page, "studies")
 
 
+def test_the_sparsity_page_draws_each_stage_with_its_chosen_strength(server, page):
+    url, _ = server
+    _open(page, f"{url}/sparsity?run={ID_A}", "Sparsity")
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # search, embed, the L2 grid
+    plots = page.locator(".js-plotly-plot")
+    assert plots.count() == 3
+    assert plots.first.locator(".legendtext", has_text="chosen").count() == 1
+    assert plots.first.locator(".legendtext", has_text="within 1 standard error").count() == 1
+    assert plots.first.locator("g.textpoint", has_text="x = 0.2").count() == 1  # the chosen point's label
+    assert plots.first.locator("path.point").count() == 3  # the three candidates drawn
+    assert page.get_by_text("This run recorded 1 warning").count() == 1
+    assert page.locator("[data-testid=stException]").count() == 0
+    _shot(page, "sparsity")
+
+
 @pytest.mark.parametrize(("path", "title"), [("", "Start here"), ("runs", "Runs"), ("functions", "Interaction functions"),
                                              ("embeddings", "Embedding dimensions"), ("studies", "Studies")])
 def test_every_page_renders_without_an_error(server, page, path, title):

@@ -143,10 +143,11 @@ def frontier_figure(frame: pd.DataFrame, stage: str, tol: float | None, k: float
     """Validation AUC vs size, one labelled point per candidate of ``stage`` (``stage_frontier``), the chosen one a
     red star, the best AUC a dashed line and, for a GRDA stage, the tolerance band under it shaded. The L2 grid
     (``final``) has the L2 values on x (every candidate is the same architecture)."""
-    title = title or STAGE_TITLES.get(stage, stage)
+    kind = stage_kind(stage)
+    title = title or ("Validation AUC per embedding L2" if kind == "final" else
+                      f"Validation AUC vs {SIZE_TITLES[kind]}, one point per crossing fraction")
     if frame.empty:
         return empty_figure("no candidates", title=title)
-    kind = stage_kind(stage)
     auc = pd.to_numeric(frame["valid_auc"], errors="coerce")
     best = float(auc.max())
     if kind == "final":
@@ -173,6 +174,7 @@ def frontier_figure(frame: pd.DataFrame, stage: str, tol: float | None, k: float
     fig.add_scatter(x=x, y=auc, mode="lines", line={"color": LINE_COLOR, "width": 1, "dash": "dot"},
                     hoverinfo="skip", showlegend=False)
     hover = _hover(frame, kind)
+    positions = _text_positions(x)
     for chosen, name, marker in (
             (False, "candidate", {"size": 11, "color": KEPT_COLOR}),
             (True, "chosen", {"size": 20, "color": CHOSEN_COLOR, "symbol": "star", "line": {"width": 1,
@@ -180,10 +182,24 @@ def frontier_figure(frame: pd.DataFrame, stage: str, tol: float | None, k: float
         m = (frame["chosen"] == chosen).to_numpy()
         if not m.any():
             continue
-        fig.add_scatter(x=x[m], y=auc[m], mode="markers+text", text=frame["label"][m], textposition="top center",
+        fig.add_scatter(x=x[m], y=auc[m], mode="markers+text", text=frame["label"][m], textposition=positions[m],
                         textfont={"size": 12, "color": CHOSEN_COLOR if chosen else "#333"}, name=name,
                         marker=marker, hovertext=hover[m], hovertemplate="%{hovertext}<extra></extra>")
     return fig
+
+
+TEXT_POSITIONS = ("top center", "bottom center", "middle right", "middle left")
+
+
+def _text_positions(x: pd.Series) -> np.ndarray:
+    """Where each point's label goes: above it, except that candidates of the same size (e.g. several strengths
+    that all pruned every column) take turns above, below, right and left so that their labels do not overlap."""
+    seen: dict = {}
+    out = []
+    for v in x.tolist():
+        out.append(TEXT_POSITIONS[seen.get(v, 0) % len(TEXT_POSITIONS)])
+        seen[v] = seen.get(v, 0) + 1
+    return np.array(out, dtype=object)
 
 
 def _hover(frame: pd.DataFrame, kind: str) -> np.ndarray:
@@ -235,7 +251,17 @@ def choice_text(frame: pd.DataFrame, stage: str, tol: float | None, k: float = 1
         why = (f"the sparsest within the tolerance of the best, {best['label']} ({best['valid_auc']:.4f}, "
                f"{int(best['size']):,})") if _finite(best.get("size")) else "the sparsest within the tolerance"
     band = f" (tolerance {tol:.4f} = {k:g} standard error)" if tol else ""
-    return head + f" of {len(frame)} candidates: {why}{band}."
+    return head + f" of {len(frame)} candidates: {why}{band}." + _edge_hint(frame, c)
+
+
+def _edge_hint(frame: pd.DataFrame, chosen: pd.Series) -> str:
+    """A hint when the kept crossing fraction is the largest tried (the weakest pruning) and still the most
+    accurate: a weaker strength may be more accurate yet, so the grid may not reach far enough."""
+    cross = pd.to_numeric(frame.get("cross"), errors="coerce") if "cross" in frame else pd.Series(dtype=float)
+    if cross.notna().sum() < 2 or not _finite(chosen.get("cross")) or chosen["cross"] < cross.max():
+        return ""
+    return (" It is the weakest strength tried and the most accurate: a larger crossing fraction might be more "
+            "accurate still.")
 
 
 def chosen_summary(table: pd.DataFrame) -> pd.DataFrame:

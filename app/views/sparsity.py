@@ -28,6 +28,9 @@ COLUMNS = {
     "chosen": st.column_config.CheckboxColumn("chosen", help=glossary.tip("parsimony")),
 }
 
+ORDER = ["stage", "candidate", "cross", "embed_l2", "size", "valid_auc", "chosen", "valid_logloss", "columns_kept",
+         "interactions_kept", "dims_kept", "c", "crossing_step", "steps", "epochs", "seconds"]
+
 st.title("Sparsity")
 run = ui.one_run()
 table = run.table("sparsity")
@@ -58,10 +61,10 @@ for stage in summary["stage"]:
     frame = analysis.stage_frontier(table, stage, tol)
     st.subheader(analysis.STAGE_TITLES.get(stage, stage))
     st.markdown(analysis.choice_text(frame, stage, tol, k))
-    ui.chart(analysis.frontier_figure(frame, stage, tol, k, title="Validation AUC vs size, one point per candidate"),
-             frame, f"{run.id}_sparsity_{stage}", f"frontier_{stage}")
+    ui.chart(analysis.frontier_figure(frame, stage, tol, k), frame, f"{run.id}_sparsity_{stage}", f"frontier_{stage}")
 
 st.subheader("Every candidate")
 shown = analysis.prepared_table(table)
-st.dataframe(shown, hide_index=True, column_config=COLUMNS)
+st.dataframe(shown, hide_index=True, column_config=COLUMNS,
+             column_order=[c for c in ORDER if c in shown] + [c for c in shown if c not in ORDER])
 ui.downloads(shown, f"{run.id}_sparsity", "sparsity_table")
