@@ -21,6 +21,7 @@ from tests.fixtures_app import (
     ID_A,
     ID_B,
     ID_C,
+    ID_FAILED,
     ID_RUNNING,
     VALID_RATE,
     VALID_ROWS,
@@ -184,6 +185,16 @@ def test_a_run_without_the_table_gets_a_note_not_an_error(env, run_id):
     at = _app(view="sparsity", run=run_id)
     assert "predates the choice of sparsity" in at.info[0].value
     assert not at.get("plotly_chart") and not at.dataframe and not at.warning
+
+
+def test_the_sparsity_page_renders_every_fixture_run(env):
+    at = _app(view="sparsity", run=ID_A)
+    for rid in (ID_A, ID_B, ID_C, ID_RUNNING, ID_FAILED):
+        at.query_params["run"] = rid
+        at.run()
+        assert not at.exception, (rid, [e.value for e in at.exception])
+        assert at.selectbox[0].value == rid
+    assert "out of memory" in at.error[0].value  # the failed run: its status banner, then the note
 
 
 def test_a_running_run_says_it_has_not_written_the_candidates(env):
