@@ -267,3 +267,77 @@ def test_aim_fwe_uses_only_tables_of_used_functions():
     columns = candidate_columns(5, ["inner"])
     model = AIM(AIMSpec(VOCAB, 4, False, (columns,)))
     assert model.embedding.tables == 1  # the AutoFIS-like ablation needs one table, not four
+
+
+def _reference_products(layer: InteractionLayer, e: torch.Tensor, fields, funcs, table_of) -> torch.Tensor:
+    """What the published re-train MLP reads, one column at a time: Π e (⊙ K, · s) per element-wise column, then
+    the outer scalars, in the layer's column order."""
+    elem, outer = [], []
+    vk = sk = 0
+    for q, f in zip(fields, funcs):
+        vecs = [e[:, i, table_of[f]] for i in q]
+        if f == OUTER:
+            outer.append(torch.stack([v @ layer.outer_w[m] for m, v in enumerate(vecs)]).prod(0)[:, None])
+            continue
+        prod = torch.stack(vecs).prod(0)
+        if f == VKERNEL:
+            prod = prod * layer.kernel[vk]
+            vk += 1
+        elif f == SKERNEL:
+            prod = prod * layer.scalar[sk, 0]
+            sk += 1
+        elem.append(prod)
+    return torch.cat(elem + outer, dim=1)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("funcs", [(0, 1, 2, 3), (0,), (1, 3), (2,)])
+def test_products_equal_per_column_loop_with_gradients(order, funcs):
+    torch.manual_seed(order)
+    fields, fns = _columns(order, funcs)
+    table_of = [0, 1, 2, 3]
+    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5)
+    assert layer.product_members() == [q for q, f in zip(fields, fns) if f != OUTER] + \
+        [q for q, f in zip(fields, fns) if f == OUTER]
+    e = torch.randn(6, 5, 4, 5, requires_grad=True)
+    got, want = layer.products(e), _reference_products(layer, e, fields, fns, table_of)
+    assert got.shape[1] == layer.product_width(5)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    w = torch.randn_like(got)
+    inputs = [e, *layer.parameters()]
+    for a, b in zip(torch.autograd.grad((got * w).sum(), inputs, materialize_grads=True),
+                    torch.autograd.grad((want * w).sum(), inputs, materialize_grads=True)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["embeddings", "products"])
+def test_both_retrain_heads_equal_a_per_column_loop(head):
+    """The whole re-train logit of each head against its definition written out column by column."""
+    torch.manual_seed(1)
+    columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
+    positions = ((0, 1), (2, 3), (), (0, 1, 2, 3), (1, 2))
+    kept = drop_empty_fields(columns, positions)
+    model = AIM(AIMSpec(VOCAB, 4, False, (kept,), positions=positions, mlp=(8,), head=head)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-1, 1)  # no identity-like init hiding a missing scale
+    x = torch.stack([torch.randint(0, v, (16,)) for v in VOCAB], 1)
+    e = model.embedding(x)
+    layer, gate = model.interactions[0], model.gates[0]
+    scores = _reference_scores(layer, e, *kept, [0, 1, 2, 3])
+    gated = ((scores - gate.bn.running_mean) / (gate.bn.running_var + gate.bn.eps).sqrt() * gate.alpha).sum(1)
+    if head == "embeddings":
+        live = [e[:, i, t, k] for i, pos in enumerate(positions) for t in range(e.shape[2]) for k in pos]
+        expected = model.linear(x) + gated + model.mlp(torch.stack(live, 1))
+        assert model.output_w is None
+    else:
+        prods = _reference_products(layer, e, *kept, [0, 1, 2, 3])
+        # Only the product dimensions every member field keeps: a pruned dimension is zero in the product.
+        cols, width = [], 0
+        for q in layer.product_members()[: layer.n_elem]:
+            cols += [width + k for k in range(4) if all(k in positions[i] for i in q)]
+            width += 4
+        cols += list(range(width, width + layer.n_outer))
+        w = model.output_w
+        expected = w[0] * model.linear(x) + w[1] * gated + w[2] * model.mlp(prods[:, cols])
+    torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-4)

@@ -86,6 +86,54 @@ class InteractionLayer(nn.Module):
     def n_columns(self) -> int:
         return self.n_elem + self.n_outer
 
+    def product_width(self, dim: int) -> int:
+        """Width of ``products``: d per element-wise column, 1 per outer column."""
+        return self.n_elem * dim + self.n_outer
+
+    def product_members(self) -> list[tuple[int, ...]]:
+        """The fields of each column in the order ``products`` lays them out (element-wise columns, then outer)."""
+        elem = self._elem_fields_tables()[0] if self.n_elem else torch.zeros(0, self.order, dtype=torch.long)
+        return [tuple(f.tolist()) for f in elem] + [tuple(f.tolist()) for f in self.outer_fields]
+
+    def products(self, e: torch.Tensor) -> torch.Tensor:
+        """e (B, F, T, d) -> (B, n_elem·d + n_outer): what the published re-train MLP reads: per element-wise
+        column the vector Π_m e_{q_m} (⊙ K for vkernel, · s for skernel), per outer column its scalar."""
+        B, F, T, d = e.shape
+        parts = []
+        if self.n_elem:
+            fields, tables = self._elem_fields_tables()
+            flat = e.reshape(B, F * T, d)
+            rows = fields * T + tables[:, None]  # (C_e, p)
+            prod = flat.index_select(1, rows[:, 0])
+            for m in range(1, self.order):
+                prod = prod * flat.index_select(1, rows[:, m])  # (B, C_e, d)
+            scale = torch.cat([torch.ones(self.n_inner, d, dtype=e.dtype, device=e.device), self.kernel,
+                               self.scalar.expand(self.n_skernel, d)])  # (C_e, d): 1, K or s per column
+            parts.append((prod * scale).flatten(1))
+        if self.n_outer:
+            parts.append(self._outer(e))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def _elem_fields_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fields (C_e, p) and table (C_e,) of the element-wise columns in column order."""
+        if not self.gram:
+            return self.gather_fields, self.gather_tables
+        n_in = self.n_inner
+        gram_tables = self.gram_tables[self.gram_slot]
+        fields = torch.cat([self.gram_fields[:n_in], self.gather_fields, self.gram_fields[n_in:]])
+        tables = torch.cat([gram_tables[:n_in], self.gather_tables, gram_tables[n_in:]])
+        return fields, tables
+
+    def _outer(self, e: torch.Tensor) -> torch.Tensor:
+        B = e.shape[0]
+        proj = (e[:, :, self.outer_table] @ self.outer_w.T).flatten(1)  # (B, F·p): w_mᵀ e_f for every f, m
+        picked = proj.index_select(1, (self.outer_fields * self.order + self.members).flatten())
+        picked = picked.view(B, self.n_outer, self.order)  # (B, C_o, p): w_mᵀ e_{q_m} of each column
+        outer = picked[:, :, 0]
+        for m in range(1, self.order):
+            outer = outer * picked[:, :, m]
+        return outer
+
     def forward(self, e: torch.Tensor) -> torch.Tensor:
         B, F, T, d = e.shape
         inner = vkernel = skernel = outer = None
@@ -111,12 +159,7 @@ class InteractionLayer(nn.Module):
         if self.n_skernel:
             skernel = skernel * self.scalar.squeeze(1)
         if self.n_outer:
-            proj = (e[:, :, self.outer_table] @ self.outer_w.T).flatten(1)  # (B, F·p): w_mᵀ e_f for every f, m
-            picked = proj.index_select(1, (self.outer_fields * self.order + self.members).flatten())
-            picked = picked.view(B, self.n_outer, self.order)  # (B, C_o, p): w_mᵀ e_{q_m} of each column
-            outer = picked[:, :, 0]
-            for m in range(1, self.order):
-                outer = outer * picked[:, :, m]
+            outer = self._outer(e)
         parts = [s for s, n in ((inner, self.n_inner), (vkernel, self.n_vkernel), (skernel, self.n_skernel),
                                 (outer, self.n_outer)) if n]
         return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]

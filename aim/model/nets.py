@@ -122,6 +122,7 @@ class AIMSpec:
     alpha_init: float = 0.6
     bn_eps: float = 1e-3
     bn_momentum: float = 0.01
+    head: str = "embeddings"  # what the MLP reads: the embeddings, or the kept columns' products (published code)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -177,24 +178,52 @@ class AIM(nn.Module):
             )
             eps = 1e-10 if order == 4 else spec.bn_eps  # aim_reference.md §2: the 4th-order BN uses eps 1e-10
             self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum, spec.search_dims))
-        # The MLP reads only embedding entries that exist: with EDS, pruned dimensions are always zero.
-        kept = torch.zeros(F, tables, spec.dim, dtype=torch.bool)
+        # The MLP reads only inputs that exist: with EDS, pruned dimensions are always zero.
+        kept = torch.zeros(F, spec.dim, dtype=torch.bool)
         for i, pos in enumerate(spec.positions or [range(spec.dim)] * F):
-            kept[i, :, list(pos)] = True
-        self.register_buffer("mlp_inputs", kept.flatten().nonzero().squeeze(1), persistent=False)
-        self.mlp_reads_all = bool(kept.all())
+            kept[i, list(pos)] = True
+        if spec.head == "products":
+            # Per column the product vector: a dimension lives where every member field keeps it; outer: a scalar.
+            flags = []
+            for layer in self.interactions:
+                members = layer.product_members()
+                flags += [kept[list(q)].all(0) for q in members[: layer.n_elem]]
+                flags += [torch.ones(1, dtype=torch.bool)] * layer.n_outer
+            mask = torch.cat(flags) if flags else torch.zeros(0, dtype=torch.bool)
+            # output_w (published code): a learnable scale of each part of the logit: first order, each order's
+            # columns, the MLP.
+            self.output_w = nn.Parameter(torch.ones(len(spec.blocks) + 2))
+        else:
+            mask = kept[:, None, :].expand(F, tables, spec.dim).flatten()
+            self.output_w = None
+        self.register_buffer("mlp_inputs", mask.nonzero().squeeze(1), persistent=False)
+        self.mlp_reads_all = bool(mask.all())
         self.mlp = MLP(len(self.mlp_inputs), spec.mlp, spec.dropout) if spec.mlp and len(self.mlp_inputs) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         e = self.embedding(x)  # (B, F, T, d)
         if self.dim_gate is not None:
             e = self.dim_gate(e)
+        if self.output_w is not None:
+            return self._forward_products(x, e)
         logit = self.linear(x)
         for interact, gate in zip(self.interactions, self.gates):
             logit = logit + gate(interact(e)).sum(-1)
         if self.mlp is not None:
             h = e.flatten(1)  # (B, F·T·d)
             logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
+        return logit
+
+    def _forward_products(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """The published re-train head: w₀·<w, x> + Σ_orders w_p·Σ_c α_c BN(f_c) + w_mlp·MLP(products of the kept
+        columns)."""
+        w = self.output_w
+        logit = w[0] * self.linear(x)
+        for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
+            logit = logit + w[k + 1] * gate(interact(e)).sum(-1)
+        if self.mlp is not None:
+            h = torch.cat([layer.products(e) for layer in self.interactions], dim=1)  # (B, Σ n_elem·d + n_outer)
+            logit = logit + w[-1] * self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
         return logit
 
     def gate_parameters(self) -> list[nn.Parameter]:
