@@ -13,13 +13,15 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aim.errors import ConfigError
+from aim.sparsity import parse_fractions, parse_grid
 
 VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer")
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
-EDS_UNUSED = ("drop", "keep")
+EDS_UNUSED = ("drop", "keep", "auto")
+HEADS = ("embeddings", "products")
 STORAGES = ("memory", "mmap")
 
 
@@ -114,10 +116,14 @@ class ModelConfig:
     bn_eps: float = _help("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
     bn_momentum: float = _help("momentum of the gate batch norms (PyTorch convention)", default=0.01)
     alpha_init: float = _help("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)
+    head: str = _help("what the AIM re-train MLP reads: embeddings = the raw (EDS-pruned) embeddings, as DeepFM; "
+                      "products = the kept columns' element-wise products (e_i ⊙ e_j, ⊙ K, · s, the outer scalars) "
+                      "as the published code, with a learnable scale on each part of the logit", default="embeddings")
 
     def __post_init__(self) -> None:
         _finite(self)
         _choice("embedding", self.embedding, EMBEDDINGS)
+        _choice("head", self.head, HEADS)
         _check(self.embed_dim >= 1, f"embed_dim must be >= 1, got {self.embed_dim}")
         _check(all(int(h) >= 1 for h in self.mlp), f"mlp sizes must be >= 1, got {self.mlp}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
@@ -132,19 +138,38 @@ class SearchConfig:
 
     search_epochs: int = _help("epochs of stage A (search interaction-IF)", default=6)
     embed_epochs: int = _help("epochs of stage B (search embed)", default=4)
-    grda_c: float = _help("GRDA c of stage A (threshold scale; the threshold grows as c γ^½ (tγ)^μ)", default=0.12)
+    grda_c: float = _help("GRDA c of stage A, the threshold scale (the threshold grows as c γ^½ (tγ)^μ); -1 = "
+                          "derived from grda_cross, a value >= 0 overrides it", default=-1.0)
+    grda_cross: str = _help("stage A strength: when the GRDA threshold reaches the gates' initial value, as a "
+                            "fraction of the stage's steps (smaller = sparser; c follows from it, the steps, μ and "
+                            "γ). Several (comma list): each trains from the same start and the sparsest within "
+                            "sparsity_se standard errors of the best validation AUC is kept", default="0.1,0.2,0.4,0.8")
     grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
-    high_order_grda_c: float = _help("GRDA c of the order-3 and order-4 searches (their columns carry the residual "
-                                     "signal the kept pairs leave, far weaker than a pair's)", default=0.05)
-    embed_grda_c: float = _help("GRDA c of stage B", default=0.04)
+    high_order_grda_c: float = _help("GRDA c of the order-3 and order-4 searches; -1 = derived from "
+                                     "high_order_grda_cross", default=-1.0)
+    high_order_grda_cross: str = _help("strength of the order-3 and order-4 searches as crossing fraction(s), "
+                                       "like grda_cross (their columns carry the residual signal the kept pairs "
+                                       "leave, far weaker than a pair's)", default="0.2,0.4,0.8")
+    embed_grda_c: float = _help("GRDA c of stage B; -1 = derived from embed_grda_cross", default=-1.0)
+    embed_grda_cross: str = _help("stage B (EDS) strength as crossing fraction(s), like grda_cross",
+                                  default="0.25,0.5,1,2")
     embed_grda_mu: float = _help("GRDA μ of stage B", default=0.55)
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=1.0)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
+    sparsity_se: float = _help("parsimony rule of the strength candidates: keep the sparsest whose validation AUC is "
+                               "within this many standard errors (Hanley-McNeil) of the best candidate's (1 = the "
+                               "one-standard-error rule; 0 = the most accurate)", default=1.0)
+    candidate_jobs: int = _help("parallel processes for the strength candidates (0 = one per torch thread of "
+                                "this run)", default=0)
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
+    eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
+                           "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
+                           "and with it every interaction", default=1)
     eds_unused: str = _help("EDS and a field that no kept column reads (its β gets no gradient): drop = GRDA's "
                             "threshold removes it, as in the paper and the published code; keep = it keeps all "
-                            "dimensions, for the re-train MLP", default="drop")
+                            "dimensions; auto = keep when the re-train MLP reads raw embeddings (model.head "
+                            "embeddings), drop when it reads the columns' products", default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:
@@ -152,7 +177,14 @@ class SearchConfig:
         _check(self.search_epochs >= 1, f"search_epochs must be >= 1, got {self.search_epochs}")
         _check(self.embed_epochs >= 1, f"embed_epochs must be >= 1, got {self.embed_epochs}")
         for name in ("grda_c", "high_order_grda_c", "embed_grda_c"):
-            _check(getattr(self, name) >= 0, f"{name} must be >= 0 (c < 0 would grow gates), got {getattr(self, name)}")
+            value = getattr(self, name)
+            _check(value >= 0 or value == -1, f"{name} must be >= 0, or -1 to derive it from the crossing fraction "
+                                              f"(c < 0 would grow gates), got {value}")
+        for name in ("grda_cross", "high_order_grda_cross", "embed_grda_cross"):
+            parse_fractions(getattr(self, name), name)
+        _check(self.sparsity_se >= 0, f"sparsity_se must be >= 0, got {self.sparsity_se}")
+        _check(self.candidate_jobs >= 0, f"candidate_jobs must be >= 0 (0 = automatic), got {self.candidate_jobs}")
+        _check(self.eds_floor >= 0, f"eds_floor must be >= 0, got {self.eds_floor}")
         for name in ("grda_mu", "embed_grda_mu"):
             _check(0 < getattr(self, name) < 1, f"{name} must be in (0, 1), got {getattr(self, name)}")
         for name in ("grda_lr", "embed_grda_lr"):
@@ -178,7 +210,10 @@ class TrainConfig:
     lr: float = _help("Adam learning rate", default=1e-3)
     patience: int = _help("early stopping: epochs without validation AUC gain", default=2)
     embed_l2: float = _help("L2 penalty on the embedding tables in the re-train stage and the baselines, applied "
-                            "as Adam weight decay on them (0 = off)", default=0.0)
+                            "as Adam weight decay on them (0 = off); -1 = chosen on validation from embed_l2_grid",
+                            default=-1.0)
+    embed_l2_grid: str = _help("embed_l2 candidates when embed_l2 is -1: each trains the final model from the same "
+                               "start, the best validation AUC wins", default="0,0.01,0.05")
     plateau_factor: float = _help("multiply the Adam learning rate by this after an epoch without validation AUC "
                                   "gain (reduce-on-plateau, as the anchor libraries; 1 = off)", default=0.1)
     eval_batch_size: int = _help("batch size for evaluation", default=20_000)
@@ -197,7 +232,9 @@ class TrainConfig:
         _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
         _check(self.lr > 0, f"lr must be > 0, got {self.lr}")
         _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
-        _check(self.embed_l2 >= 0, f"embed_l2 must be >= 0, got {self.embed_l2}")
+        _check(self.embed_l2 >= 0 or self.embed_l2 == -1,
+               f"embed_l2 must be >= 0, or -1 to choose it on validation from embed_l2_grid, got {self.embed_l2}")
+        parse_grid(self.embed_l2_grid, "embed_l2_grid")
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)

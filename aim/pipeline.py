@@ -39,17 +39,19 @@ from aim.search import (
     SplitTensors,
     Trained,
     candidate_pool,
-    keep_unused_fields,
+    final_positions,
     retrain,
     search_embed,
     search_order,
     train_baseline,
+    used_fields,
 )
+from aim.sparsity import Schedule
 from aim.stats_auc import stats_auc
 from aim.train import FitResult, Tensors, predict
 
 BASELINES = ("fm", "deepfm", "ipnn")
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 Log = Callable[[str], None]
 
 
@@ -315,7 +317,12 @@ def _fit_of(state: dict) -> FitResult:
 def _search_state(r: InteractionSearch, seconds: float) -> dict:
     return {"fields": [list(f) for f in r.columns[0]], "funcs": list(r.columns[1]),
             "alpha": torch.from_numpy(r.alpha.copy()), "fit": _fit_state(r.fit), "metrics": r.metrics,
-            "spec": r.model.spec.to_json(), "model": r.model.state_dict(), "seconds": seconds}
+            "spec": r.model.spec.to_json(), "model": r.model.state_dict(), "seconds": seconds,
+            "schedule": r.schedule.to_json() if r.schedule else None, "frontier": r.frontier}
+
+
+def _schedule_of(state: dict) -> Schedule | None:
+    return Schedule(**state["schedule"]) if state.get("schedule") else None
 
 
 def _search_of(state: dict, with_model: bool) -> tuple[InteractionSearch, float]:
@@ -324,22 +331,28 @@ def _search_of(state: dict, with_model: bool) -> tuple[InteractionSearch, float]
         model = AIM(AIMSpec.from_json(state["spec"]))
         model.load_state_dict(state["model"])
     columns = (tuple(tuple(f) for f in state["fields"]), tuple(state["funcs"]))
-    result = InteractionSearch(columns, state["alpha"].numpy().copy(), _fit_of(state["fit"]), model, state["metrics"])
+    result = InteractionSearch(columns, state["alpha"].numpy().copy(), _fit_of(state["fit"]), model, state["metrics"],
+                               _schedule_of(state), list(state["frontier"]))
     return result, state["seconds"]
 
 
 def _embed_state(e: EmbedSearch, seconds: float) -> dict:
     return {"beta": torch.from_numpy(e.beta.copy()), "fit": _fit_state(e.fit), "metrics": e.metrics,
-            "seconds": seconds}
+            "seconds": seconds, "dual": None if e.dual is None else torch.from_numpy(e.dual.copy()),
+            "schedule": e.schedule.to_json() if e.schedule else None, "frontier": e.frontier}
 
 
 def _embed_of(state: dict) -> tuple[EmbedSearch, float]:
-    return EmbedSearch(state["beta"].numpy().copy(), _fit_of(state["fit"]), state["metrics"]), state["seconds"]
+    dual = None if state["dual"] is None else state["dual"].numpy().copy()
+    embed = EmbedSearch(state["beta"].numpy().copy(), _fit_of(state["fit"]), state["metrics"], dual,
+                        _schedule_of(state), list(state["frontier"]))
+    return embed, state["seconds"]
 
 
 def _final_state(t: Trained, seconds: float) -> dict:
     return {"spec": t.spec, "model": t.model.state_dict(), "fit": _fit_state(t.fit), "metrics": t.metrics,
-            "params": t.params, "params_before_eds": t.params_before_eds, "seconds": seconds}
+            "params": t.params, "params_before_eds": t.params_before_eds, "seconds": seconds,
+            "embed_l2": t.embed_l2, "frontier": t.frontier}
 
 
 def rebuild_model(spec: dict) -> torch.nn.Module:
@@ -353,7 +366,7 @@ def _final_of(state: dict) -> tuple[Trained, float]:
     model = rebuild_model(state["spec"])
     model.load_state_dict(state["model"])
     trained = Trained(model, state["spec"], _fit_of(state["fit"]), state["metrics"], state["params"],
-                      state["params_before_eds"])
+                      state["params_before_eds"], state["embed_l2"], list(state["frontier"]))
     return trained, state["seconds"]
 
 
@@ -402,20 +415,22 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     stages = writer.meta["stages"]
     searches: list[InteractionSearch] = []
     positions = None
+    embed: EmbedSearch | None = None
     pairs = [(i, j) for i in range(len(vocab)) for j in range(i + 1, len(vocab))]
     if cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
         transfer = transfer_columns(cfg.transfer_from, data) if cfg.transfer_from else []
-        final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer),
-                                   _final_state, _final_of)
+        final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer,
+                                                                   log), _final_state, _final_of)
         stages["train"] = _stage_meta(final.fit, final.metrics, seconds)
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log))
     else:
-        searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage)
+        searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage, log)
         for r in searches:
             name = r.fit.history[0]["stage"]
             seconds = sum(row["seconds"] for row in r.fit.history)
-            stages[name] = _stage_meta(r.fit, r.metrics, seconds) | {"pool": len(set(r.columns[0]))}
+            stages[name] = _stage_meta(r.fit, r.metrics, seconds) | {"pool": len(set(r.columns[0])),
+                                                                     "grda": _grda_meta(r.schedule)}
             log(f"[{name}] kept {int(r.kept.sum())}/{len(r.alpha)} interaction-IF columns, "
                 f"{len({f for f, k in zip(r.columns[0], r.kept) if k})}/{len(set(r.columns[0]))} interactions")
         stage["name"] = "tables"
@@ -423,16 +438,21 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         save_table("snapshots", snapshot_table(searches))
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         if cfg.variant == "aim" and blocks:
-            embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch),
-                                       _embed_state, _embed_of)
-            stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds)
-            positions = embed.positions
-            if cfg.search.eds_unused == "keep":
-                positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
+            embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch,
+                                                                     log), _embed_state, _embed_of)
+            stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds) | {"grda": _grda_meta(embed.schedule)}
+            positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
-                                                              on_epoch), _final_state, _final_of)
+                                                              on_epoch, log), _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
+    stages[final.fit.history[0]["stage"]]["embed_l2"] = final.embed_l2
+    frontier = [row for r in searches for row in r.frontier] + (embed.frontier if embed is not None else [])
+    save_table("sparsity", pd.DataFrame(frontier + final.frontier, columns=SPARSITY_COLUMNS))
+    warnings = run_warnings(data, searches, positions, stages)
+    for w in warnings:
+        log(f"warning: {w}")
+    writer.update(warnings=warnings)
     stage["name"] = "finish"
     save_table("fields", field_table(data, cfg.model.embed_dim, positions))
     save_table("history", pd.DataFrame(history).reindex(columns=[
@@ -446,8 +466,37 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     log(f"test AUC {final.metrics['test']['auc']:.4f} log loss {final.metrics['test']['logloss']:.4f}")
 
 
+SPARSITY_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+                    "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds",
+                    "chosen"]
+
+
+def _grda_meta(sched: Schedule | None) -> dict | None:
+    return sched.to_json() if sched is not None else None
+
+
+def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tuple[tuple[int, ...], ...] | None,
+                 stages: dict) -> list[str]:
+    """What a reader of the run must not miss: a field that a kept interaction reads but EDS left without any
+    dimension (its interactions are gone from the final model), and a final model that scores below the
+    search-stage model on validation."""
+    out = []
+    if positions is not None:
+        blocks = [r.kept_columns() for r in searches if r.kept.any()]
+        lost = [data.field_names[i] for i in sorted(used_fields(blocks)) if not positions[i]]
+        if lost:
+            out.append(f"EDS removed every embedding dimension of {', '.join(lost)}, read by kept interactions: "
+                       "those interactions are not in the final model (search.eds_floor >= 1 prevents it)")
+    final = stages.get("retrain", {}).get("metrics", {}).get("valid", {}).get("auc")
+    search = stages.get("search", {}).get("metrics", {}).get("valid", {}).get("auc")
+    if final is not None and search is not None and final < search:
+        out.append(f"the final model's validation AUC {final:.4f} is below the search-stage model's {search:.4f}")
+    return out
+
+
 def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,
-                   on_epoch: Callable[[dict], None], run_stage: Callable) -> list[InteractionSearch]:
+                   on_epoch: Callable[[dict], None], run_stage: Callable, log: Log | None = None
+                   ) -> list[InteractionSearch]:
     """Stage A over orders 2..max_order, as ``search.search_interactions`` (paper §3.2, Algorithm 1: each order's
     pool from the order below's surviving interactions; stop when a pool is empty), each order a stage of its
     own so that it is checkpointed when it ends."""
@@ -465,7 +514,7 @@ def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, gene
             fixed, previous = [r.kept_columns() for r in results if r.kept.any()], prev.model
         name = "search" if order == 2 else f"search{order}"
         compute = functools.partial(search_order, cfg, vocab, tensors, generator, candidates, fixed, name, on_epoch,
-                                    previous=previous)
+                                    previous=previous, log=log)
         result, _ = run_stage(name, compute, _search_state,
                               functools.partial(_search_of, with_model=order < cfg.max_order))
         results.append(result)

@@ -55,6 +55,8 @@ TABLES = {
     "fields": ("fields.csv", ["field", "name", "vocab_size", "dims_kept", "positions"]),
     "history": ("history.csv", ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds"]),
     "snapshots": ("alpha_snapshots.csv", ["stage", "epoch", "step", "column", "alpha"]),
+    # One row per candidate strength (GRDA crossing fraction) or embedding L2 tried: the accuracy-size frontier.
+    "sparsity": ("sparsity.csv", ["stage", "candidate", "size", "valid_auc", "chosen"]),
 }
 REQUIRED_KEYS = ("schema_version", "kind", "id", "status", "created", "config", "versions", "dataset", "stages")
 # JSON type of each top-level key the readers rely on (optional keys may also be null); checked on load so that a
@@ -384,6 +386,10 @@ class Run:
     @property
     def snapshots(self) -> pd.DataFrame | None:
         return self.table("snapshots")
+
+    @property
+    def sparsity(self) -> pd.DataFrame | None:
+        return self.table("sparsity")
 
     @property
     def id(self) -> str:

@@ -9,18 +9,32 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from aim import distributed
 from aim.config import FUNCTIONS, RunConfig
 from aim.distributed import resolve_device
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
+from aim.sparsity import (
+    Schedule,
+    one_se_tolerance,
+    parse_fractions,
+    parse_grid,
+    parsimonious,
+    run_candidates,
+    schedule,
+)
 from aim.train import FitResult, GateSchedule, Tensors, evaluate, fit, on_device
 
 Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # (fields per column, function per column)
@@ -42,6 +56,8 @@ class InteractionSearch:
     fit: FitResult
     model: AIM  # the trained search model (the next order's search starts from its embeddings)
     metrics: dict[str, dict[str, float]]
+    schedule: Schedule | None = None  # the GRDA schedule it ran with
+    frontier: list[dict] = dataclasses.field(default_factory=list)  # one row per strength candidate tried
 
     @property
     def kept(self) -> np.ndarray:
@@ -60,6 +76,9 @@ class EmbedSearch:
     beta: np.ndarray  # (F, d)
     fit: FitResult
     metrics: dict[str, dict[str, float]]
+    dual: np.ndarray | None = None  # (F, d) GRDA's dual sums: which dimensions a floor keeps when β is all zero
+    schedule: Schedule | None = None
+    frontier: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def positions(self) -> tuple[tuple[int, ...], ...]:
@@ -76,6 +95,8 @@ class Trained:
     metrics: dict[str, dict[str, float]]
     params: dict[str, int]  # total / embedding parameters of the final model
     params_before_eds: int  # total parameters of the same architecture with full-size (d) embeddings
+    embed_l2: float = 0.0  # the embedding L2 it trained with (chosen on validation when train.embed_l2 = -1)
+    frontier: list[dict] = dataclasses.field(default_factory=list)  # one row per embed_l2 candidate tried
 
 
 def candidate_columns(n_fields: int, functions: Sequence[str], order: int = 2) -> Columns:
@@ -131,25 +152,127 @@ def _warm_start(model: AIM, previous: AIM) -> None:
         getattr(model, name).load_state_dict(getattr(previous, name).state_dict())
 
 
+def steps_per_epoch(cfg: RunConfig, data: SplitTensors) -> int:
+    return math.ceil(len(data.train.y) / cfg.train.batch_size)
+
+
+def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str) -> list[Schedule]:
+    """The GRDA schedule candidates of a search stage (``search``, ``search3``/``search4`` or ``embed``): the
+    configured c when one is given, else one per crossing fraction (``aim.sparsity``)."""
+    s, spe, alpha0 = cfg.search, steps_per_epoch(cfg, data), cfg.model.alpha_init
+    if stage == "embed":
+        return schedule(s.embed_grda_c, parse_fractions(s.embed_grda_cross, "embed_grda_cross"), alpha0, spe,
+                        s.embed_epochs, s.embed_grda_lr, s.embed_grda_mu, s.grda_lr_decay)
+    c, cross, name = ((s.grda_c, s.grda_cross, "grda_cross") if stage == "search" else
+                      (s.high_order_grda_c, s.high_order_grda_cross, "high_order_grda_cross"))
+    return schedule(c, parse_fractions(cross, name), alpha0, spe, s.search_epochs, s.grda_lr, s.grda_mu,
+                    s.grda_lr_decay)
+
+
+def _option(train_one: Callable, option: Any, torch_rng: torch.Tensor, gen_state: torch.Tensor
+            ) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """One candidate from the stage's starting random states (same init and batch order for every candidate);
+    returns its result and the random states it ended with."""
+    torch.set_rng_state(torch_rng)
+    generator = torch.Generator()
+    generator.set_state(gen_state)
+    result = train_one(option, generator, None)
+    return result, torch.get_rng_state(), generator.get_state()
+
+
+def train_options(cfg: RunConfig, options: Sequence[Any], train_one: Callable, generator: torch.Generator,
+                  on_epoch: Callable[[dict], None] | None) -> list[tuple[Any, Any, Any]]:
+    """``train_one(option, generator, on_epoch)`` for every option, each from the same random states, in parallel
+    processes where cores allow (``aim.sparsity.run_candidates``); one option trains here, live."""
+    if len(options) == 1:
+        return [(train_one(options[0], generator, on_epoch), None, None)]
+    jobs = 1 if distributed.world() > 1 else cfg.search.candidate_jobs
+    start = (torch.get_rng_state(), generator.get_state())
+    return run_candidates(_option, [(train_one, option, *start) for option in options], jobs)
+
+
+def adopt(outs: Sequence[tuple[Any, Any, Any]], pick: int, generator: torch.Generator,
+          on_epoch: Callable[[dict], None] | None) -> Any:
+    """The picked option's result; the random states continue from where it ended and its epochs are reported,
+    so a run is the same whether its options ran in parallel or one after another."""
+    result, torch_rng, gen_state = outs[pick]
+    if len(outs) > 1:
+        torch.set_rng_state(torch_rng)
+        generator.set_state(gen_state)
+        for row in result.fit.history:
+            if on_epoch is not None:
+                on_epoch(row)
+    return result
+
+
+def choose_schedule(name: str, cfg: RunConfig, data: SplitTensors, schedules: Sequence[Schedule], train_one: Callable,
+                    size_of: Callable[[Any], tuple[float, dict]], generator: torch.Generator,
+                    on_epoch: Callable[[dict], None] | None, log: Callable[[str], None] | None) -> Any:
+    """Train the stage once per schedule and keep the parsimonious one (``aim.sparsity.parsimonious`` on the
+    validation AUC and ``size_of``'s size). The result carries its ``schedule`` and the ``frontier``: one row
+    per candidate."""
+    if log and len(schedules) > 1:
+        xs = ", ".join(f"{x.cross:g}" for x in schedules)
+        log(f"[{name}] trying {len(schedules)} GRDA strengths (the threshold reaches the gates' init at {xs} "
+            f"of {schedules[0].steps} steps)")
+    outs = train_options(cfg, schedules, train_one, generator, on_epoch)
+    sizes = [size_of(r) for r, _, _ in outs]
+    aucs = [r.metrics["valid"]["auc"] for r, _, _ in outs]
+    tol = one_se_tolerance(aucs, data.valid.y.numpy(), cfg.search.sparsity_se) if len(outs) > 1 else 0.0
+    pick = parsimonious(aucs, [size for size, _ in sizes], tol)
+    frontier = [{"stage": name, "candidate": i, "cross": sched.cross, "c": sched.c,
+                 "crossing_step": sched.crossing_step, "steps": sched.steps, **extra, "size": size,
+                 **_valid(r), "chosen": i == pick}
+                for i, (sched, (r, _, _), (size, extra)) in enumerate(zip(schedules, outs, sizes))]
+    if log and len(outs) > 1:
+        log(f"[{name}] parsimony rule: the sparsest within {tol:.4f} valid AUC ({cfg.search.sparsity_se:g} standard "
+            "error) of the best")
+        for row in frontier:
+            log(f"[{name}] strength {row['cross']:g}: c {row['c']:.4g}, size {row['size']:,}, valid AUC "
+                f"{row['valid_auc']:.4f}{'  <- kept (parsimony rule)' if row['chosen'] else ''}")
+    result = adopt(outs, pick, generator, on_epoch)
+    result.schedule, result.frontier = schedules[pick], frontier
+    return result
+
+
+def _valid(r: Any) -> dict:
+    return {"valid_auc": r.metrics["valid"]["auc"], "valid_logloss": r.metrics["valid"]["logloss"],
+            "epochs": len(r.fit.history), "seconds": round(sum(row["seconds"] for row in r.fit.history), 3)}
+
+
 def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
                  candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (), stage: str = "search",
-                 on_epoch: Callable[[dict], None] | None = None, previous: AIM | None = None) -> InteractionSearch:
-    """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros.
+                 on_epoch: Callable[[dict], None] | None = None, previous: AIM | None = None,
+                 log: Callable[[str], None] | None = None) -> InteractionSearch:
+    """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros,
+    at the strength ``choose_schedule`` picks among the configured ones (size: the columns kept).
 
     ``fixed`` holds the columns already selected at lower orders: they stay in the model (their α trained by Adam
     as plain weights) while GRDA searches the ``candidates`` of this order with their own BN and α.
     """
+    train_one = functools.partial(_search_once, cfg, vocab_sizes, data, tuple(candidates), tuple(fixed), stage,
+                                  previous)
+    return choose_schedule(stage, cfg, data, stage_schedules(cfg, data, stage), train_one, _columns_kept, generator,
+                           on_epoch, log)
+
+
+def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
+    kept = int(r.kept.sum())
+    return kept, {"columns_kept": kept, "interactions_kept": len({f for f, k in zip(r.columns[0], r.kept) if k})}
+
+
+def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, candidates: Sequence[tuple[int, ...]],
+                 fixed: Sequence[Columns], stage: str, previous: AIM | None, sched: Schedule,
+                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None) -> InteractionSearch:
     functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
     columns = _columns_of(candidates, functions)
     model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
     if previous is not None:
         _warm_start(model, previous)
     s, t = cfg.search, cfg.train
-    c_of_order = s.grda_c if len(candidates[0]) == 2 else s.high_order_grda_c
     result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), s.grda_lr, c_of_order,
-                                    s.grda_mu, s.grda_lr_decay),
+                 gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
                  device=t.device)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
@@ -176,24 +299,70 @@ def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitT
 
 
 def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
-                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None) -> EmbedSearch:
-    """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field."""
+                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None,
+                 log: Callable[[str], None] | None = None) -> EmbedSearch:
+    """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field, at the
+    strength ``choose_schedule`` picks (size: the embedding parameters the re-train will hold)."""
+    train_one = functools.partial(_embed_once, cfg, vocab_sizes, tuple(blocks), data)
+
+    def size_of(e: EmbedSearch) -> tuple[int, dict]:
+        pos = final_positions(cfg, e, blocks)
+        dims = sum(len(p) for p in pos)
+        return sum(v * len(p) for v, p in zip(vocab_sizes, pos)), {"dims_kept": dims}
+
+    return choose_schedule("embed", cfg, data, stage_schedules(cfg, data, "embed"), train_one, size_of, generator,
+                           on_epoch, log)
+
+
+def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
+                sched: Schedule, generator: torch.Generator, on_epoch: Callable[[dict], None] | None) -> EmbedSearch:
     model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), s.embed_grda_lr, s.embed_grda_c, s.embed_grda_mu,
-                                    s.grda_lr_decay),
+                 gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, device=t.device)
     beta = model.dim_gate.beta.detach().numpy().copy()
-    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device))
+    dual = result.duals.reshape(beta.shape) if result.duals is not None else None
+    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device), dual)
+
+
+def used_fields(blocks: Sequence[Columns]) -> set[int]:
+    """The fields that at least one kept column reads."""
+    return {i for fields, _ in blocks for f in fields for i in f}
+
+
+def final_positions(cfg: RunConfig, embed: EmbedSearch, blocks: Sequence[Columns]) -> tuple[tuple[int, ...], ...]:
+    """The embedding dimensions the re-train keeps per field: β's non-zero positions (paper eq. 16-17), then the
+    floor (``search.eds_floor``: a field that a kept column reads keeps at least that many, those of largest
+    GRDA dual |v|) and the rule for fields that no kept column reads (``search.eds_unused``)."""
+    positions = apply_eds_floor(embed.positions, embed.dual, blocks, cfg.search.eds_floor)
+    unused = cfg.search.eds_unused
+    if unused == "keep" or (unused == "auto" and cfg.model.head == "embeddings"):
+        positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
+    return positions
+
+
+def apply_eds_floor(positions: Sequence[Sequence[int]], dual: np.ndarray | None, blocks: Sequence[Columns],
+                    floor: int) -> tuple[tuple[int, ...], ...]:
+    """Every field that a kept column reads keeps at least ``floor`` dimensions: the kept ones, then those of
+    largest |dual| (GRDA's dual sum v: how far the gradient pushed a gate, even one at exactly zero)."""
+    used = used_fields(blocks)
+    out = []
+    for i, pos in enumerate(positions):
+        pos = tuple(pos)
+        if i in used and len(pos) < floor and dual is not None:
+            ranked = [int(k) for k in np.argsort(-np.abs(dual[i]), kind="stable") if int(k) not in pos]
+            pos = tuple(sorted((*pos, *ranked[: floor - len(pos)])))
+        out.append(pos)
+    return tuple(out)
 
 
 def keep_unused_fields(positions: Sequence[Sequence[int]], blocks: Sequence[Columns],
                        dim: int) -> tuple[tuple[int, ...], ...]:
-    """``search.eds_unused = keep``: a field that no kept column reads gets all ``dim`` dimensions back (its β had
-    no gradient, so EDS said nothing about it); the others keep what EDS chose."""
-    used = {i for fields, _ in blocks for f in fields for i in f}
+    """A field that no kept column reads gets all ``dim`` dimensions back (its β had no gradient, so EDS said
+    nothing about it); the others keep what EDS chose."""
+    used = used_fields(blocks)
     return tuple(tuple(p) if i in used else tuple(range(dim)) for i, p in enumerate(positions))
 
 
@@ -205,33 +374,72 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
 
 
 def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, generator: torch.Generator,
-                 on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None) -> Trained:
+                 on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None,
+                 log: Callable[[str], None] | None = None) -> Trained:
+    """Train the final model (a copy of ``model``); with ``train.embed_l2`` = -1 once per L2 of
+    ``train.embed_l2_grid``, each from the same initial weights and random states, keeping the best validation
+    AUC (ties: the smaller L2)."""
+    grid = l2_candidates(cfg)
+    if log and len(grid) > 1:
+        log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}")
+    train_one = functools.partial(_fit_final, cfg, model, spec, data, stage, params_before_eds)
+    outs = train_options(cfg, grid, train_one, generator, on_epoch)
+    pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], list(grid), 0.0)
+    frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "size": tr.params["total"], **_valid(tr),
+                 "chosen": i == pick} for i, (l2, (tr, _, _)) in enumerate(zip(grid, outs))]
+    if log and len(outs) > 1:
+        for row in frontier:
+            log(f"[{stage}] embedding L2 {row['embed_l2']:g}: valid AUC {row['valid_auc']:.4f} after "
+                f"{row['epochs']} epochs{'  <- kept' if row['chosen'] else ''}")
+    trained = adopt(outs, pick, generator, on_epoch)
+    trained.frontier = frontier
+    return trained
+
+
+def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
+    """The embedding L2 values the final model tries: the given one, or the grid (only 0 with lazy_adam, whose
+    SparseAdam has no weight decay)."""
     t = cfg.train
+    if t.embed_l2 >= 0:
+        return (t.embed_l2,)
+    if t.embedding_optimizer == "lazy_adam":
+        return (0.0,)
+    return parse_grid(t.embed_l2_grid, "embed_l2_grid")
+
+
+def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, stage: str,
+               params_before_eds: int | None, l2: float, generator: torch.Generator,
+               on_epoch: Callable[[dict], None] | None) -> Trained:
+    t = cfg.train
+    model = copy.deepcopy(model)  # every L2 candidate starts from the same initial weights
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
-                 plateau_factor=t.plateau_factor, embed_l2=t.embed_l2, embedding_optimizer=t.embedding_optimizer,
+                 plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
                  on_epoch=on_epoch, device=t.device)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
-    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before)
+    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before,
+                   embed_l2=l2)
 
 
 def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
             positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
-            on_epoch: Callable[[dict], None] | None = None) -> Trained:
+            on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None) -> Trained:
     """Stage C: the selected architecture from scratch, physically pruned tables, MLP added."""
     if positions is not None:
         blocks = [drop_empty_fields(b, positions) for b in blocks]
         positions = tuple(tuple(p) for p in positions)
-    spec = _spec(cfg, vocab_sizes, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout)
+    spec = _spec(cfg, vocab_sizes, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout,
+                 head=cfg.model.head)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
     return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
-                        before)
+                        before, log)
 
 
 def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                   on_epoch: Callable[[dict], None] | None = None, transfer: Sequence[Columns] = ()) -> Trained:
+                   on_epoch: Callable[[dict], None] | None = None, transfer: Sequence[Columns] = (),
+                   log: Callable[[str], None] | None = None) -> Trained:
     """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage. With ``transfer`` (the
     *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
     m = cfg.model
@@ -241,4 +449,5 @@ def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensor
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = IPNN(**args) if cfg.variant.startswith("ipnn") else FM(**args)
-    return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train")
+    return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
+                        log=log)

@@ -122,6 +122,7 @@ class FitResult:
     snapshots: list[tuple[int, int, np.ndarray]] = field(default_factory=list)  # (epoch, step, gates)
     best_epoch: int = -1
     digests: dict[str, list[str]] = field(default_factory=dict)  # several ranks: sha256 of gates / weights per rank
+    duals: np.ndarray | None = None  # GRDA's dual sums v of the gates at the end (their ranking where gates are 0)
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -346,6 +347,8 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
                         group["lr"] *= plateau_factor
     if snap_every and grda is not None and result.snapshots[-1][1] != global_step:
         result.snapshots.append((len(result.history), global_step, _gate_vector(gates.params)))
+    if grda is not None and global_step:
+        result.duals = torch.cat([grda.state[p]["v"].detach().flatten() for p in gates.params]).cpu().numpy().copy()
     if best_state is not None:
         model.load_state_dict(best_state)
     else:

@@ -14,12 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# The tiny configuration every real run in the tests uses (a few seconds on 2 cores), as CLI flags.
+# The tiny configuration every real run in the tests uses (a few seconds on 2 cores), as CLI flags. One GRDA c per
+# stage and one embedding L2, given explicitly: one candidate per stage (tests/test_sparsity.py covers the default
+# mode that tries several strengths and L2 values on validation).
 TINY_ARGS = [
     "--synthetic-rows", "2000", "--synthetic-fields", "5", "--synthetic-noise-fields", "1",
     "--synthetic-planted-pairs", "2", "--search-epochs", "1", "--embed-epochs", "1", "--epochs", "1",
     "--mlp", "8", "--embed-dim", "4", "--batch-size", "256",
+    "--grda-c", "0.12", "--high-order-grda-c", "0.05", "--embed-grda-c", "0.04", "--embed-l2", "0",
 ]
+TINY_FIXED = {"grda_c": 0.12, "high_order_grda_c": 0.05, "embed_grda_c": 0.04}
 
 
 def _tiny_config(variant: str = "aim"):
@@ -28,8 +32,8 @@ def _tiny_config(variant: str = "aim"):
     return RunConfig(
         variant=variant,
         synthetic=SyntheticConfig(rows=2000, fields=5, noise_fields=1, planted_pairs=2),
-        search=SearchConfig(search_epochs=1, embed_epochs=1),
-        train=TrainConfig(epochs=1, batch_size=256),
+        search=SearchConfig(search_epochs=1, embed_epochs=1, **TINY_FIXED),
+        train=TrainConfig(epochs=1, batch_size=256, embed_l2=0.0),
         model=ModelConfig(mlp=(8,), embed_dim=4),
     )
 

@@ -22,7 +22,7 @@ from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_RUNNING, ID_STUDY
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 SINGLE_RUN_PAGES = ("interactions", "functions", "embeddings")
 TINY_JOB = ["--synthetic-rows", "1000", "--search-epochs", "1", "--embed-epochs", "1", "--epochs", "1", "--mlp", "8",
-            "--embed-dim", "4"]
+            "--embed-dim", "4", "--grda-c", "0.12", "--embed-grda-c", "0.04", "--embed-l2", "0"]
 
 
 # download buttons under each chart: CSV, HTML, and PNG where a Chromium is installed

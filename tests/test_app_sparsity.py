@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aim import analysis
+from aim.config import RunConfig
 from aim.pipeline import SPARSITY_COLUMNS
 from aim.sparsity import auc_standard_error, parsimonious
 from app import jobs
@@ -227,10 +228,12 @@ def test_launch_form_passes_crossing_fractions_and_head(tmp_path, monkeypatch):
     at = _app(view="launch")
     labels = [w.label for w in at.number_input]
     assert "GRDA c" not in labels and "GRDA μ" in labels
-    assert any("3 strengths" in c.value and "min" in c.value for c in at.caption)  # the runtime hint
+    default = RunConfig()
+    assert any(f"tries {len(default.search.grda_cross.split(','))} strengths" in c.value and "min" in c.value
+               for c in at.caption)  # the runtime hint
     fields = {w.label: w for w in at.text_input}
-    assert fields["GRDA crossing fractions (search)"].value == "0.1,0.2,0.4"
-    assert fields["GRDA crossing fractions (embed)"].value == "0.25,0.5,1.0"
+    assert fields["GRDA crossing fractions (search)"].value == default.search.grda_cross
+    assert fields["GRDA crossing fractions (embed)"].value == default.search.embed_grda_cross
     fields["GRDA crossing fractions (search)"].set_value("0.3")
     fields["GRDA crossing fractions (embed)"].set_value("0.5, 1")
     next(w for w in at.selectbox if w.label == "Head").set_value("products")

@@ -29,7 +29,8 @@ TIMEOUT = 180
 INVALID = {
     "variant": (["--variant", "nope"], ["variant", "'nope'", *VARIANTS]),
     "max-order": (["--max-order", "5"], ["max_order", "2, 3, 4", "5"]),
-    "grda-c": (["--grda-c", "-1"], ["grda_c", ">= 0", "-1"]),
+    "grda-c": (["--grda-c", "-2"], ["grda_c", ">= 0", "-2"]),
+    "grda-cross": (["--grda-cross", "0.1,abc"], ["grda_cross", "0.1,abc"]),
     "embed-dim": (["--embed-dim", "-3"], ["embed_dim", ">= 1", "-3"]),
     "dataset": (["--dataset", "nope"], ["'nope'", *DATASETS]),
     "no-data": (["--dataset", "criteo"], ["--data", "criteo"]),
@@ -274,7 +275,7 @@ def test_help_shows_each_flags_real_default_once(command, capsys, monkeypatch):
     for line in lines:
         assert line.count("(default:") <= 1 and "(default: None)" not in line and "(default: )" not in line, line
     shown = {line.split()[0]: line for line in lines}
-    for flag, default in [("--min-count", "2"), ("--mlp", "400,400,400"), ("--grda-c", "0.12"),
+    for flag, default in [("--min-count", "2"), ("--mlp", "400,400,400"), ("--grda-c", "-1.0"), ("--grda-cross", "0.1,0.2,0.4,0.8"),
                           ("--synthetic-rows", "60000"), ("--max-order", "2"), ("--embedding", "fwe")]:
         assert shown[flag].endswith(f"(default: {default})"), shown[flag]
 

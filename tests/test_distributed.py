@@ -28,11 +28,11 @@ CONFIG = RunConfig(
     synthetic=SyntheticConfig(rows=3000, fields=5, noise_fields=1, planted_pairs=2),
     model=ModelConfig(mlp=(8,), embed_dim=4),
     search=SearchConfig(search_epochs=3, embed_epochs=1, grda_c=0.22, embed_grda_c=0.09),
-    train=TrainConfig(epochs=1, batch_size=64),
+    train=TrainConfig(epochs=1, batch_size=64, embed_l2=0.0),
 )
 ARGS = ["--synthetic-rows", "3000", "--synthetic-fields", "5", "--synthetic-noise-fields", "1",
         "--synthetic-planted-pairs", "2", "--mlp", "8", "--embed-dim", "4", "--search-epochs", "3", "--embed-epochs",
-        "1", "--grda-c", "0.22", "--embed-grda-c", "0.09", "--epochs", "1", "--batch-size", "64"]
+        "1", "--grda-c", "0.22", "--embed-grda-c", "0.09", "--epochs", "1", "--batch-size", "64", "--embed-l2", "0"]
 FAIL_ON_RANK_1 = textwrap.dedent("""
     import os, sys
     import aim.pipeline

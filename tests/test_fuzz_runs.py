@@ -206,8 +206,10 @@ def test_the_app_lists_every_damaged_folder_and_keeps_working(damaged_root, tmp_
     monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "none"))
     app = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+    at = AppTest.from_file(app, default_timeout=240)
+    at.query_params.update({"view": "runs"})  # the Runs page (the app opens on Start here)
     with no_hang(300):
-        at = AppTest.from_file(app, default_timeout=240).run()
+        at.run()
     assert not at.exception, [e.value for e in at.exception]
     shown = set(at.dataframe[0].value["id"])
     unreadable = at.dataframe[1].value

@@ -37,8 +37,8 @@ HIGH = RunConfig(
     max_order=3,
     synthetic=SyntheticConfig(rows=6000, fields=6, noise_fields=1, planted_pairs=2, planted_triples=1, vocab=10),
     model=ModelConfig(embed_dim=4, mlp=(16,)),
-    search=SearchConfig(search_epochs=2, embed_epochs=1, grda_c=0.2, embed_grda_c=0.2),
-    train=TrainConfig(epochs=2, batch_size=512),
+    search=SearchConfig(search_epochs=2, embed_epochs=1, grda_c=0.2, high_order_grda_c=0.05, embed_grda_c=0.2),
+    train=TrainConfig(epochs=2, batch_size=512, embed_l2=0.0),
 )
 
 

@@ -183,7 +183,8 @@ def test_run_on_memory_mapped_criteo(tmp_path, monkeypatch):
     write_criteo(src, 1500)
     cfg = RunConfig(dataset="criteo", data_path=str(src), variant="aim", data=DataConfig(storage="mmap",
                     shuffle_block=300), model=ModelConfig(embed_dim=4, mlp=(8,)),
-                    search=SearchConfig(search_epochs=1, embed_epochs=1), train=TrainConfig(epochs=1))
+                    search=SearchConfig(search_epochs=1, embed_epochs=1, grda_c=0.12, embed_grda_c=0.04),
+                    train=TrainConfig(epochs=1, embed_l2=0.0))
     run = load_run(execute(cfg, tmp_path / "runs", log=lambda _: None))
     assert run.status == "complete"
     assert run.meta["config"]["data"]["storage"] == "mmap" and run.meta["dataset"]["source"]["storage"] == "mmap"

@@ -12,8 +12,9 @@ SMALL = RunConfig(
     synthetic=SyntheticConfig(rows=20_000, fields=6, noise_fields=2, planted_pairs=2, vocab=30),
     model=ModelConfig(embed_dim=8, mlp=(32, 32)),
     # GRDA's threshold grows with the step count (c γ^½ (tγ)^μ): 4 short epochs need a larger c than the default.
-    search=SearchConfig(search_epochs=4, embed_epochs=3, grda_c=0.2),
-    train=TrainConfig(epochs=4, batch_size=256),
+    # eds_unused=drop: what EDS does to fields no kept column reads (auto keeps them for the embeddings head).
+    search=SearchConfig(search_epochs=4, embed_epochs=3, grda_c=0.2, embed_grda_c=0.04, eds_unused="drop"),
+    train=TrainConfig(epochs=4, batch_size=256, embed_l2=0.0),
 )
 
 

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Two epochs per stage, so that a kill seen after epoch 1 lands inside the stage; order 3 adds a fourth stage.
 ARGS = ["--synthetic-rows", "3000", "--synthetic-fields", "5", "--synthetic-noise-fields", "1",
         "--synthetic-planted-pairs", "2", "--search-epochs", "2", "--embed-epochs", "2", "--epochs", "2",
-        "--mlp", "8", "--embed-dim", "4", "--max-order", "3"]
+        "--mlp", "8", "--embed-dim", "4", "--max-order", "3", "--grda-c", "0.12", "--high-order-grda-c", "0.05",
+        "--embed-grda-c", "0.04", "--embed-l2", "0"]
 STAGES = ["search", "search3", "embed", "retrain"]
 CFG = config_from_args(build_parser().parse_args(["run", *ARGS]))
 

@@ -42,6 +42,8 @@ DOCUMENTED_COLUMNS = {
     "history": ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
                 "gates_total", "grda_lr"],
     "snapshots": ["stage", "epoch", "step", "column", "alpha"],
+    "sparsity": ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+                 "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen"],
 }
 
 
@@ -81,7 +83,7 @@ def test_complete_run_loads_with_documented_tables(tiny_runs, tiny_config, varia
     for split in ("valid", "test"):
         for key in ("auc", "logloss"):
             assert math.isfinite(meta["metrics"][split][key])
-    expected_tables = {"interactions", "fields", "history"} | ({"snapshots"} if variant == "aim" else set())
+    expected_tables = {"interactions", "fields", "history", "sparsity"} | ({"snapshots"} if variant == "aim" else set())
     assert set(meta["tables"]) == expected_tables
     for name, columns in DOCUMENTED_COLUMNS.items():
         df = getattr(run, name)

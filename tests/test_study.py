@@ -313,7 +313,7 @@ def test_table_of_an_interrupted_study_counts_its_complete_runs(tmp_path, tiny_c
 
 STUDY_ARGS = ["--synthetic-rows", "3000", "--synthetic-fields", "5", "--synthetic-noise-fields", "1",
               "--synthetic-planted-pairs", "2", "--search-epochs", "2", "--embed-epochs", "2", "--epochs", "2",
-              "--mlp", "8", "--embed-dim", "4"]
+              "--mlp", "8", "--embed-dim", "4", "--grda-c", "0.12", "--embed-grda-c", "0.04", "--embed-l2", "0"]
 
 
 def test_sigterm_marks_the_run_in_flight_failed_and_resume_continues_it(tmp_path):

@@ -179,7 +179,8 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
     from aim.model.nets import AIM, FM, IPNN
     from aim.train import GateSchedule, Tensors, fit, predict
 
-    m, s = ModelConfig(embed_dim=D, mlp=tuple(MLP), dropout=DROPOUT), SearchConfig()
+    # A fixed GRDA c: speed does not depend on its value.
+    m, s = ModelConfig(embed_dim=D, mlp=tuple(MLP), dropout=DROPOUT), SearchConfig(grda_c=0.12)
     gates = None
     if model == "aim-search":
         net = AIM(search_spec(m, vocab))
