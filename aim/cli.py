@@ -237,6 +237,9 @@ def summary(run_dir: str) -> dict:
         "interactions": m.get("interactions", {}),
         "params": m.get("params", {}),
         "planted": m.get("planted"),
+        "sparsity": {k: {"grda": v.get("grda"), "embed_l2": v.get("embed_l2")} for k, v in m.get("stages", {}).items()
+                     if isinstance(v, dict) and (v.get("grda") or v.get("embed_l2") is not None)},
+        "warnings": m.get("warnings", []),
         "created": m["created"],
     }
 
@@ -302,7 +305,7 @@ def _print_summary(s: dict) -> None:
         print(f"error: {s['error']}")
     # A run.json edited by hand or written by another tool may hold anything below the keys the loader checks:
     # each part that cannot be printed is named instead of ending the command with a traceback.
-    for part in (_print_stages, _print_interactions, _print_params, _print_planted):
+    for part in (_print_stages, _print_interactions, _print_params, _print_planted, _print_sparsity, _print_warnings):
         try:
             part(s)
         except (KeyError, TypeError, AttributeError, ValueError, IndexError):
@@ -335,6 +338,22 @@ def _print_planted(s: dict) -> None:
                   f"({o['hits']} of {o['planted']} planted found, {o['kept']} kept)")
         if "noise_dims_kept" in p:
             print(f"  embedding dimensions kept: {p['noise_dims_kept']} on noise fields, {p['signal_dims_kept']} on others")
+
+
+def _print_sparsity(s: dict) -> None:
+    for stage, chosen in s.get("sparsity", {}).items():
+        g = chosen.get("grda")
+        if g:
+            when = (f"crossing at {g['cross']:g} of {g['steps']} steps" if g.get("cross") is not None
+                    else f"c given, crossing at step {g['crossing_step']}")
+            print(f"  {stage:8s} GRDA c {g['c']:.4g} ({when})")
+        if chosen.get("embed_l2") is not None:
+            print(f"  {stage:8s} embedding L2 {chosen['embed_l2']:g}")
+
+
+def _print_warnings(s: dict) -> None:
+    for w in s.get("warnings") or []:
+        print(f"  WARNING: {w}")
 
 
 def cmd_datasets(_: argparse.Namespace) -> int:

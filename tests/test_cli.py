@@ -332,3 +332,18 @@ def test_note_is_part_of_the_run_config():
 
     assert config_from_args(build_parser().parse_args(["run", "--note", "a demo"])).note == "a demo"
     assert config_from_args(build_parser().parse_args(["run"])).note == ""
+
+
+def test_show_prints_the_chosen_sparsity_and_every_warning(tiny_runs, tmp_path, capsys):
+    folder = Path(shutil.copytree(tiny_runs["aim"], tmp_path / "run"))
+    meta = json.loads((folder / "run.json").read_text())
+    meta["warnings"] = ["EDS removed every embedding dimension of f00, read by kept interactions"]
+    (folder / "run.json").write_text(json.dumps(meta))
+    r = _main(["show", str(folder)], capsys)
+    assert r.rc == 0, r.err
+    assert "WARNING: EDS removed every embedding dimension of f00" in r.out
+    c = meta["stages"]["search"]["grda"]["c"]
+    assert f"search   GRDA c {c:.4g} (c given" in r.out  # the tiny config gives c explicitly
+    assert "retrain  embedding L2 0" in r.out
+    s = json.loads(_main(["show", str(folder), "--json"], capsys).out)
+    assert s["warnings"] == meta["warnings"] and s["sparsity"]["search"]["grda"]["c"] == c
