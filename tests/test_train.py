@@ -138,3 +138,21 @@ def test_keep_freed_memory_applies_once_and_can_be_turned_off(monkeypatch):
     fit(model, data, data, stage="t", epochs=1, batch_size=32, lr=1e-3, eval_batch_size=64,
         generator=torch.Generator().manual_seed(0))
     assert train._freed_memory_kept is glibc
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    """An FM that over-fits 300 noisy rows: validation AUC peaks, then falls; after ``fit`` the model scores the
+    best epoch's validation AUC exactly (its weights, not the last epoch's)."""
+    from aim.train import evaluate
+
+    g = torch.Generator().manual_seed(1)
+    X = torch.randint(0, 40, (600, 4), generator=g, dtype=torch.int32)
+    y = ((X[:, 0] % 2 == 0).float() * 0.3 + torch.rand(600, generator=g) > 0.6).float()
+    train, valid = Tensors(X[:300], y[:300]), Tensors(X[300:], y[300:])
+    model = FM([40] * 4, 8, 0.1)
+    result = fit(model, train, valid, stage="t", epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000,
+                 generator=torch.Generator().manual_seed(0), patience=3)
+    aucs = [row["valid_auc"] for row in result.history]
+    assert result.best_epoch < len(aucs) and aucs[-1] < max(aucs), "the test needs a run that got worse"
+    assert aucs[result.best_epoch - 1] == max(aucs)
+    assert evaluate(model, valid, 1000)["auc"] == pytest.approx(max(aucs), abs=1e-12)
