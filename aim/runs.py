@@ -33,12 +33,14 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import torch
 
 from aim.errors import OutputError, RunFormatError
+
+if TYPE_CHECKING:  # torch is imported where weights are read or written: reading a run's tables needs none
+    import torch
 
 SCHEMA_VERSION = 1
 STATUSES = ("running", "complete", "failed")
@@ -140,17 +142,23 @@ def write_csv(path: Path, df: pd.DataFrame) -> None:
 
 
 def write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    import torch
+
     clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     _atomic_write(Path(path), lambda fh: torch.save(clean, fh), mode="wb")
 
 
 def write_checkpoint(path: Path, payload: dict) -> None:
     """A stage checkpoint: tensors and plain values (dict, list, tuple, str, numbers) only, written atomically."""
+    import torch
+
     _atomic_write(Path(path), lambda fh: torch.save(payload, fh), mode="wb")
 
 
 def read_checkpoint(path: Path) -> dict:
     """A checkpoint written by ``write_checkpoint``, loaded with ``weights_only=True`` (nothing is unpickled)."""
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - anything that is not tensors and plain values is refused
@@ -400,6 +408,8 @@ class Run:
         return self.meta["status"]
 
     def load_weights(self) -> dict[str, torch.Tensor]:
+        import torch
+
         path = self.path / WEIGHTS_FILE
         try:
             check_inside(self.path, path)

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from scipy import stats
 
 from aim.analysis.common import DROPPED_COLOR, FUNCTION_COLORS, KEPT_COLOR, PLANTED_COLOR, empty_figure, new_figure
 from aim.config import FUNCTIONS
@@ -72,6 +71,8 @@ def spearman(points: pd.DataFrame) -> tuple[float, float, int]:
     n = len(df)
     if n < 3 or df["stats_auc"].nunique() < 2 or df["abs_alpha"].nunique() < 2:
         return math.nan, math.nan, n
+    from scipy import stats  # scipy only for this statistic: pages that never show it do not pay its import
+
     res = stats.spearmanr(df["stats_auc"], df["abs_alpha"])
     return float(res.statistic), float(res.pvalue), n
 
