@@ -23,6 +23,7 @@ CACHED = ROOT / "cached_runs"
 CHROMIUM = "/usr/bin/chromium"
 # (file name, view, query parameter, name prefix of the cached folder it shows)
 SHOTS = [
+    ("start.png", "start", "", ""),
     ("interactions_synthetic.png", "interactions", "run", "synthetic__aim__"),
     ("interactions_frappe.png", "interactions", "run", "frappe__aim__"),
     ("functions_frappe.png", "functions", "run", "frappe__aim__"),
@@ -69,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=15_000)
                     except PlaywrightTimeout:
-                        print(f"{name}: no chart (the run predates sparsity.csv)")
+                        print(f"skip {name}: no chart (the run predates sparsity.csv)")
+                        continue
+                elif view == "start":  # no Plotly chart: wait for the pipeline diagram and the shipped-run list
+                    page.wait_for_selector("[data-testid='stGraphVizChart'] svg", timeout=60_000)
+                    page.wait_for_selector("[data-testid='stPageLink']", timeout=60_000)
                 elif view != "runs":  # every other page draws Plotly charts: wait until the first one has its SVG
                     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
                 page.wait_for_timeout(2000)
