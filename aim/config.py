@@ -160,6 +160,8 @@ class SearchConfig:
     sparsity_se: float = _help("parsimony rule of the strength candidates: keep the sparsest whose validation AUC is "
                                "within this many standard errors (Hanley-McNeil) of the best candidate's (1 = the "
                                "one-standard-error rule; 0 = the most accurate)", default=1.0)
+    refine: int = _help("when the candidate next sparser than the kept one missed the parsimony tolerance, try this "
+                        "many crossing fractions between the two (one more round; 0 = off)", default=2)
     candidate_jobs: int = _help("parallel processes for the strength candidates (0 = one per torch thread of "
                                 "this run)", default=0)
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
@@ -183,6 +185,7 @@ class SearchConfig:
         for name in ("grda_cross", "high_order_grda_cross", "embed_grda_cross"):
             parse_fractions(getattr(self, name), name)
         _check(self.sparsity_se >= 0, f"sparsity_se must be >= 0, got {self.sparsity_se}")
+        _check(self.refine >= 0, f"refine must be >= 0, got {self.refine}")
         _check(self.candidate_jobs >= 0, f"candidate_jobs must be >= 0 (0 = automatic), got {self.candidate_jobs}")
         _check(self.eds_floor >= 0, f"eds_floor must be >= 0, got {self.eds_floor}")
         for name in ("grda_mu", "embed_grda_mu"):

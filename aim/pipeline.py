@@ -40,6 +40,7 @@ from aim.search import (
     Trained,
     candidate_pool,
     final_positions,
+    progress_line,
     retrain,
     search_embed,
     search_order,
@@ -384,12 +385,19 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     ckpt = Checkpoints(writer.path, cfg, generator)
 
     def on_epoch(row: dict) -> None:
+        replayed = row.pop("replayed", False)  # a chosen candidate's epochs: its worker printed them already
         history.append(row)
-        gates = f" gates {row['gates_nonzero']}/{row['gates_total']}" if "gates_nonzero" in row else ""
-        log(f"[{row['stage']}] epoch {row['epoch']} loss {row['train_loss']:.4f} "
-            f"valid AUC {row['valid_auc']:.4f}{gates} ({row['seconds']:.1f}s)")
+        if not replayed:
+            gates = f" gates {row['gates_nonzero']}/{row['gates_total']}" if "gates_nonzero" in row else ""
+            log(f"[{row['stage']}] epoch {row['epoch']} loss {row['train_loss']:.4f} "
+                f"valid AUC {row['valid_auc']:.4f}{gates} ({row['seconds']:.1f}s)")
         writer.progress(stage=row["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"],
                         gates_left=row.get("gates_nonzero"), gates_total=row.get("gates_total"))
+
+    def on_progress(p: dict) -> None:
+        log(f"[{p['stage']}] {progress_line(p)}")
+        writer.progress(stage=p["stage"], epoch=p["epoch"], step=p["step"], steps=p["steps"],
+                        rows_per_s=round(p["rows_per_s"]), eta_s=round(p["eta_s"], 1))
 
     def run_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
                   rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
@@ -420,12 +428,12 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     if cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
         transfer = transfer_columns(cfg.transfer_from, data) if cfg.transfer_from else []
         final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer,
-                                                                   log), _final_state, _final_of)
+                                                                   log, on_progress), _final_state, _final_of)
         stages["train"] = _stage_meta(final.fit, final.metrics, seconds)
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log))
     else:
-        searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage, log)
+        searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage, log, on_progress)
         for r in searches:
             name = r.fit.history[0]["stage"]
             seconds = sum(row["seconds"] for row in r.fit.history)
@@ -439,12 +447,12 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         if cfg.variant == "aim" and blocks:
             embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch,
-                                                                     log), _embed_state, _embed_of)
+                                                                     log, on_progress), _embed_state, _embed_of)
             stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds) | {"grda": _grda_meta(embed.schedule)}
             positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
-                                                              on_epoch, log), _final_state, _final_of)
+                                                              on_epoch, log, on_progress), _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
     stages[final.fit.history[0]["stage"]]["embed_l2"] = final.embed_l2
     frontier = [row for r in searches for row in r.frontier] + (embed.frontier if embed is not None else [])
@@ -495,8 +503,8 @@ def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tu
 
 
 def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,
-                   on_epoch: Callable[[dict], None], run_stage: Callable, log: Log | None = None
-                   ) -> list[InteractionSearch]:
+                   on_epoch: Callable[[dict], None], run_stage: Callable, log: Log | None = None,
+                   on_progress: Callable[[dict], None] | None = None) -> list[InteractionSearch]:
     """Stage A over orders 2..max_order, as ``search.search_interactions`` (paper §3.2, Algorithm 1: each order's
     pool from the order below's surviving interactions; stop when a pool is empty), each order a stage of its
     own so that it is checkpointed when it ends."""
@@ -514,7 +522,7 @@ def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, gene
             fixed, previous = [r.kept_columns() for r in results if r.kept.any()], prev.model
         name = "search" if order == 2 else f"search{order}"
         compute = functools.partial(search_order, cfg, vocab, tensors, generator, candidates, fixed, name, on_epoch,
-                                    previous=previous, log=log)
+                                    previous=previous, log=log, on_progress=on_progress)
         result, _ = run_stage(name, compute, _search_state,
                               functools.partial(_search_of, with_model=order < cfg.max_order))
         results.append(result)

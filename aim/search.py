@@ -156,58 +156,116 @@ def steps_per_epoch(cfg: RunConfig, data: SplitTensors) -> int:
     return math.ceil(len(data.train.y) / cfg.train.batch_size)
 
 
-def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str) -> list[Schedule]:
+def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str,
+                    crosses: Sequence[float] | None = None) -> list[Schedule]:
     """The GRDA schedule candidates of a search stage (``search``, ``search3``/``search4`` or ``embed``): the
-    configured c when one is given, else one per crossing fraction (``aim.sparsity``)."""
+    configured c when one is given, else one per crossing fraction (``aim.sparsity``); ``crosses`` replaces the
+    configured fractions (the refinement round of ``choose_schedule``)."""
     s, spe, alpha0 = cfg.search, steps_per_epoch(cfg, data), cfg.model.alpha_init
     if stage == "embed":
-        return schedule(s.embed_grda_c, parse_fractions(s.embed_grda_cross, "embed_grda_cross"), alpha0, spe,
-                        s.embed_epochs, s.embed_grda_lr, s.embed_grda_mu, s.grda_lr_decay)
-    c, cross, name = ((s.grda_c, s.grda_cross, "grda_cross") if stage == "search" else
-                      (s.high_order_grda_c, s.high_order_grda_cross, "high_order_grda_cross"))
-    return schedule(c, parse_fractions(cross, name), alpha0, spe, s.search_epochs, s.grda_lr, s.grda_mu,
-                    s.grda_lr_decay)
+        c, cross, name, epochs, lr, mu = (s.embed_grda_c, s.embed_grda_cross, "embed_grda_cross", s.embed_epochs,
+                                          s.embed_grda_lr, s.embed_grda_mu)
+    else:
+        c, cross, name = ((s.grda_c, s.grda_cross, "grda_cross") if stage == "search" else
+                          (s.high_order_grda_c, s.high_order_grda_cross, "high_order_grda_cross"))
+        epochs, lr, mu = s.search_epochs, s.grda_lr, s.grda_mu
+    if crosses is not None:
+        c, fractions = -1.0, tuple(crosses)
+    else:
+        fractions = parse_fractions(cross, name)
+    return schedule(c, fractions, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
 
 
-def _option(train_one: Callable, option: Any, torch_rng: torch.Tensor, gen_state: torch.Tensor
-            ) -> tuple[Any, torch.Tensor, torch.Tensor]:
+def refinements(crosses: Sequence[float | None], aucs: Sequence[float], pick: int, tol: float,
+                n: int) -> list[float]:
+    """The refinement round of the crossing-fraction search: when the candidate next sparser than the chosen one
+    (the next smaller fraction) missed the tolerance, the accuracy cliff lies between the two; ``n`` fractions
+    spaced geometrically between them are tried too. Nothing when c was given, the chosen one is the sparsest,
+    or its sparser neighbour qualified."""
+    if n == 0 or any(x is None for x in crosses) or len(crosses) < 2:
+        return []
+    order = sorted(range(len(crosses)), key=lambda i: crosses[i])
+    pos = order.index(pick)
+    if pos == 0 or aucs[order[pos - 1]] >= np.nanmax(aucs) - tol:
+        return []
+    lo, hi = crosses[order[pos - 1]], crosses[pick]
+    return [round(lo * (hi / lo) ** (k / (n + 1)), 4) for k in range(1, n + 1)]
+
+
+Progress = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class CandidatePrinter:
+    """Progress and epoch lines of a candidate training in a worker process, printed there (the worker shares the
+    run's standard output): ``[search x=0.2] epoch 2/6 40% ...``. Picklable, unlike the pipeline's callbacks."""
+
+    label: str
+
+    def __call__(self, row: dict) -> None:
+        if "valid_auc" in row:
+            line = f"epoch {row['epoch']} valid AUC {row['valid_auc']:.4f} ({row['seconds']:.1f}s)"
+        else:
+            line = progress_line(row)
+        print(f"[{row['stage']} {self.label}] {line}", flush=True)
+
+
+def progress_line(p: dict) -> str:
+    return (f"epoch {p['epoch']}/{p['epochs']} {p['step'] / p['steps']:4.0%} ({p['step']}/{p['steps']} steps), "
+            f"{p['rows_per_s']:,.0f} rows/s, epoch ETA {p['eta_s']:.0f}s")
+
+
+def _option(train_one: Callable, option: Any, torch_rng: torch.Tensor, gen_state: torch.Tensor,
+            printer: CandidatePrinter | None) -> tuple[Any, torch.Tensor, torch.Tensor]:
     """One candidate from the stage's starting random states (same init and batch order for every candidate);
     returns its result and the random states it ended with."""
     torch.set_rng_state(torch_rng)
     generator = torch.Generator()
     generator.set_state(gen_state)
-    result = train_one(option, generator, None)
+    result = train_one(option, generator, printer, printer)
     return result, torch.get_rng_state(), generator.get_state()
 
 
+def _label(option: Any) -> str:
+    if isinstance(option, Schedule):
+        return f"x={option.cross:g}" if option.cross is not None else f"c={option.c:g}"
+    return f"L2={option:g}"
+
+
 def train_options(cfg: RunConfig, options: Sequence[Any], train_one: Callable, generator: torch.Generator,
-                  on_epoch: Callable[[dict], None] | None) -> list[tuple[Any, Any, Any]]:
-    """``train_one(option, generator, on_epoch)`` for every option, each from the same random states, in parallel
-    processes where cores allow (``aim.sparsity.run_candidates``); one option trains here, live."""
-    if len(options) == 1:
-        return [(train_one(options[0], generator, on_epoch), None, None)]
+                  on_epoch: Progress | None, on_progress: Progress | None = None,
+                  start: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[tuple[Any, Any, Any]]:
+    """``train_one(option, generator, on_epoch, on_progress)`` for every option, each from the same random states
+    (``start``, default: the current ones), in parallel processes where cores allow
+    (``aim.sparsity.run_candidates``); one option alone trains here, live. With several, each candidate prints its
+    own progress when ``on_progress`` is given."""
+    if len(options) == 1 and start is None:
+        return [(train_one(options[0], generator, on_epoch, on_progress), None, None)]
     jobs = 1 if distributed.world() > 1 else cfg.search.candidate_jobs
-    start = (torch.get_rng_state(), generator.get_state())
-    return run_candidates(_option, [(train_one, option, *start) for option in options], jobs)
+    start = start or (torch.get_rng_state(), generator.get_state())
+    printers = [CandidatePrinter(_label(o)) if on_progress is not None else None for o in options]
+    return run_candidates(_option, [(train_one, o, *start, p) for o, p in zip(options, printers)], jobs)
 
 
 def adopt(outs: Sequence[tuple[Any, Any, Any]], pick: int, generator: torch.Generator,
-          on_epoch: Callable[[dict], None] | None) -> Any:
-    """The picked option's result; the random states continue from where it ended and its epochs are reported,
-    so a run is the same whether its options ran in parallel or one after another."""
+          on_epoch: Progress | None) -> Any:
+    """The picked option's result; the random states continue from where it ended and its epochs are reported
+    (marked ``replayed``: they were trained already), so a run is the same whether its options ran in parallel or
+    one after another."""
     result, torch_rng, gen_state = outs[pick]
     if len(outs) > 1:
         torch.set_rng_state(torch_rng)
         generator.set_state(gen_state)
         for row in result.fit.history:
             if on_epoch is not None:
-                on_epoch(row)
+                on_epoch({**row, "replayed": True})
     return result
 
 
 def choose_schedule(name: str, cfg: RunConfig, data: SplitTensors, schedules: Sequence[Schedule], train_one: Callable,
                     size_of: Callable[[Any], tuple[float, dict]], generator: torch.Generator,
-                    on_epoch: Callable[[dict], None] | None, log: Callable[[str], None] | None) -> Any:
+                    on_epoch: Progress | None, log: Callable[[str], None] | None,
+                    on_progress: Progress | None = None) -> Any:
     """Train the stage once per schedule and keep the parsimonious one (``aim.sparsity.parsimonious`` on the
     validation AUC and ``size_of``'s size). The result carries its ``schedule`` and the ``frontier``: one row
     per candidate."""
@@ -215,11 +273,23 @@ def choose_schedule(name: str, cfg: RunConfig, data: SplitTensors, schedules: Se
         xs = ", ".join(f"{x.cross:g}" for x in schedules)
         log(f"[{name}] trying {len(schedules)} GRDA strengths (the threshold reaches the gates' init at {xs} "
             f"of {schedules[0].steps} steps)")
-    outs = train_options(cfg, schedules, train_one, generator, on_epoch)
-    sizes = [size_of(r) for r, _, _ in outs]
-    aucs = [r.metrics["valid"]["auc"] for r, _, _ in outs]
-    tol = one_se_tolerance(aucs, data.valid.y.numpy(), cfg.search.sparsity_se) if len(outs) > 1 else 0.0
-    pick = parsimonious(aucs, [size for size, _ in sizes], tol)
+    start = (torch.get_rng_state(), generator.get_state())  # every candidate, refinements too, starts here
+    outs = train_options(cfg, schedules, train_one, generator, on_epoch, on_progress)
+    schedules = list(schedules)
+    for extra_round in (False, True):
+        sizes = [size_of(r) for r, _, _ in outs]
+        aucs = [r.metrics["valid"]["auc"] for r, _, _ in outs]
+        tol = one_se_tolerance(aucs, data.valid.y.numpy(), cfg.search.sparsity_se) if len(outs) > 1 else 0.0
+        pick = parsimonious(aucs, [size for size, _ in sizes], tol)
+        more = [] if extra_round else refinements([s.cross for s in schedules], aucs, pick, tol, cfg.search.refine)
+        if not more:
+            break
+        if log:
+            log(f"[{name}] strength {schedules[pick].cross:g} kept, the sparser next one missed the tolerance: trying "
+                f"{', '.join(f'{x:g}' for x in more)} between them")
+        added = stage_schedules(cfg, data, name, more)
+        outs = [*outs, *train_options(cfg, added, train_one, generator, None, on_progress, start)]
+        schedules += added
     frontier = [{"stage": name, "candidate": i, "cross": sched.cross, "c": sched.c,
                  "crossing_step": sched.crossing_step, "steps": sched.steps, **extra, "size": size,
                  **_valid(r), "chosen": i == pick}
@@ -243,7 +313,7 @@ def _valid(r: Any) -> dict:
 def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
                  candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (), stage: str = "search",
                  on_epoch: Callable[[dict], None] | None = None, previous: AIM | None = None,
-                 log: Callable[[str], None] | None = None) -> InteractionSearch:
+                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> InteractionSearch:
     """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros,
     at the strength ``choose_schedule`` picks among the configured ones (size: the columns kept).
 
@@ -253,7 +323,7 @@ def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
     train_one = functools.partial(_search_once, cfg, vocab_sizes, data, tuple(candidates), tuple(fixed), stage,
                                   previous)
     return choose_schedule(stage, cfg, data, stage_schedules(cfg, data, stage), train_one, _columns_kept, generator,
-                           on_epoch, log)
+                           on_epoch, log, on_progress)
 
 
 def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
@@ -263,7 +333,8 @@ def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
 
 def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, candidates: Sequence[tuple[int, ...]],
                  fixed: Sequence[Columns], stage: str, previous: AIM | None, sched: Schedule,
-                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None) -> InteractionSearch:
+                 generator: torch.Generator, on_epoch: Progress | None, on_progress: Progress | None = None
+                 ) -> InteractionSearch:
     functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
     columns = _columns_of(candidates, functions)
     model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
@@ -274,7 +345,7 @@ def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
-                 device=t.device)
+                 on_progress=on_progress, device=t.device)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size, t.device))
 
@@ -300,7 +371,7 @@ def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitT
 
 def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
                  generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None,
-                 log: Callable[[str], None] | None = None) -> EmbedSearch:
+                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> EmbedSearch:
     """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field, at the
     strength ``choose_schedule`` picks (size: the embedding parameters the re-train will hold)."""
     train_one = functools.partial(_embed_once, cfg, vocab_sizes, tuple(blocks), data)
@@ -311,17 +382,19 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
         return sum(v * len(p) for v, p in zip(vocab_sizes, pos)), {"dims_kept": dims}
 
     return choose_schedule("embed", cfg, data, stage_schedules(cfg, data, "embed"), train_one, size_of, generator,
-                           on_epoch, log)
+                           on_epoch, log, on_progress)
 
 
 def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
-                sched: Schedule, generator: torch.Generator, on_epoch: Callable[[dict], None] | None) -> EmbedSearch:
+                sched: Schedule, generator: torch.Generator, on_epoch: Progress | None,
+                on_progress: Progress | None = None) -> EmbedSearch:
     model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
-                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, device=t.device)
+                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, on_progress=on_progress,
+                 device=t.device)
     beta = model.dim_gate.beta.detach().numpy().copy()
     dual = result.duals.reshape(beta.shape) if result.duals is not None else None
     return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device), dual)
@@ -375,7 +448,7 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
 
 def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, generator: torch.Generator,
                  on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None,
-                 log: Callable[[str], None] | None = None) -> Trained:
+                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Trained:
     """Train the final model (a copy of ``model``); with ``train.embed_l2`` = -1 once per L2 of
     ``train.embed_l2_grid``, each from the same initial weights and random states, keeping the best validation
     AUC (ties: the smaller L2)."""
@@ -383,7 +456,7 @@ def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: Split
     if log and len(grid) > 1:
         log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}")
     train_one = functools.partial(_fit_final, cfg, model, spec, data, stage, params_before_eds)
-    outs = train_options(cfg, grid, train_one, generator, on_epoch)
+    outs = train_options(cfg, grid, train_one, generator, on_epoch, on_progress)
     pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], list(grid), 0.0)
     frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "size": tr.params["total"], **_valid(tr),
                  "chosen": i == pick} for i, (l2, (tr, _, _)) in enumerate(zip(grid, outs))]
@@ -409,13 +482,13 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
 
 def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, stage: str,
                params_before_eds: int | None, l2: float, generator: torch.Generator,
-               on_epoch: Callable[[dict], None] | None) -> Trained:
+               on_epoch: Progress | None, on_progress: Progress | None = None) -> Trained:
     t = cfg.train
     model = copy.deepcopy(model)  # every L2 candidate starts from the same initial weights
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
                  plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
-                 on_epoch=on_epoch, device=t.device)
+                 on_epoch=on_epoch, on_progress=on_progress, device=t.device)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before,
@@ -424,7 +497,8 @@ def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTe
 
 def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
             positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
-            on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None) -> Trained:
+            on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None,
+            on_progress: Progress | None = None) -> Trained:
     """Stage C: the selected architecture from scratch, physically pruned tables, MLP added."""
     if positions is not None:
         blocks = [drop_empty_fields(b, positions) for b in blocks]
@@ -434,12 +508,12 @@ def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
     return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
-                        before, log)
+                        before, log, on_progress)
 
 
 def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
                    on_epoch: Callable[[dict], None] | None = None, transfer: Sequence[Columns] = (),
-                   log: Callable[[str], None] | None = None) -> Trained:
+                   log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Trained:
     """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage. With ``transfer`` (the
     *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
     m = cfg.model
@@ -450,4 +524,4 @@ def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensor
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = IPNN(**args) if cfg.variant.startswith("ipnn") else FM(**args)
     return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
-                        log=log)
+                        log=log, on_progress=on_progress)

@@ -243,6 +243,8 @@ def fit(
     embedding_optimizer: str = "adam",
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+    progress_every: float = 10.0,
     device: str = "cpu",
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
@@ -250,6 +252,8 @@ def fit(
     validation AUC gain (reduce-on-plateau); ``embed_l2`` is Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
     logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view).
     ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting.
+    ``on_progress``: called within an epoch at most every ``progress_every`` seconds with the stage, epoch, steps
+    done and to do, rows per second and the epoch's ETA (a long epoch shows life before it ends).
     ``device``: where the model trains (``train.device``); it is back on the CPU when ``fit`` returns. Under
     torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch."""
     if distributed.world() > 1 and embedding_optimizer == "lazy_adam":
@@ -265,7 +269,8 @@ def fit(
                 return _fit(model, net, train, valid, adams, stage=stage, epochs=epochs, batch_size=batch_size,
                             eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
                             plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch,
-                            on_epoch=on_epoch, device=dev)
+                            on_epoch=on_epoch, on_progress=on_progress, progress_every=progress_every,
+                            device=dev)
         finally:
             set_sparse(model, False)
 
@@ -273,7 +278,8 @@ def fit(
 def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams: list[torch.optim.Optimizer], *,
          stage: str, epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator,
          gates: GateSchedule | None, patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
-         on_epoch: Callable[[dict], None] | None, device: torch.device) -> FitResult:
+         on_epoch: Callable[[dict], None] | None, on_progress: Callable[[dict], None] | None,
+         progress_every: float, device: torch.device) -> FitResult:
     """``net`` runs the training step (``model``, or ``model`` wrapped by DDP); ``model`` evaluates."""
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
@@ -288,7 +294,7 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
         result.snapshots.append((0, 0, _gate_vector(gates.params)))
     model.train()
     for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
+        start = last_report = time.perf_counter()
         total = torch.zeros((), device=device)
         for b, (xb, yb) in enumerate(train.batches(batch_size, generator, rank, world)):
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
@@ -316,6 +322,11 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
                     raise NonFiniteLossError(f"{stage}: loss became {value} at epoch {epoch}, step {global_step}; "
                                              f"last finite loss {last_finite}")
                 last_finite = f"{value:.6g} at step {global_step}"
+            if on_progress is not None and (now := time.perf_counter()) - last_report >= progress_every:
+                last_report, done = now, b + 1
+                rate = min(done * batch_size, n) / (now - start)
+                on_progress({"stage": stage, "epoch": epoch, "epochs": epochs, "step": done, "steps": steps,
+                             "rows_per_s": rate, "eta_s": max(n - done * batch_size, 0) / rate})
         train_loss = float(distributed.sum_over_ranks(total)) / n
         if not math.isfinite(train_loss):
             raise NonFiniteLossError(f"{stage}: mean training loss of epoch {epoch} (up to step {global_step}) is "

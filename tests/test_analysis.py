@@ -349,3 +349,8 @@ def test_figures_export_as_standalone_html():
 def test_progress_text():
     assert A.progress_text(None) == ""
     assert A.progress_text({"stage": "retrain", "epoch": 1, "valid_auc": 0.5}) == "retrain epoch 1 · AUC 0.5000"
+
+
+def test_progress_text_within_an_epoch():
+    p = {"stage": "retrain", "epoch": 3, "step": 45, "steps": 180, "rows_per_s": 9000, "eta_s": 12.4}
+    assert A.progress_text(p) == "retrain epoch 3 · 25% of the epoch · epoch ETA 12s"

@@ -15,7 +15,7 @@ from aim.config import ModelConfig, RunConfig, SearchConfig, SyntheticConfig, Tr
 from aim.grda import GRDA
 from aim.pipeline import execute
 from aim.runs import load_run
-from aim.search import EmbedSearch, apply_eds_floor, final_positions
+from aim.search import EmbedSearch, apply_eds_floor, final_positions, refinements
 from aim.sparsity import (
     auc_standard_error,
     c_for_crossing,
@@ -95,6 +95,16 @@ def test_auc_standard_error_is_hanley_mcneil():
     assert auc_standard_error(a, 10 * n1, 10 * n0) < expected / 3
 
 
+def test_refinement_tries_fractions_between_the_kept_one_and_its_sparser_neighbour_that_missed():
+    crosses, aucs = [0.1, 0.2, 0.4, 0.8], [0.66, 0.66, 0.78, 0.81]  # the 20k-row synthetic run: a cliff at 0.4-0.8
+    assert refinements(crosses, aucs, 3, 0.012, 2) == [round(0.4 * 2 ** (1 / 3), 4), round(0.4 * 2 ** (2 / 3), 4)]
+    assert refinements(crosses, aucs, 3, 0.04, 2) == []  # 0.4 qualified: no cliff to refine
+    assert refinements(crosses, aucs, 0, 0.012, 2) == []  # the sparsest was kept
+    assert refinements(crosses, aucs, 3, 0.012, 0) == []  # switched off
+    assert refinements([None], [0.8], 0, 0.0, 2) == []  # c was given
+    assert refinements([0.8, 0.4], [0.81, 0.78], 0, 0.012, 1) == [round(0.4 * 2**0.5, 4)]  # any listing order
+
+
 # ------------------------------------------------------------------------------------------ EDS floor
 
 
@@ -136,7 +146,11 @@ def default_mode_run(tmp_path_factory):
 def test_the_default_mode_writes_the_frontier_and_records_the_chosen_schedules(default_mode_run):
     run = default_mode_run
     table = pd.read_csv(run.path / "sparsity.csv")
-    assert list(table["stage"]) == ["search", "search", "embed", "embed", "retrain", "retrain"]
+    assert list(table["stage"].unique()) == ["search", "embed", "retrain"]
+    # The listed fractions, maybe followed by a refinement round between the kept one and its sparser neighbour.
+    assert list(table[table["stage"] == "search"]["cross"])[:2] == [0.3, 0.8]
+    assert list(table[table["stage"] == "embed"]["cross"])[:2] == [0.5, 1.0]
+    assert list(table[table["stage"] == "retrain"]["embed_l2"]) == [0.0, 0.05]
     assert table.groupby("stage")["chosen"].sum().to_dict() == {"embed": 1, "retrain": 1, "search": 1}
     stages = run.meta["stages"]
     search = table[(table["stage"] == "search") & table["chosen"]].iloc[0]

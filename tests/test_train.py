@@ -156,3 +156,13 @@ def test_early_stopping_restores_the_best_epochs_weights():
     assert result.best_epoch < len(aucs) and aucs[-1] < max(aucs), "the test needs a run that got worse"
     assert aucs[result.best_epoch - 1] == max(aucs)
     assert evaluate(model, valid, 1000)["auc"] == pytest.approx(max(aucs), abs=1e-12)
+
+
+def test_progress_is_reported_within_an_epoch():
+    data = _data(64)
+    seen: list[dict] = []
+    fit(ConstantModel(), data, data, stage="t", epochs=2, batch_size=16, lr=1e-3, eval_batch_size=64,
+        generator=torch.Generator().manual_seed(0), on_progress=seen.append, progress_every=0.0)
+    assert [(p["epoch"], p["step"]) for p in seen] == [(e, s) for e in (1, 2) for s in (1, 2, 3, 4)]
+    assert all(p["steps"] == 4 and p["epochs"] == 2 and p["rows_per_s"] > 0 for p in seen)
+    assert seen[3]["eta_s"] == 0 and seen[0]["eta_s"] > 0

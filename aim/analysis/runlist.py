@@ -17,7 +17,11 @@ def progress_text(progress: Mapping | None) -> str:
     parts = [str(progress.get("stage", "?"))]
     if progress.get("epoch") is not None:
         parts[0] += f" epoch {progress['epoch']}"
-    if isinstance(progress.get("valid_auc"), int | float):
+    if isinstance(progress.get("step"), int) and isinstance(progress.get("steps"), int) and progress["steps"] > 0:
+        parts.append(f"{progress['step'] / progress['steps']:.0%} of the epoch")
+        if isinstance(progress.get("eta_s"), int | float):
+            parts.append(f"epoch ETA {progress['eta_s']:.0f}s")
+    elif isinstance(progress.get("valid_auc"), int | float):
         parts.append(f"AUC {progress['valid_auc']:.4f}")
     if progress.get("gates_left") is not None:
         parts.append(f"gates {int(progress['gates_left'])}/{int(progress.get('gates_total') or 0)}")
