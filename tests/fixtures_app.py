@@ -237,3 +237,25 @@ def make_study(root: Path) -> Path:
         "variants": list(STUDY_AUC), "seeds": [0, 1, 2], "base_config": base.to_json(), "transfer_from": None,
         "runs": runs, "summary": [], "best_baseline": aim_study.best_baseline(summary)})
     return path
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
+
+
+def point_app_at(runs: Path, nowhere: Path, monkeypatch) -> Path:
+    """The app reads runs from ``runs`` only (no cached runs, no studies folder)."""
+    monkeypatch.setenv("AIM_RUNS_DIR", str(runs))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(nowhere / "no_cached_runs"))
+    monkeypatch.setenv("AIM_STUDIES_DIR", str(nowhere / "no_studies"))
+    return runs
+
+
+def open_app(**params: str):
+    """The app rendered once with these query parameters, as a new session; fails on any exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -17,10 +17,20 @@ from streamlit.testing.v1 import AppTest
 from aim import analysis
 from aim.analysis.compare import compare_colors
 from app import glossary, shipped
-from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_OTHER, ID_STUDY, make_other_dataset_run, make_runs
+from tests.fixtures_app import (
+    ID_A,
+    ID_B,
+    ID_C,
+    ID_FAILED,
+    ID_OTHER,
+    ID_STUDY,
+    make_other_dataset_run,
+    make_runs,
+    open_app,
+    point_app_at,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app" / "streamlit_app.py")
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +43,10 @@ def fixture_runs(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def env(fixture_runs, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("AIM_RUNS_DIR", str(fixture_runs))
-    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "no_cached_runs"))
-    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "no_studies"))
-    return fixture_runs
+    return point_app_at(fixture_runs, tmp_path, monkeypatch)
 
 
-def _app(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+_app = open_app
 
 
 def _specs(at: AppTest) -> list[dict]:

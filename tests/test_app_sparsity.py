@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from aim import analysis
 from aim.config import RunConfig
@@ -28,10 +27,11 @@ from tests.fixtures_app import (
     VALID_ROWS,
     WARNING_A,
     make_runs,
+    open_app,
+    point_app_at,
     sparsity,
 )
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 META = {"status": "complete", "config": {"search": {"sparsity_se": 1.0, "grda_c": -1.0, "embed_grda_c": -1.0}},
         "dataset": {"rows": {"valid": VALID_ROWS}, "positive_rate": {"valid": VALID_RATE}}}
 SE = auc_standard_error(0.808, 500, 1500)
@@ -148,18 +148,10 @@ def fixture_runs(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def env(fixture_runs, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("AIM_RUNS_DIR", str(fixture_runs))
-    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "no_cached_runs"))
-    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "no_studies"))
-    return fixture_runs
+    return point_app_at(fixture_runs, tmp_path, monkeypatch)
 
 
-def _app(**params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+_app = open_app
 
 
 def test_sparsity_page_draws_each_stage_with_the_chosen_point_and_the_table(env):
