@@ -193,6 +193,22 @@ def warnings_banner(run: Run) -> None:
                    + "\n".join(f"- {w}" for w in found), icon=":material/warning:")
 
 
+def report_button(path: Path, name: str, key: str) -> None:
+    """Download the stakeholder report of a run or study (``python -m aim report``: one self-contained HTML page,
+    charts working offline), built only when clicked."""
+
+    def build() -> str:
+        from aim.report import report_html  # plotly.js and the study tables: only on click
+
+        return report_html(path)
+
+    st.download_button("Report (HTML)", data=build, file_name=f"{name}.html", mime="text/html", key=key,
+                       icon=":material/description:",
+                       help="One HTML file for stakeholders: what was searched and kept, parameters saved, results "
+                            "against the baselines, warnings; the charts work offline. Same as `python -m aim "
+                            "report`.")
+
+
 def readable(run: Run) -> None:
     """Read the run's tables (the catalog checked only their headers); on a damaged file say which and why, and
     stop the page instead of drawing half of it."""
@@ -220,6 +236,7 @@ def one_run() -> Run:
     status_banner(run)
     warnings_banner(run)
     readable(run)
+    report_button(run.path, f"report__{run.id}", key=f"report_{run.id}")
     return run
 
 

@@ -245,3 +245,15 @@ def test_launch_form_refuses_a_bad_crossing_fraction(tmp_path, monkeypatch):
     next(w for w in at.text_input if w.label == "GRDA crossing fractions (search)").set_value("0.1,nope")
     at.button(key="launch_submit").click().run()
     assert "grda_cross" in at.error[0].value and not jobs.list_jobs(tmp_path / "runs")
+
+
+def test_run_and_study_pages_offer_the_stakeholder_report(tmp_path, monkeypatch):
+    from tests.fixtures_app import make_study
+
+    make_runs(tmp_path / "runs")
+    study = make_study(point_app_at(tmp_path / "runs", tmp_path, monkeypatch))
+    for params in [{"view": "interactions", "run": ID_A}, {"view": "studies", "study": study.name}]:
+        at = open_app(**params)
+        buttons = [b for b in at.get("download_button") if b.proto.label == "Report (HTML)"]
+        assert len(buttons) == 1, params
+        assert "python -m aim report" in buttons[0].proto.help

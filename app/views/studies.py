@@ -44,6 +44,7 @@ m[0].metric("Dataset", str(study.meta.get("dataset")))
 m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}", help=glossary.tip("variant", "seeds"))
 m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
 m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none", help=glossary.tip("best_baseline"))
+ui.report_button(study.path, f"report__{study.id}", key=f"report_{study.id}")
 if saved:
     st.info("None of this study's runs is on this machine: the table is the one it saved (summary.csv).")
 elif counts["complete"] < counts["total"]:
