@@ -47,6 +47,15 @@ def _parser_for(kind: type):
 
         parse.__name__ = "comma-separated integer list"
         return parse
+    if kind is bool:
+        def parse_bool(text: str) -> bool:
+            value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
+            if value is None:
+                raise ValueError(text)
+            return value
+
+        parse_bool.__name__ = "boolean (true/false)"
+        return parse_bool
     return kind
 
 

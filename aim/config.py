@@ -165,6 +165,8 @@ class SearchConfig:
     candidate_jobs: int = _help("parallel processes for the strength candidates (0 = one per torch thread of "
                                 "this run)", default=0)
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
+    embed_warm_start: bool = _help("stage B starts from stage A's trained tables, first-order weights and kept "
+                                   "columns' kernels (the published code starts it fresh)", default=True)
     eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
                            "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
                            "and with it every interaction", default=1)

@@ -447,7 +447,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         if cfg.variant == "aim" and blocks:
             embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch,
-                                                                     log, on_progress), _embed_state, _embed_of)
+                                                                     log, on_progress, searches[-1].model),
+                                       _embed_state, _embed_of)
             stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds) | {"grda": _grda_meta(embed.schedule)}
             positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
@@ -524,7 +525,7 @@ def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, gene
         compute = functools.partial(search_order, cfg, vocab, tensors, generator, candidates, fixed, name, on_epoch,
                                     previous=previous, log=log, on_progress=on_progress)
         result, _ = run_stage(name, compute, _search_state,
-                              functools.partial(_search_of, with_model=order < cfg.max_order))
+                              functools.partial(_search_of, with_model=True))
         results.append(result)
     return results
 

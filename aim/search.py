@@ -152,6 +152,34 @@ def _warm_start(model: AIM, previous: AIM) -> None:
         getattr(model, name).load_state_dict(getattr(previous, name).state_dict())
 
 
+def warm_start_embed(model: AIM, searched: AIM) -> None:
+    """Stage B starts from what stage A learnt (``search.embed_warm_start``): the first-order weights, each used
+    function's embedding table, and the kept columns' kernels K, scalars s and outer weights. From a fresh init
+    (the published code) the β of a dimension gets a gradient only once the tables have learnt something, while
+    the threshold already grows: on 16k rows the stage-B model reached validation AUC 0.68 against stage A's 0.80,
+    and its AUC could no longer tell strengths apart."""
+    model.linear.load_state_dict(searched.linear.state_dict())
+    d, a_used = model.spec.dim, searched.spec.used_functions
+    with torch.no_grad():
+        src, dst = searched.embedding.weight, model.embedding.weight
+        for t, f in enumerate(model.spec.used_functions[: model.embedding.tables]):
+            s = 0 if searched.spec.shared_embedding else a_used.index(f)
+            dst[:, t * d : (t + 1) * d] = src[:, s * d : (s + 1) * d]
+        for layer, (fields, funcs) in zip(model.interactions, model.spec.blocks):
+            order = len(fields[0])
+            found = [(lay, blk) for lay, blk in zip(searched.interactions, searched.spec.blocks) if len(blk[0][0]) == order]
+            if not found:
+                continue
+            old, (old_fields, old_funcs) = found[-1]
+            for param, func in ((layer.kernel, 1), (layer.scalar, 2)):
+                where = {q: i for i, q in enumerate(q for q, f in zip(old_fields, old_funcs) if f == func)}
+                src_param = old.kernel if func == 1 else old.scalar
+                for i, q in enumerate(q for q, f in zip(fields, funcs) if f == func):
+                    if q in where:
+                        param[i] = src_param[where[q]]
+            layer.outer_w.copy_(old.outer_w)
+
+
 def steps_per_epoch(cfg: RunConfig, data: SplitTensors) -> int:
     return math.ceil(len(data.train.y) / cfg.train.batch_size)
 
@@ -371,10 +399,12 @@ def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitT
 
 def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
                  generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None,
-                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> EmbedSearch:
+                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None,
+                 searched: AIM | None = None) -> EmbedSearch:
     """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field, at the
     strength ``choose_schedule`` picks (size: the embedding parameters the re-train will hold)."""
-    train_one = functools.partial(_embed_once, cfg, vocab_sizes, tuple(blocks), data)
+    warm = searched if cfg.search.embed_warm_start else None
+    train_one = functools.partial(_embed_once, cfg, vocab_sizes, tuple(blocks), data, warm)
 
     def size_of(e: EmbedSearch) -> tuple[int, dict]:
         pos = final_positions(cfg, e, blocks)
@@ -386,9 +416,11 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
 
 
 def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
-                sched: Schedule, generator: torch.Generator, on_epoch: Progress | None,
+                searched: AIM | None, sched: Schedule, generator: torch.Generator, on_epoch: Progress | None,
                 on_progress: Progress | None = None) -> EmbedSearch:
     model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
+    if searched is not None:
+        warm_start_embed(model, searched)
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,

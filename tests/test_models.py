@@ -341,3 +341,29 @@ def test_both_retrain_heads_equal_a_per_column_loop(head):
         w = model.output_w
         expected = w[0] * model.linear(x) + w[1] * gated + w[2] * model.mlp(prods[:, cols])
     torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_stage_b_warm_start_copies_tables_and_the_kept_columns_parameters():
+    from aim.search import warm_start_embed
+
+    torch.manual_seed(0)
+    columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
+    searched = AIM(AIMSpec(VOCAB, 4, False, (columns,)))
+    with torch.no_grad():
+        for p in searched.parameters():
+            p.uniform_(-1, 1)
+    fields, funcs = columns
+    keep = [c for c, (q, f) in enumerate(zip(fields, funcs)) if q in {(0, 1), (2, 4)} and f in (1, 2, 3)]
+    kept = (tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep))
+    model = AIM(AIMSpec(VOCAB, 4, False, (kept,), search_dims=True))
+    warm_start_embed(model, searched)
+    d = 4
+    for t, f in enumerate(model.spec.used_functions):  # vkernel, skernel, outer -> searched tables 1, 2, 3
+        torch.testing.assert_close(model.embedding.weight[:, t * d:(t + 1) * d], searched.embedding.weight[:, f * d:(f + 1) * d])
+    torch.testing.assert_close(model.linear.state_dict(), searched.linear.state_dict())
+    old, new = searched.interactions[0], model.interactions[0]
+    vk_old = [q for q, f in zip(fields, funcs) if f == 1]
+    torch.testing.assert_close(new.kernel, old.kernel[[vk_old.index((0, 1)), vk_old.index((2, 4))]])
+    sk_old = [q for q, f in zip(fields, funcs) if f == 2]
+    torch.testing.assert_close(new.scalar, old.scalar[[sk_old.index((0, 1)), sk_old.index((2, 4))]])
+    torch.testing.assert_close(new.outer_w, old.outer_w)
