@@ -103,7 +103,8 @@ def test_deep_link_opens_the_interactions_of_a_run(app_env):
     assert len(charts) == 4  # Fig. 7 scatter, field map, trajectories, replay
     assert '"kept (4)"' in charts[0].proto.spec and '"planted' in charts[0].proto.spec
     assert [m.label for m in at.metric][:2] == ["Points kept", "Spearman ρ (stats AUC, |α|)"]
-    assert len(at.get("download_button")) == 4 * PER_CHART
+    labels = [b.label for b in at.get("download_button")]
+    assert labels[0] == "Report (HTML)" and len(labels) == 1 + 4 * PER_CHART
 
 
 def test_unknown_run_in_a_link_warns_and_falls_back(app_env):
@@ -154,7 +155,7 @@ def test_studies_page_shows_the_study_with_its_unfinished_runs(app_env):
     assert len(charts) == 4  # AUC, log loss, FI ratio, transfer
     assert '"AIM"' in charts[0].proto.spec and '"seeds"' in charts[0].proto.spec
     labels = [b.label for b in at.get("download_button")]
-    assert labels[:3] == ["CSV", "LaTeX", "Markdown"] and len(labels) == 3 + 4 * PER_CHART
+    assert labels[:4] == ["Report (HTML)", "CSV", "LaTeX", "Markdown"] and len(labels) == 4 + 4 * PER_CHART
 
 
 def test_a_deep_link_picks_the_study_and_an_unknown_one_falls_back(app_env):
