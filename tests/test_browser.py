@@ -162,7 +162,9 @@ def test_a_launched_tiny_run_goes_from_running_to_complete(server, page):
     before = page.locator("[data-testid=stSidebar] [data-testid=stCaptionContainer]").first.inner_text()
     folders = {p.name for p in runs.iterdir()}
     for label, value in (("Synthetic rows", "1000"), ("Search epochs", "1"), ("Embed-search epochs", "1"),
-                         ("Re-train epochs", "1"), ("Embedding dim", "4"), ("MLP sizes", "8")):
+                         ("Re-train epochs", "1"), ("Embedding dim", "4"), ("MLP sizes", "8"),
+                         # one strength per search stage: the default tries 4 each (in worker processes)
+                         ("GRDA crossing fractions (search)", "0.5"), ("GRDA crossing fractions (embed)", "1")):
         box = page.get_by_label(label, exact=True)
         box.fill(value)
         box.press("Tab")
