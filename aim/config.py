@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aim.errors import ConfigError
-from aim.sparsity import parse_fractions, parse_grid
+from aim.sparsity import parse_fractions
 
 VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer")
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
@@ -239,7 +239,7 @@ class TrainConfig:
         _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
         _check(self.embed_l2 >= 0 or self.embed_l2 == -1,
                f"embed_l2 must be >= 0, or -1 to choose it on validation from embed_l2_grid, got {self.embed_l2}")
-        parse_grid(self.embed_l2_grid, "embed_l2_grid")
+        parse_fractions(self.embed_l2_grid, "embed_l2_grid", allow_zero=True)
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)

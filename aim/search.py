@@ -30,7 +30,6 @@ from aim.sparsity import (
     Schedule,
     one_se_tolerance,
     parse_fractions,
-    parse_grid,
     parsimonious,
     run_candidates,
     schedule,
@@ -509,7 +508,7 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
         return (t.embed_l2,)
     if t.embedding_optimizer == "lazy_adam":
         return (0.0,)
-    return parse_grid(t.embed_l2_grid, "embed_l2_grid")
+    return parse_fractions(t.embed_l2_grid, "embed_l2_grid", allow_zero=True)
 
 
 def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, stage: str,

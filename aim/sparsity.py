@@ -18,7 +18,6 @@ default: the one-standard-error rule). ``run_candidates`` runs them in parallel 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -123,30 +122,21 @@ def parsimonious(valid_auc: Sequence[float], size: Sequence[float], tol: float) 
     return min(ok, key=lambda i: (size[i], -auc[i], i))
 
 
-def parse_fractions(text: str, name: str) -> tuple[float, ...]:
-    """``"0.1,0.25"`` -> (0.1, 0.25); every value > 0 and finite, at least one, no duplicates."""
+def parse_fractions(text: str, name: str, allow_zero: bool = False) -> tuple[float, ...]:
+    """``"0.1,0.25"`` -> (0.1, 0.25): finite values > 0 (>= 0 with ``allow_zero``, e.g. an L2 grid where 0 is
+    off), at least one, no duplicates."""
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise ConfigError(f"{name}={text!r} is not valid; expected a comma list of numbers, e.g. 0.1,0.25") from None
     if not values:
         raise ConfigError(f"{name} must list at least one value")
-    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+    bound = ">= 0" if allow_zero else "> 0"
+    bad = [v for v in values if not (math.isfinite(v) and (v >= 0 if allow_zero else v > 0))]
     if bad:
-        raise ConfigError(f"{name}={text!r}: every value must be a finite number > 0, got {bad}")
+        raise ConfigError(f"{name}={text!r}: every value must be a finite number {bound}, got {bad}")
     if len(set(values)) != len(values):
         raise ConfigError(f"{name}={text!r} lists a value twice")
-    return values
-
-
-def parse_grid(text: str, name: str) -> tuple[float, ...]:
-    """Like ``parse_fractions`` but values may be 0 (an L2 grid: 0 = off)."""
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not valid; expected a comma list of numbers, e.g. 0,0.01") from None
-    if not values or any(not (math.isfinite(v) and v >= 0) for v in values) or len(set(values)) != len(values):
-        raise ConfigError(f"{name}={text!r}: expected distinct finite numbers >= 0, at least one")
     return values
 
 
@@ -170,7 +160,7 @@ def run_candidates(fn: Callable[..., Any], args: Sequence[tuple], jobs: int = 0)
     ``fn`` and its arguments must pickle; results come back in order."""
     threads = available_threads()
     n = min(len(args), jobs or threads, threads)
-    if n <= 1 or os.environ.get("AIM_CANDIDATES_IN_PROCESS") == "1":
+    if n <= 1:
         return [fn(*a) for a in args]
     from joblib import Parallel, delayed
 
