@@ -71,6 +71,9 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
         top.add_argument("--transfer-from", dest="transfer_from", default="", metavar="RUN_DIR",
                          help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use")
         top.add_argument("--note", default="", help="free text shown with the run in the app")
+        top.add_argument("--threads", type=int, default=0,
+                         help="torch threads of this run and its candidate workers (0: every core this process "
+                              "may use); the app gives each launch cores / running launches")
     else:
         parser.set_defaults(variant="aim", seed=0, transfer_from="", note="")  # the study sets these per run
     top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
@@ -187,11 +190,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _resume(args)
     cfg = config_from_args(args)
     validate_dataset(cfg)
+    if args.threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0: every core), got {args.threads}")
     out = _output_folder("--out", args.out)
     from aim import distributed  # heavy (torch, sklearn): imported only once the arguments are valid
     from aim.pipeline import execute
 
     distributed.check(cfg.train)
+    _set_threads(args.threads)
     # A cancelled job (SIGTERM from the app) unwinds like Ctrl-C, so the run is marked failed, never left running.
     signal.signal(signal.SIGTERM, _terminate)
     distributed.start(cfg.train.device)  # under torchrun: join the process group; only rank 0 logs and prints
@@ -206,11 +212,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_threads(threads: int) -> None:
+    if threads < 0:
+        raise ConfigError(f"--threads must be >= 0 (0: every core), got {threads}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _resume(args: argparse.Namespace) -> int:
     defaults = vars(build_parser().parse_args(["run"]))
-    others = sorted(k for k, v in vars(args).items() if k != "resume" and v != defaults[k])
+    others = sorted(k for k, v in vars(args).items() if k not in ("resume", "threads") and v != defaults[k])
     if others:
-        raise ConfigError(f"--resume continues a run with its own config; leave out {', '.join(others)}")
+        raise ConfigError(f"--resume continues a run with its own config; leave out {', '.join(others)} "
+                          "(--threads may be given)")
+    _set_threads(args.threads)
     if Path(args.resume).is_dir():
         _output_folder("--resume", args.resume)
     from aim.pipeline import resume

@@ -190,7 +190,8 @@ def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRDat
     writer = RunWriter(Path(out_root), run_id(cfg)) if distributed.is_main() else distributed.FollowerWriter()
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
-                      "dataset": data.summary(), "tables": [], **distributed.describe(cfg.train.device)})
+                      "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(),
+                      **distributed.describe(cfg.train.device)})
     except BaseException:
         writer.release()
         raise
@@ -219,7 +220,8 @@ def resume(run_dir: str | Path, log: Log = print) -> Path:
         log(f"resuming {writer.path.name}: finished stages {', '.join(done) or 'none'}")
         for key in ("finished", "failed_stage", "interrupted"):
             writer.meta.pop(key, None)
-        resumed = [*writer.meta.get("resumed", []), {"at": now(), "checkpoints": done, "versions": versions()}]
+        resumed = [*writer.meta.get("resumed", []), {"at": now(), "checkpoints": done, "versions": versions(),
+                                                    "threads": torch.get_num_threads()}]
         writer.update(status="running", error=None, resumed=resumed)
     except BaseException:
         writer.release()

@@ -1,6 +1,6 @@
 """Background training jobs launched from the app; no Streamlit here.
 
-A job is ``python -m aim run ARGS --out RUNS_DIR`` started with ``subprocess.Popen`` (an argument list, no shell,
+A job is ``python -m aim run ARGS --threads N --out RUNS_DIR`` (N: the cores / the jobs running with it) started with ``subprocess.Popen`` (an argument list, no shell,
 its own session so that cancelling reaches every process it starts), stdout and stderr to a log file. Each job is
 recorded in ``RUNS_DIR/.jobs/<job id>.json`` (written atomically), so the list survives a browser refresh and an
 app restart: a recorded process is recognised again by its pid, its kernel start time and its command line (a
@@ -312,7 +312,13 @@ def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Jo
         limit = max_jobs() if limit is None else limit
         if len(running) >= limit:
             raise JobError(f"{len(running)} jobs are running, the limit is {limit} (AIM_MAX_JOBS); wait or cancel one")
-        return _spawn(args, cfg, key, out)
+        return _spawn(args, cfg, key, out, thread_share(len(running)))
+
+
+def thread_share(running: int) -> int:
+    """Torch threads for a new job beside ``running`` others: the cores this process may use / all jobs."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // (running + 1))
 
 
 @contextlib.contextmanager
@@ -326,10 +332,11 @@ def _launch_lock(out: Path):
         os.close(fd)
 
 
-def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path) -> Job:
+def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path, threads: int) -> Job:
     job_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
     log = jobs_dir(out) / f"{job_id}.log"
-    argv = [*COMMAND, *args, "--out", str(out)]
+    # the cores shared with the jobs already running (no oversubscription), unless the arguments set --threads
+    argv = [*COMMAND, *args, *([] if "--threads" in args else ["--threads", str(threads)]), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as fh:
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,

@@ -63,9 +63,9 @@ def _runs_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def _aim_cli_proc(_runs_root):
-    """``python -m aim run --variant aim *TINY_ARGS`` started in the background (a subprocess from the repo root,
-    as a user runs it), so the in-process fm run and other subprocesses overlap with it."""
-    proc = subprocess.Popen([sys.executable, "-m", "aim", "run", "--variant", "aim", *TINY_ARGS,
+    """``python -m aim run --variant aim *TINY_ARGS --threads 1`` started in the background (a subprocess from the
+    repo root, as a user runs it), so the in-process fm run and other subprocesses overlap with it."""
+    proc = subprocess.Popen([sys.executable, "-m", "aim", "run", "--variant", "aim", *TINY_ARGS, "--threads", "1",
                              "--out", str(_runs_root / "aim")], cwd=ROOT, env=cli_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     yield proc

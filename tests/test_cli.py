@@ -47,6 +47,7 @@ INVALID = {
     "synthetic-with-data": (["--data", "/"], ["--data", "synthetic", "--dataset", "criteo"]),
     "movielens-layout": (["--dataset", "movielens", "--data", "/"], ["--data", "u.data", "ml-100k"]),
     "resume-with-options": (["--resume", "/", "--seed", "3"], ["--resume", "seed"]),
+    "threads": (["--threads", "-1"], ["--threads", ">= 0", "-1"]),
 }
 
 
@@ -128,6 +129,7 @@ def test_run_prints_the_run_folder_last(cli, tiny_cli_run, tiny_runs, tiny_confi
     assert run.status == "complete"
     assert RunConfig.from_json(run.meta["config"]) == tiny_config("aim")  # the flags map onto the config fields
     assert f"{run.meta['metrics']['test']['auc']:.4f}" in r.out  # the log reports the test AUC
+    assert run.meta["threads"] == 1  # --threads 1, recorded
 
 
 def _check_refused(r: Result, name: str, out: Path) -> None:

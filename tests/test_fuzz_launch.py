@@ -232,7 +232,19 @@ def test_a_job_is_an_argument_list_without_a_shell(tmp_path, sleeper, monkeypatc
     data.write_text("label,a\n1,x\n0,y\n")
     job = sleeper(["--dataset", "csv", "--data", str(data), "--label", label], tmp_path / "runs")
     assert seen["shell"] is False and seen["start_new_session"] is True
-    assert seen["argv"] == [*SLEEP, "--dataset", "csv", "--data", str(data), "--label", label, "--out",
-                            str((tmp_path / "runs").resolve())]
+    assert seen["argv"] == [*SLEEP, "--dataset", "csv", "--data", str(data), "--label", label, "--threads",
+                            str(jobs.thread_share(0)), "--out", str((tmp_path / "runs").resolve())]
     assert jobs._cmdline(job.pid) == seen["argv"]
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_a_launch_takes_its_share_of_the_cores(sleeper, tmp_path):
+    """Two launches on the same cores never ask for more threads in all than there are cores (issue 16)."""
+    cores = jobs.thread_share(0)
+    first = sleeper(["--seed", "1"], tmp_path / "runs")
+    second = sleeper(["--seed", "2"], tmp_path / "runs")
+    shares = [int(j.argv[j.argv.index("--threads") + 1]) for j in (first, second)]
+    assert shares == [cores, max(1, cores // 2)]
+    assert "--threads" not in first.args  # the user's arguments stay as given; the share is the launcher's
+    mine = sleeper(["--seed", "3", "--threads", "1"], tmp_path / "other")
+    assert mine.argv.count("--threads") == 1
