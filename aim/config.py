@@ -167,6 +167,10 @@ class SearchConfig:
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
     embed_warm_start: bool = _help("stage B starts from stage A's trained tables, first-order weights and kept "
                                    "columns' kernels (the published code starts it fresh)", default=True)
+    retrain_warm_start: bool = _help("the re-train starts from the search model: its tables at the kept "
+                                     "positions, first-order weights, kept columns' kernels, α and BN statistics, "
+                                     "and a zero MLP output (the published code re-trains from scratch)",
+                                     default=False)
     eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
                            "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
                            "and with it every interaction", default=1)

@@ -175,7 +175,8 @@ def snapshot_table(searches: list[InteractionSearch]) -> pd.DataFrame:
 def _stage_meta(fitres, metrics: dict, seconds: float) -> dict:
     # Distributed runs: each rank's sha256 of the stage's final gates and weights (all equal, see aim.distributed).
     digests = {"sha256_by_rank": fitres.digests} if fitres.digests else {}
-    return {"metrics": metrics, "epochs": len(fitres.history), "best_epoch": fitres.best_epoch,
+    start = {} if fitres.start_auc is None else {"start_valid_auc": fitres.start_auc}  # a warm start's AUC
+    return {"metrics": metrics, "epochs": len(fitres.history), "best_epoch": fitres.best_epoch, **start,
             "seconds": round(seconds, 3), **digests}
 
 
@@ -306,7 +307,7 @@ class Checkpoints:
 
 def _fit_state(fit: FitResult) -> dict:
     snaps = [torch.from_numpy(np.asarray(a)) for _, _, a in fit.snapshots]
-    return {"history": fit.history, "best_epoch": fit.best_epoch,
+    return {"history": fit.history, "best_epoch": fit.best_epoch, "start_auc": fit.start_auc,
             "snapshots": [(int(e), int(s)) for e, s, _ in fit.snapshots],
             "snapshot_values": torch.stack(snaps) if snaps else torch.zeros(0)}
 
@@ -314,7 +315,8 @@ def _fit_state(fit: FitResult) -> dict:
 def _fit_of(state: dict) -> FitResult:
     values = state["snapshot_values"]
     snaps = [(e, s, values[i].numpy().copy()) for i, (e, s) in enumerate(state["snapshots"])]
-    return FitResult(history=list(state["history"]), snapshots=snaps, best_epoch=state["best_epoch"])
+    return FitResult(history=list(state["history"]), snapshots=snaps, best_epoch=state["best_epoch"],
+                     start_auc=state.get("start_auc"))
 
 
 def _search_state(r: InteractionSearch, seconds: float) -> dict:
@@ -454,8 +456,10 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
             stages["embed"] = _stage_meta(embed.fit, embed.metrics, seconds) | {"grda": _grda_meta(embed.schedule)}
             positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
+        searched = searches[-1].model if searches else None
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
-                                                              on_epoch, log, on_progress), _final_state, _final_of)
+                                                              on_epoch, log, on_progress, searched),
+                                   _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
     stages[final.fit.history[0]["stage"]]["embed_l2"] = final.embed_l2
     frontier = [row for r in searches for row in r.frontier] + (embed.frontier if embed is not None else [])

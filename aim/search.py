@@ -26,6 +26,7 @@ from aim.config import FUNCTIONS, RunConfig
 from aim.distributed import resolve_device
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
+from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
 from aim.sparsity import (
     Schedule,
     one_se_tolerance,
@@ -138,45 +139,6 @@ def _columns_of(interactions: Sequence[tuple[int, ...]], functions: Sequence[str
     funcs = [f for _ in interactions for f in funcs_ids]
     order_idx = sort_columns(fields, funcs)
     return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
-
-
-def _warm_start(model: AIM, previous: AIM) -> None:
-    """Copy the embedding tables and first-order weights of the previous order's search into ``model``.
-
-    An order-p score is a product of p embeddings: from a fresh N(0, 0.01²) init its variance sits far below the
-    BN eps, so α sees no gradient while the GRDA threshold grows and every candidate dies. Starting from the
-    embeddings the order below has already trained gives the high-order columns a signal from the first step.
-    """
-    for name in ("embedding", "linear"):
-        getattr(model, name).load_state_dict(getattr(previous, name).state_dict())
-
-
-def warm_start_embed(model: AIM, searched: AIM) -> None:
-    """Stage B starts from what stage A learnt (``search.embed_warm_start``): the first-order weights, each used
-    function's embedding table, and the kept columns' kernels K, scalars s and outer weights. From a fresh init
-    (the published code) the β of a dimension gets a gradient only once the tables have learnt something, while
-    the threshold already grows: on 16k rows the stage-B model reached validation AUC 0.68 against stage A's 0.80,
-    and its AUC could no longer tell strengths apart."""
-    model.linear.load_state_dict(searched.linear.state_dict())
-    d, a_used = model.spec.dim, searched.spec.used_functions
-    with torch.no_grad():
-        src, dst = searched.embedding.weight, model.embedding.weight
-        for t, f in enumerate(model.spec.used_functions[: model.embedding.tables]):
-            s = 0 if searched.spec.shared_embedding else a_used.index(f)
-            dst[:, t * d : (t + 1) * d] = src[:, s * d : (s + 1) * d]
-        for layer, (fields, funcs) in zip(model.interactions, model.spec.blocks):
-            order = len(fields[0])
-            found = [(lay, blk) for lay, blk in zip(searched.interactions, searched.spec.blocks) if len(blk[0][0]) == order]
-            if not found:
-                continue
-            old, (old_fields, old_funcs) = found[-1]
-            for param, func in ((layer.kernel, 1), (layer.scalar, 2)):
-                where = {q: i for i, q in enumerate(q for q, f in zip(old_fields, old_funcs) if f == func)}
-                src_param = old.kernel if func == 1 else old.scalar
-                for i, q in enumerate(q for q, f in zip(fields, funcs) if f == func):
-                    if q in where:
-                        param[i] = src_param[where[q]]
-            layer.outer_w.copy_(old.outer_w)
 
 
 def steps_per_epoch(cfg: RunConfig, data: SplitTensors) -> int:
@@ -366,7 +328,7 @@ def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
     columns = _columns_of(candidates, functions)
     model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
     if previous is not None:
-        _warm_start(model, previous)
+        order_warm_start(model, previous)
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
@@ -419,7 +381,7 @@ def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Col
                 on_progress: Progress | None = None) -> EmbedSearch:
     model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
     if searched is not None:
-        warm_start_embed(model, searched)
+        embed_warm_start(model, searched)
     s, t = cfg.search, cfg.train
     result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
@@ -479,22 +441,26 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
 
 def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, generator: torch.Generator,
                  on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None,
-                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Trained:
+                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None,
+                 warm: bool = False) -> Trained:
     """Train the final model (a copy of ``model``); with ``train.embed_l2`` = -1 once per L2 of
     ``train.embed_l2_grid``, each from the same initial weights and random states, keeping the best validation
-    AUC (ties: the smaller L2)."""
+    AUC (ties: the smaller L2). A ``warm`` model (already trained) is itself a candidate of early stopping."""
     grid = l2_candidates(cfg)
     if log and len(grid) > 1:
         log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}")
-    train_one = functools.partial(_fit_final, cfg, model, spec, data, stage, params_before_eds)
+    train_one = functools.partial(_fit_final, cfg, model, spec, data, stage, params_before_eds, warm)
     outs = train_options(cfg, grid, train_one, generator, on_epoch, on_progress)
     pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], list(grid), 0.0)
     frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "size": tr.params["total"], **_valid(tr),
                  "chosen": i == pick} for i, (l2, (tr, _, _)) in enumerate(zip(grid, outs))]
     if log and len(outs) > 1:
         for row in frontier:
+            tr = outs[row["candidate"]][0]
+            best = f", best epoch {tr.fit.best_epoch}" + (f" (start {tr.fit.start_auc:.4f})"
+                                                          if tr.fit.start_auc is not None else "")
             log(f"[{stage}] embedding L2 {row['embed_l2']:g}: valid AUC {row['valid_auc']:.4f} after "
-                f"{row['epochs']} epochs{'  <- kept' if row['chosen'] else ''}")
+                f"{row['epochs']} epochs{best}{'  <- kept' if row['chosen'] else ''}")
     trained = adopt(outs, pick, generator, on_epoch)
     trained.frontier = frontier
     return trained
@@ -512,14 +478,14 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
 
 
 def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, stage: str,
-               params_before_eds: int | None, l2: float, generator: torch.Generator,
+               params_before_eds: int | None, warm: bool, l2: float, generator: torch.Generator,
                on_epoch: Progress | None, on_progress: Progress | None = None) -> Trained:
     t = cfg.train
     model = copy.deepcopy(model)  # every L2 candidate starts from the same initial weights
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
                  plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
-                 on_epoch=on_epoch, on_progress=on_progress, device=t.device)
+                 on_epoch=on_epoch, on_progress=on_progress, device=t.device, start_is_candidate=warm)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before,
@@ -529,8 +495,9 @@ def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTe
 def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
             positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
             on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None,
-            on_progress: Progress | None = None) -> Trained:
-    """Stage C: the selected architecture from scratch, physically pruned tables, MLP added."""
+            on_progress: Progress | None = None, searched: AIM | None = None) -> Trained:
+    """Stage C: the selected architecture, physically pruned tables, MLP added; from scratch, or with
+    ``search.retrain_warm_start`` from ``searched`` (the last search model: aim.model.warm)."""
     if positions is not None:
         blocks = [drop_empty_fields(b, positions) for b in blocks]
         positions = tuple(tuple(p) for p in positions)
@@ -538,8 +505,11 @@ def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns
                  head=cfg.model.head)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
+    warm = cfg.search.retrain_warm_start and searched is not None
+    if warm:
+        retrain_warm_start(model, searched)
     return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
-                        before, log, on_progress)
+                        before, log, on_progress, warm)
 
 
 def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,

@@ -123,6 +123,7 @@ class FitResult:
     best_epoch: int = -1
     digests: dict[str, list[str]] = field(default_factory=dict)  # several ranks: sha256 of gates / weights per rank
     duals: np.ndarray | None = None  # GRDA's dual sums v of the gates at the end (their ranking where gates are 0)
+    start_auc: float | None = None  # validation AUC before the first step (``start_is_candidate``)
 
 
 def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -246,6 +247,7 @@ def fit(
     on_progress: Callable[[dict], None] | None = None,
     progress_every: float = 10.0,
     device: str = "cpu",
+    start_is_candidate: bool = False,
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
     weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
@@ -254,6 +256,8 @@ def fit(
     ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting.
     ``on_progress``: called within an epoch at most every ``progress_every`` seconds with the stage, epoch, steps
     done and to do, rows per second and the epoch's ETA (a long epoch shows life before it ends).
+    ``start_is_candidate`` (with ``patience``): the model as given is epoch 0 of early stopping, so a warm
+    start that no epoch improves on validation is returned as it was (``best_epoch`` 0).
     ``device``: where the model trains (``train.device``); it is back on the CPU when ``fit`` returns. Under
     torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch."""
     if distributed.world() > 1 and embedding_optimizer == "lazy_adam":
@@ -270,7 +274,7 @@ def fit(
                             eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
                             plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch,
                             on_epoch=on_epoch, on_progress=on_progress, progress_every=progress_every,
-                            device=dev)
+                            device=dev, start_is_candidate=start_is_candidate)
         finally:
             set_sparse(model, False)
 
@@ -279,7 +283,7 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
          stage: str, epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator,
          gates: GateSchedule | None, patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
          on_epoch: Callable[[dict], None] | None, on_progress: Callable[[dict], None] | None,
-         progress_every: float, device: torch.device) -> FitResult:
+         progress_every: float, device: torch.device, start_is_candidate: bool = False) -> FitResult:
     """``net`` runs the training step (``model``, or ``model`` wrapped by DDP); ``model`` evaluates."""
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
@@ -292,6 +296,9 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
     rank, world = distributed.rank(), distributed.world()
     if grda is not None and snap_every:
         result.snapshots.append((0, 0, _gate_vector(gates.params)))
+    if start_is_candidate and patience is not None:
+        result.start_auc = best_auc = evaluate(model, valid, eval_batch_size)["auc"]
+        best_state, result.best_epoch = copy.deepcopy(model.state_dict()), 0
     model.train()
     for epoch in range(1, epochs + 1):
         start = last_report = time.perf_counter()

@@ -344,7 +344,7 @@ def test_both_retrain_heads_equal_a_per_column_loop(head):
 
 
 def test_stage_b_warm_start_copies_tables_and_the_kept_columns_parameters():
-    from aim.search import warm_start_embed
+    from aim.model.warm import embed_warm_start
 
     torch.manual_seed(0)
     columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
@@ -356,7 +356,7 @@ def test_stage_b_warm_start_copies_tables_and_the_kept_columns_parameters():
     keep = [c for c, (q, f) in enumerate(zip(fields, funcs)) if q in {(0, 1), (2, 4)} and f in (1, 2, 3)]
     kept = (tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep))
     model = AIM(AIMSpec(VOCAB, 4, False, (kept,), search_dims=True))
-    warm_start_embed(model, searched)
+    embed_warm_start(model, searched)
     d = 4
     for t, f in enumerate(model.spec.used_functions):  # vkernel, skernel, outer -> searched tables 1, 2, 3
         torch.testing.assert_close(model.embedding.weight[:, t * d:(t + 1) * d], searched.embedding.weight[:, f * d:(f + 1) * d])
@@ -367,3 +367,52 @@ def test_stage_b_warm_start_copies_tables_and_the_kept_columns_parameters():
     sk_old = [q for q, f in zip(fields, funcs) if f == 2]
     torch.testing.assert_close(new.scalar, old.scalar[[sk_old.index((0, 1)), sk_old.index((2, 4))]])
     torch.testing.assert_close(new.outer_w, old.outer_w)
+
+
+def _trained_search_model() -> AIM:
+    """A search model (every column of 5 fields, 4 functions) with every parameter and BN statistic moved off its
+    init, as after training."""
+    torch.manual_seed(0)
+    searched = AIM(AIMSpec(VOCAB, 4, False, (candidate_columns(5, ["inner", "vkernel", "skernel", "outer"]),)))
+    with torch.no_grad():
+        for p in searched.parameters():
+            p.uniform_(-1, 1)
+        for g in searched.gates:
+            g.bn.running_mean.uniform_(-1, 1)
+            g.bn.running_var.uniform_(0.5, 2)
+    return searched.eval()
+
+
+@pytest.mark.parametrize("head", ["embeddings", "products"])
+def test_retrain_warm_start_computes_the_search_models_logit_before_its_first_step(head):
+    from aim.model.warm import retrain_warm_start
+
+    searched = _trained_search_model()
+    x = torch.stack([torch.randint(0, v, (32,)) for v in VOCAB], 1)
+    model = AIM(AIMSpec(VOCAB, 4, False, searched.spec.blocks, mlp=(8,), head=head)).eval()
+    retrain_warm_start(model, searched)
+    torch.testing.assert_close(model(x), searched(x), rtol=1e-5, atol=1e-5)
+
+
+def test_retrain_warm_start_takes_the_kept_columns_and_positions():
+    from aim.model.warm import retrain_warm_start
+
+    searched = _trained_search_model()
+    fields, funcs = searched.spec.blocks[0]
+    keep = [c for c, (q, f) in enumerate(zip(fields, funcs)) if q in {(0, 1), (2, 4)} and f in (1, 2, 3)]
+    kept = (tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep))
+    positions = ((0, 3), (1,), (0, 1, 2), (), (2,))
+    model = AIM(AIMSpec(VOCAB, 4, False, (kept,), positions=positions, mlp=(8,)))
+    retrain_warm_start(model, searched)
+    x = torch.stack([torch.arange(32) % v for v in VOCAB], 1)
+    e_new, e_old = model.embedding(x), searched.embedding(x)  # (B, F, T, d)
+    for t, f in enumerate(model.spec.used_functions):  # vkernel, skernel, outer -> searched tables 1, 2, 3
+        for i, pos in enumerate(positions):
+            for k in range(4):
+                want = e_old[:, i, f, k] if k in pos else torch.zeros(32)
+                torch.testing.assert_close(e_new[:, i, t, k], want)
+    old_gate, new_gate = searched.gates[0], model.gates[0]
+    torch.testing.assert_close(new_gate.alpha, old_gate.alpha[keep])
+    torch.testing.assert_close(new_gate.bn.running_var, old_gate.bn.running_var[keep])
+    torch.testing.assert_close(model.linear.state_dict(), searched.linear.state_dict())
+    assert not model.mlp.net[-1].weight.any() and not model.mlp.net[-1].bias.any()

@@ -158,6 +158,35 @@ def test_early_stopping_restores_the_best_epochs_weights():
     assert evaluate(model, valid, 1000)["auc"] == pytest.approx(max(aucs), abs=1e-12)
 
 
+def test_a_warm_start_that_training_does_not_improve_is_returned_as_it_was():
+    """``start_is_candidate``: the given model is epoch 0 of early stopping. The best-epoch model of an over-fitting
+    FM, trained on with a learning rate that only makes it worse, comes back unchanged (best epoch 0); without
+    the flag early stopping keeps the best trained epoch, which is worse than the start."""
+    import copy
+
+    from aim.train import evaluate
+
+    g = torch.Generator().manual_seed(1)
+    X = torch.randint(0, 40, (600, 4), generator=g, dtype=torch.int32)
+    y = ((X[:, 0] % 2 == 0).float() * 0.3 + torch.rand(600, generator=g) > 0.6).float()
+    train, valid = Tensors(X[:300], y[:300]), Tensors(X[300:], y[300:])
+    warm = FM([40] * 4, 8, 0.1)
+    fit(warm, train, valid, stage="t", epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000,
+        generator=torch.Generator().manual_seed(0), patience=3)
+    start = evaluate(warm, valid, 1000)["auc"]
+    runs = {}
+    for flag in (True, False):
+        model = copy.deepcopy(warm)
+        runs[flag] = fit(model, train, valid, stage="t", epochs=3, batch_size=32, lr=1.0, eval_batch_size=1000,
+                         generator=torch.Generator().manual_seed(0), patience=1, start_is_candidate=flag), model
+    (kept, model), (trained, _) = runs[True], runs[False]
+    assert max(row["valid_auc"] for row in trained.history) < start, "the test needs training that only hurts"
+    assert kept.best_epoch == 0 and kept.start_auc == pytest.approx(start, abs=1e-12)
+    assert evaluate(model, valid, 1000)["auc"] == pytest.approx(start, abs=1e-12)
+    torch.testing.assert_close(model.state_dict(), warm.state_dict())
+    assert trained.best_epoch >= 1 and trained.start_auc is None
+
+
 def test_progress_is_reported_within_an_epoch():
     data = _data(64)
     seen: list[dict] = []
