@@ -263,7 +263,8 @@ def summary(run_dir: str) -> dict:
         "interactions": m.get("interactions", {}),
         "params": m.get("params", {}),
         "planted": m.get("planted"),
-        "sparsity": {k: {"grda": v.get("grda"), "embed_l2": v.get("embed_l2")} for k, v in m.get("stages", {}).items()
+        "sparsity": {k: {"grda": v.get("grda"), "embed_l2": v.get("embed_l2"), "start": v.get("start")}
+                     for k, v in m.get("stages", {}).items()
                      if isinstance(v, dict) and (v.get("grda") or v.get("embed_l2") is not None)},
         "warnings": m.get("warnings", []),
         "created": m["created"],
@@ -374,7 +375,8 @@ def _print_sparsity(s: dict) -> None:
                     else f"c given, crossing at step {g['crossing_step']}")
             print(f"  {stage:8s} GRDA c {g['c']:.4g} ({when})")
         if chosen.get("embed_l2") is not None:
-            print(f"  {stage:8s} embedding L2 {chosen['embed_l2']:g}")
+            start = {"search": ", started from the search model"}.get(chosen.get("start"), "")
+            print(f"  {stage:8s} embedding L2 {chosen['embed_l2']:g}{start}")
 
 
 def _print_warnings(s: dict) -> None:

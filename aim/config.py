@@ -21,6 +21,7 @@ FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, in
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 EDS_UNUSED = ("drop", "keep", "auto")
+RETRAIN_STARTS = ("choose", "scratch", "search")
 HEADS = ("embeddings", "products")
 STORAGES = ("memory", "mmap")
 
@@ -167,10 +168,10 @@ class SearchConfig:
     top_k: int = _help("high-order pools combine the top-k interactions of the order below (0 = ⌊n/2⌋)", default=0)
     embed_warm_start: bool = _help("stage B starts from stage A's trained tables, first-order weights and kept "
                                    "columns' kernels (the published code starts it fresh)", default=True)
-    retrain_warm_start: bool = _help("the re-train starts from the search model: its tables at the kept "
-                                     "positions, first-order weights, kept columns' kernels, α and BN statistics, "
-                                     "and a zero MLP output (the published code re-trains from scratch)",
-                                     default=False)
+    retrain_start: str = _help("what the re-train starts from: scratch = a fresh init (the published code); "
+                               "search = the search model (its tables at the kept positions, first-order weights, "
+                               "kept columns' kernels, α and BN statistics, a zero MLP output); choose = both, "
+                               "each with every embedding L2, the better on validation", default="choose")
     eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
                            "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
                            "and with it every interaction", default=1)
@@ -201,6 +202,7 @@ class SearchConfig:
         _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
         _choice("eds_unused", self.eds_unused, EDS_UNUSED)
+        _choice("retrain_start", self.retrain_start, RETRAIN_STARTS)
         for f in self.function_list:
             _choice("functions", f, FUNCTIONS)
         _check(len(self.function_list) >= 1, "functions must name at least one interaction function")

@@ -357,7 +357,7 @@ def _embed_of(state: dict) -> tuple[EmbedSearch, float]:
 def _final_state(t: Trained, seconds: float) -> dict:
     return {"spec": t.spec, "model": t.model.state_dict(), "fit": _fit_state(t.fit), "metrics": t.metrics,
             "params": t.params, "params_before_eds": t.params_before_eds, "seconds": seconds,
-            "embed_l2": t.embed_l2, "frontier": t.frontier}
+            "embed_l2": t.embed_l2, "start": t.start, "frontier": t.frontier}
 
 
 def rebuild_model(spec: dict) -> torch.nn.Module:
@@ -371,7 +371,8 @@ def _final_of(state: dict) -> tuple[Trained, float]:
     model = rebuild_model(state["spec"])
     model.load_state_dict(state["model"])
     trained = Trained(model, state["spec"], _fit_of(state["fit"]), state["metrics"], state["params"],
-                      state["params_before_eds"], state["embed_l2"], list(state["frontier"]))
+                      state["params_before_eds"], state["embed_l2"], state.get("start", "scratch"),
+                      list(state["frontier"]))
     return trained, state["seconds"]
 
 
@@ -461,7 +462,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
                                                               on_epoch, log, on_progress, searched),
                                    _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
-    stages[final.fit.history[0]["stage"]]["embed_l2"] = final.embed_l2
+    stages[final.fit.history[0]["stage"]] |= {"embed_l2": final.embed_l2, "start": final.start}
     frontier = [row for r in searches for row in r.frontier] + (embed.frontier if embed is not None else [])
     save_table("sparsity", pd.DataFrame(frontier + final.frontier, columns=SPARSITY_COLUMNS))
     warnings = run_warnings(data, searches, positions, stages)
@@ -481,7 +482,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     log(f"test AUC {final.metrics['test']['auc']:.4f} log loss {final.metrics['test']['logloss']:.4f}")
 
 
-SPARSITY_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+SPARSITY_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
                     "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds",
                     "chosen"]
 

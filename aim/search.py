@@ -96,6 +96,7 @@ class Trained:
     params: dict[str, int]  # total / embedding parameters of the final model
     params_before_eds: int  # total parameters of the same architecture with full-size (d) embeddings
     embed_l2: float = 0.0  # the embedding L2 it trained with (chosen on validation when train.embed_l2 = -1)
+    start: str = "scratch"  # what it trained from: scratch, or search (the search model, search.retrain_start)
     frontier: list[dict] = dataclasses.field(default_factory=list)  # one row per embed_l2 candidate tried
 
 
@@ -218,7 +219,8 @@ def _option(train_one: Callable, option: Any, torch_rng: torch.Tensor, gen_state
 def _label(option: Any) -> str:
     if isinstance(option, Schedule):
         return f"x={option.cross:g}" if option.cross is not None else f"c={option.c:g}"
-    return f"L2={option:g}"
+    start, l2 = option
+    return f"L2={l2:g}" + ("" if start == "scratch" else f" from {start}")
 
 
 def train_options(cfg: RunConfig, options: Sequence[Any], train_one: Callable, generator: torch.Generator,
@@ -439,31 +441,38 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
     return tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep)
 
 
-def _train_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, generator: torch.Generator,
-                 on_epoch: Callable[[dict], None] | None, stage: str, params_before_eds: int | None = None,
-                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None,
-                 warm: bool = False) -> Trained:
-    """Train the final model (a copy of ``model``); with ``train.embed_l2`` = -1 once per L2 of
-    ``train.embed_l2_grid``, each from the same initial weights and random states, keeping the best validation
-    AUC (ties: the smaller L2). A ``warm`` model (already trained) is itself a candidate of early stopping."""
+def _train_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, data: SplitTensors,
+                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None, stage: str,
+                 params_before_eds: int | None = None, log: Callable[[str], None] | None = None,
+                 on_progress: Progress | None = None) -> Trained:
+    """Train the final model from each of ``starts`` ({"scratch": fresh init, "search": warm-started from the
+    search model}) with each embedding L2 (the given one, or with ``train.embed_l2`` = -1 every value of
+    ``train.embed_l2_grid``), every candidate from the same random states, and keep the best validation AUC
+    (ties: the smaller L2, then the first start). A warm start is itself a candidate of its early stopping."""
     grid = l2_candidates(cfg)
-    if log and len(grid) > 1:
-        log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}")
-    train_one = functools.partial(_fit_final, cfg, model, spec, data, stage, params_before_eds, warm)
-    outs = train_options(cfg, grid, train_one, generator, on_epoch, on_progress)
-    pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], list(grid), 0.0)
-    frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "size": tr.params["total"], **_valid(tr),
-                 "chosen": i == pick} for i, (l2, (tr, _, _)) in enumerate(zip(grid, outs))]
+    options = [(start, l2) for start in starts for l2 in grid]
+    if log and len(options) > 1:
+        log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}"
+            + (f", each from {' and from '.join(START_WORDS[s] for s in starts)}" if len(starts) > 1 else ""))
+    train_one = functools.partial(_fit_final, cfg, starts, spec, data, stage, params_before_eds)
+    outs = train_options(cfg, options, train_one, generator, on_epoch, on_progress)
+    pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], [l2 for _, l2 in options], 0.0)
+    frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "start": start, "size": tr.params["total"],
+                 **_valid(tr), "chosen": i == pick} for i, ((start, l2), (tr, _, _)) in enumerate(zip(options, outs))]
     if log and len(outs) > 1:
-        for row in frontier:
-            tr = outs[row["candidate"]][0]
+        for row, (tr, _, _) in zip(frontier, outs):
             best = f", best epoch {tr.fit.best_epoch}" + (f" (start {tr.fit.start_auc:.4f})"
                                                           if tr.fit.start_auc is not None else "")
-            log(f"[{stage}] embedding L2 {row['embed_l2']:g}: valid AUC {row['valid_auc']:.4f} after "
-                f"{row['epochs']} epochs{best}{'  <- kept' if row['chosen'] else ''}")
+            log(f"[{stage}] embedding L2 {row['embed_l2']:g}"
+                + (f" from {START_WORDS[row['start']]}" if len(starts) > 1 else "")
+                + f": valid AUC {row['valid_auc']:.4f} after {row['epochs']} epochs{best}"
+                + ("  <- kept" if row["chosen"] else ""))
     trained = adopt(outs, pick, generator, on_epoch)
     trained.frontier = frontier
     return trained
+
+
+START_WORDS = {"scratch": "scratch", "search": "the search model"}
 
 
 def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
@@ -477,11 +486,13 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
     return parse_fractions(t.embed_l2_grid, "embed_l2_grid", allow_zero=True)
 
 
-def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTensors, stage: str,
-               params_before_eds: int | None, warm: bool, l2: float, generator: torch.Generator,
+def _fit_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, data: SplitTensors, stage: str,
+               params_before_eds: int | None, option: tuple[str, float], generator: torch.Generator,
                on_epoch: Progress | None, on_progress: Progress | None = None) -> Trained:
     t = cfg.train
-    model = copy.deepcopy(model)  # every L2 candidate starts from the same initial weights
+    start, l2 = option
+    warm = start != "scratch"
+    model = copy.deepcopy(starts[start])  # every L2 candidate of a start begins from the same weights
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
                  plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
@@ -489,15 +500,15 @@ def _fit_final(cfg: RunConfig, model: torch.nn.Module, spec: dict, data: SplitTe
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before,
-                   embed_l2=l2)
+                   embed_l2=l2, start=start)
 
 
 def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
             positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
             on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None,
             on_progress: Progress | None = None, searched: AIM | None = None) -> Trained:
-    """Stage C: the selected architecture, physically pruned tables, MLP added; from scratch, or with
-    ``search.retrain_warm_start`` from ``searched`` (the last search model: aim.model.warm)."""
+    """Stage C: the selected architecture, physically pruned tables, MLP added; from scratch, from ``searched``
+    (the last search model: aim.model.warm), or both, the better on validation (``search.retrain_start``)."""
     if positions is not None:
         blocks = [drop_empty_fields(b, positions) for b in blocks]
         positions = tuple(tuple(p) for p in positions)
@@ -505,11 +516,13 @@ def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns
                  head=cfg.model.head)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
-    warm = cfg.search.retrain_warm_start and searched is not None
-    if warm:
-        retrain_warm_start(model, searched)
-    return _train_final(cfg, model, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
-                        before, log, on_progress, warm)
+    starts = {"scratch": model}
+    if searched is not None and cfg.search.retrain_start != "scratch":
+        warm = copy.deepcopy(model)
+        retrain_warm_start(warm, searched)
+        starts = {"search": warm} if cfg.search.retrain_start == "search" else {**starts, "search": warm}
+    return _train_final(cfg, starts, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
+                        before, log, on_progress)
 
 
 def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
@@ -524,5 +537,5 @@ def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensor
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = IPNN(**args) if cfg.variant.startswith("ipnn") else FM(**args)
-    return _train_final(cfg, model, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
+    return _train_final(cfg, {"scratch": model}, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
                         log=log, on_progress=on_progress)

@@ -45,6 +45,11 @@ TERMS: dict[str, Term] = dict((
                       "weight decay on them). By default chosen on validation from `train.embed_l2_grid` "
                       "(`0,0.01,0.05`): each value trains the final model from the same start, the best validation "
                       "AUC wins.")),
+    ("retrain_start", Term("re-train start", "What the re-trained model starts from: **scratch** (a fresh init, "
+                           "as the paper) or **search** (warm: the search model's tables at the kept dimensions, "
+                           "its gates α and kernels, and an MLP that adds nothing yet). By default both are "
+                           "trained, with every embedding L2, and the better validation AUC is kept "
+                           "(`search.retrain_start`).")),
     ("head", Term("head", "What the re-trained model's MLP reads: **embeddings**, the raw (EDS-pruned) embeddings "
                   "as in DeepFM (default); **products**, the kept columns' element-wise products, as the paper's "
                   "published code.")),

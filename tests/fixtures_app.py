@@ -109,7 +109,7 @@ def sparsity(rows: list[tuple] = SPARSITY_A) -> pd.DataFrame:
         grda = cross is not None
         out.append({"stage": stage, "candidate": cand, "cross": cross, "c": 0.05 / cross if grda else None,
                     "crossing_step": round(100 * cross) if grda else None, "steps": 100 if grda else None,
-                    "embed_l2": l2, "columns_kept": cols, "interactions_kept": inter, "dims_kept": dims,
+                    "embed_l2": l2, "start": "scratch" if l2 is not None else None, "columns_kept": cols, "interactions_kept": inter, "dims_kept": dims,
                     "size": size, "valid_auc": auc, "valid_logloss": 0.45, "epochs": 3, "seconds": 1.5,
                     "chosen": chosen})
     return pd.DataFrame(out)

@@ -43,6 +43,12 @@ def test_the_fixture_table_has_the_columns_the_pipeline_writes():
     assert list(sparsity().columns) == SPARSITY_COLUMNS
 
 
+def test_a_warm_started_final_candidate_is_labelled_warm():
+    assert analysis.candidate_label({"embed_l2": 0.01, "start": "search"}, "final") == "L2 = 0.01, warm"
+    assert analysis.candidate_label({"embed_l2": 0.01, "start": "scratch"}, "final") == "L2 = 0.01"
+    assert analysis.candidate_label({"embed_l2": 0.01}, "final") == "L2 = 0.01"  # a run from before the start column
+
+
 def test_run_warnings_are_a_list_of_strings_whatever_run_json_holds():
     assert analysis.run_warnings({"warnings": ["a", " ", None, "b "]}) == ["a", "b"]
     assert analysis.run_warnings({}) == [] and analysis.run_warnings({"warnings": {"x": 1}}) == []

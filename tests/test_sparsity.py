@@ -150,7 +150,9 @@ def test_the_default_mode_writes_the_frontier_and_records_the_chosen_schedules(d
     # The listed fractions, maybe followed by a refinement round between the kept one and its sparser neighbour.
     assert list(table[table["stage"] == "search"]["cross"])[:2] == [0.3, 0.8]
     assert list(table[table["stage"] == "embed"]["cross"])[:2] == [0.5, 1.0]
-    assert list(table[table["stage"] == "retrain"]["embed_l2"]) == [0.0, 0.05]
+    final = table[table["stage"] == "retrain"]  # every L2 from scratch, then every L2 from the search model
+    assert list(zip(final["start"], final["embed_l2"])) == [("scratch", 0.0), ("scratch", 0.05), ("search", 0.0),
+                                                            ("search", 0.05)]
     assert table.groupby("stage")["chosen"].sum().to_dict() == {"embed": 1, "retrain": 1, "search": 1}
     stages = run.meta["stages"]
     search = table[(table["stage"] == "search") & table["chosen"]].iloc[0]
@@ -162,7 +164,7 @@ def test_the_default_mode_writes_the_frontier_and_records_the_chosen_schedules(d
     embed = table[(table["stage"] == "embed") & table["chosen"]].iloc[0]
     assert embed["dims_kept"] == run.fields["dims_kept"].sum()
     retrain = table[(table["stage"] == "retrain") & table["chosen"]].iloc[0]
-    assert stages["retrain"]["embed_l2"] == retrain["embed_l2"]
+    assert (stages["retrain"]["embed_l2"], stages["retrain"]["start"]) == (retrain["embed_l2"], retrain["start"])
     assert retrain["valid_auc"] == pytest.approx(run.meta["metrics"]["valid"]["auc"])
     assert retrain["valid_auc"] == table[table["stage"] == "retrain"]["valid_auc"].max()
     assert isinstance(run.meta["warnings"], list)

@@ -4,7 +4,7 @@ parsimony rule's tolerance band, and the run's recorded ``warnings``.
 
 Stages: ``search`` (order 2), ``search3``, ``search4`` (size = interaction-IF columns kept), ``embed`` (size =
 embedding parameters kept) and the final model ``retrain`` / ``train`` (the embedding L2 grid; every L2 trains the
-same architecture, so its x axis is the L2 value). The tolerance of a GRDA stage is k standard errors
+same architecture, so its x axis is the L2 value; a warm-started candidate is labelled ``warm``). The tolerance of a GRDA stage is k standard errors
 (Hanley-McNeil, on the run's validation split) of the best candidate's AUC, k = ``search.sparsity_se``; the L2 grid
 takes the best AUC (tolerance 0)."""
 
@@ -27,7 +27,7 @@ STAGE_TITLES = {"search": "Search interaction-IF (order 2)", "search3": "Order-3
 SIZE_TITLES = {"search": "interaction-IF columns kept", "embed": "embedding parameters kept",
                "final": "parameters"}
 CHOSEN_COLOR, BAND_COLOR, LINE_COLOR = "#d62728", "#2ca02c", "#999999"
-TABLE_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+TABLE_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
                  "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen"]
 
 
@@ -109,14 +109,16 @@ def tolerance(meta: Mapping, stage: str, valid_auc: pd.Series) -> float | None:
 
 
 def candidate_label(row: Mapping, kind: str) -> str:
-    """``x = 0.2`` (crossing fraction), ``c = 0.12`` (a strength given as c) or ``L2 = 0.01``."""
+    """``x = 0.2`` (crossing fraction), ``c = 0.12`` (a strength given as c), ``L2 = 0.01`` or, for a final model
+    warm-started from the search model (``start`` = search), ``L2 = 0.01, warm``."""
     def num(key: str) -> float | None:
         v = row.get(key)
         return float(v) if isinstance(v, int | float | np.number) and math.isfinite(float(v)) else None
 
     if kind == "final":
         l2 = num("embed_l2")
-        return f"L2 = {l2:g}" if l2 is not None else f"#{row.get('candidate')}"
+        warm = ", warm" if row.get("start") == "search" else ""
+        return f"L2 = {l2:g}{warm}" if l2 is not None else f"#{row.get('candidate')}"
     cross, c = num("cross"), num("c")
     return f"x = {cross:g}" if cross is not None else f"c = {c:.3g}" if c is not None else f"#{row.get('candidate')}"
 
@@ -132,7 +134,7 @@ def stage_frontier(table: pd.DataFrame, stage: str, tol: float | None = None) ->
     df = df.sort_values([key, "candidate"], kind="stable").reset_index(drop=True)
     auc = pd.to_numeric(df["valid_auc"], errors="coerce")
     df["within"] = (auc >= auc.max() - tol - 1e-12) if tol is not None else pd.NA
-    cols = ["candidate", "label", *[c for c in ("cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+    cols = ["candidate", "label", *[c for c in ("cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
                                                  "interactions_kept", "dims_kept") if c in df],
             "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen", "within"]
     return df[[c for c in cols if c in df]]

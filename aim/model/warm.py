@@ -51,6 +51,8 @@ def _copy_tables(model: AIM, searched: AIM) -> None:
                 dst_layer.weight[:, t * d : (t + 1) * d] = src[:, s * d : (s + 1) * d]
             return
         assert isinstance(dst_layer, PrunedFieldEmbedding)
+        if not dst_layer.tables:  # no column kept: nothing reads a table
+            return
         offsets = searched.embedding.offsets
         vocab = model.spec.vocab_sizes
         for g, table in enumerate(dst_layer.groups):

@@ -15,6 +15,7 @@ COLUMNS = {
                                                         "initial value.\n\n" + glossary.tip("crossing_fraction")),
     "steps": st.column_config.NumberColumn("steps", format="%d", help="Steps of the stage."),
     "embed_l2": st.column_config.NumberColumn("embedding L2", format="%g", help=glossary.tip("embed_l2")),
+    "start": st.column_config.TextColumn("start", help=glossary.tip("retrain_start")),
     "columns_kept": st.column_config.NumberColumn("columns kept", format="%d", help=glossary.tip("interaction_if")),
     "interactions_kept": st.column_config.NumberColumn("interactions kept", format="%d",
                                                        help=glossary.tip("interaction")),
@@ -28,7 +29,7 @@ COLUMNS = {
     "chosen": st.column_config.CheckboxColumn("chosen", help=glossary.tip("parsimony")),
 }
 
-ORDER = ["stage", "candidate", "cross", "embed_l2", "size", "valid_auc", "chosen", "valid_logloss", "columns_kept",
+ORDER = ["stage", "candidate", "cross", "embed_l2", "start", "size", "valid_auc", "chosen", "valid_logloss", "columns_kept",
          "interactions_kept", "dims_kept", "c", "crossing_step", "steps", "epochs", "seconds"]
 
 st.title("Sparsity")
