@@ -17,7 +17,16 @@ import signal
 import sys
 from pathlib import Path
 
-from aim.config import VARIANTS, DataConfig, ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
+from aim.config import (
+    RETRAIN_DIMS,
+    VARIANTS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SyntheticConfig,
+    TrainConfig,
+)
 from aim.errors import AIMError, ConfigError
 
 SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
@@ -59,6 +68,10 @@ def _parser_for(kind: type):
     return kind
 
 
+def _field_help(name: str) -> str:
+    return next(f for f in dataclasses.fields(RunConfig) if f.name == name).metadata["help"].replace("%", "%%")
+
+
 def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
     """The config flags; ``per_run=False`` (``study``) leaves out what a study sets per run or itself."""
     top = parser.add_argument_group("run")
@@ -68,14 +81,18 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
         top.add_argument("--variant", default="aim", help=f"one of {', '.join(VARIANTS)}")
         top.add_argument("--seed", type=int, default=0, help="seed of model init and batch order")
         top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
-        top.add_argument("--transfer-from", dest="transfer_from", default="", metavar="RUN_DIR",
-                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use")
+        top.add_argument("--transfer-from", "--from", dest="transfer_from", default="", metavar="RUN_DIR",
+                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use; "
+                              "retrain: the parent run (its embedding sizes unless --retrain-dims full)")
+        top.add_argument("--columns", default="", metavar="SPEC", help=_field_help("columns"))
+        top.add_argument("--retrain-dims", dest="retrain_dims", default="parent", choices=RETRAIN_DIMS,
+                         help=_field_help("retrain_dims"))
         top.add_argument("--note", default="", help="free text shown with the run in the app")
         top.add_argument("--threads", type=int, default=0,
                          help="torch threads of this run and its candidate workers (0: every core this process "
                               "may use); the app gives each launch cores / running launches")
-    else:
-        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="")  # the study sets these per run
+    else:  # the study sets these per run
+        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="", columns="", retrain_dims="parent")
     top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(section)
@@ -104,7 +121,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         sections[section] = cls(**{k: v for k, v in given.items() if v is not None})
     data_path = str(Path(args.data_path).resolve()) if args.data_path else ""  # a study resumes from anywhere
     return RunConfig(dataset=args.dataset, data_path=data_path, variant=args.variant, seed=args.seed,
-                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, **sections)
+                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, columns=args.columns,
+                     retrain_dims=args.retrain_dims, **sections)
 
 
 def build_parser() -> argparse.ArgumentParser:
