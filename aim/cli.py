@@ -125,6 +125,41 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                      retrain_dims=args.retrain_dims, **sections)
 
 
+TOP_FLAGS = {"dataset": "--dataset", "data_path": "--data", "variant": "--variant", "seed": "--seed",
+             "max_order": "--max-order", "transfer_from": "--from", "columns": "--columns",
+             "retrain_dims": "--retrain-dims", "note": "--note"}
+
+
+def _arg_text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def config_args(cfg: RunConfig) -> list[str]:
+    """The ``python -m aim run`` arguments that rebuild ``cfg`` exactly: a flag for every value that differs from
+    its default (``config_from_args`` of them equals ``cfg``)."""
+    default = RunConfig()
+    args = [a for name, flag in TOP_FLAGS.items() if getattr(cfg, name) != getattr(default, name)
+            for a in (flag, _arg_text(getattr(cfg, name)))]
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            value = getattr(getattr(cfg, section), f.name)
+            if value != getattr(getattr(default, section), f.name):
+                args += [_flag(section, f.name), _arg_text(value)]
+    return args
+
+
+def retrain_args(parent: RunConfig, parent_path: str | Path, spec: str) -> list[str]:
+    """The arguments of a re-train of ``spec`` (``--columns``) with everything else as the run ``parent`` (its
+    config) was trained, recording it as the parent (``--from``)."""
+    from aim.config import RETRAIN
+
+    return config_args(parent.replace(variant=RETRAIN, columns=spec, transfer_from=str(parent_path), note=""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aim", description="Automatic Interaction Machine explorer")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run variants × seeds and summarise them like the paper's tables; prints the study "
                                 "folder last")
     plan = study.add_argument_group("study")
+    plan.add_argument("--kind", choices=("variants", "fis-vs-stats"), default="variants",
+                      help="variants: every variant × seed (the paper's tables); fis-vs-stats (paper §4.4.2): re-train "
+                           "the top-N pairs of --from RUN by |α|, the top-N by statistics AUC and N at random, with "
+                           "the parent's config (the config flags below are not used)")
+    plan.add_argument("--from", dest="study_from", default="", metavar="RUN_DIR",
+                      help="fis-vs-stats: the AIM run whose pairs are ranked")
+    plan.add_argument("--top", type=int, default=0,
+                      help="fis-vs-stats: N, the pairs each rule keeps (0 = as many as the parent kept)")
     plan.add_argument("--variants", default="fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim",
                       help="comma-separated variants: the --variant values of run, and aim-se, aim-eds-se, "
                            "aim-ifs-eds-se for shared embeddings (paper Table 5)")
@@ -296,6 +339,12 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     if args.resume:
         path = st.resume_study(args.resume, jobs=args.jobs, log=log)
+    elif args.kind == "fis-vs-stats":
+        if not args.study_from:
+            raise ConfigError("--kind fis-vs-stats needs --from RUN_DIR (an AIM run)")
+        seeds = st.parse_seeds(args.seeds)
+        out = _output_folder("--out", args.out)
+        path = st.run_fis_vs_stats(args.study_from, args.top, seeds, out, jobs=args.jobs, log=log)
     else:
         cfg = config_from_args(args)
         validate_dataset(cfg)

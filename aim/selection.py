@@ -206,7 +206,7 @@ def rule_selection(inter: pd.DataFrame, rule: str, top: int, seed: int = 0) -> l
     else:
         chosen = pairs.iloc[np.sort(np.random.default_rng(seed).choice(len(pairs), size=top, replace=False))]
     fallback = default_function(inter)
-    return [(r.names, r.kept_function or fallback) for r in chosen.itertuples()]
+    return [(r.names, r.kept_function if isinstance(r.kept_function, str) else fallback) for r in chosen.itertuples()]
 
 
 # ------------------------------------------------------------------------------------------- a retrain run
