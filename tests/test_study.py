@@ -524,6 +524,10 @@ def test_fis_vs_stats_study_on_tiny_data(tmp_path, capsys):
     assert "| Rule | n | AUC | p (AUC) vs fis |" in table and "| stats | 2 |" in table
     assert st.study_table(path, "latex").count("\\\\") == 4
     assert st.study_summary(path)["study_kind"] == "fis-vs-stats"
+    from aim.report import write_report
+
+    html = write_report(path, tmp_path / "report.html").read_text()
+    assert "(paper §4.4.2)" in html and "top-N by statistics AUC" in html
     logs: list[str] = []
     assert st.resume_study(path, log=logs.append) == path  # every run reused, nothing trained again
     assert sum("reused" in m for m in logs) == 6 and not any("running seed" in m for m in logs)
