@@ -287,9 +287,9 @@ class RunConfig:
                                            f"{', '.join(TRANSFER_VARIANTS)} and {RETRAIN}")
         if self.variant == RETRAIN:
             _check(bool(self.columns.strip()), f"variant {RETRAIN} needs columns (--columns FIELD×FIELD:FUNCTION,...)")
-            if not self.columns.strip().lower().endswith(".csv"):
-                from aim.selection import parse_text  # the syntax; field names are checked against the data
+            from aim.selection import is_file_spec, parse_text  # the syntax; fields are checked against the data
 
+            if not is_file_spec(self.columns):
                 parse_text(self.columns)
         else:
             _check(not self.columns, f"columns is only used by the variant {RETRAIN}")

@@ -26,7 +26,6 @@ from aim.study.tokens import Log, _check_seeds, default_jobs, parse_seeds
 
 KIND = "fis-vs-stats"
 REFERENCE = "fis"
-LABELS = {"fis": "top-N by |α| (FIS)", "stats": "top-N by statistics AUC", "random": "N at random"}
 
 
 def parent_run(path: str | Path) -> Run:
