@@ -17,7 +17,16 @@ import signal
 import sys
 from pathlib import Path
 
-from aim.config import VARIANTS, DataConfig, ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
+from aim.config import (
+    RETRAIN_DIMS,
+    VARIANTS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SyntheticConfig,
+    TrainConfig,
+)
 from aim.errors import AIMError, ConfigError
 
 SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
@@ -59,6 +68,10 @@ def _parser_for(kind: type):
     return kind
 
 
+def _field_help(name: str) -> str:
+    return next(f for f in dataclasses.fields(RunConfig) if f.name == name).metadata["help"].replace("%", "%%")
+
+
 def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
     """The config flags; ``per_run=False`` (``study``) leaves out what a study sets per run or itself."""
     top = parser.add_argument_group("run")
@@ -68,14 +81,18 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
         top.add_argument("--variant", default="aim", help=f"one of {', '.join(VARIANTS)}")
         top.add_argument("--seed", type=int, default=0, help="seed of model init and batch order")
         top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
-        top.add_argument("--transfer-from", dest="transfer_from", default="", metavar="RUN_DIR",
-                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use")
+        top.add_argument("--transfer-from", "--from", dest="transfer_from", default="", metavar="RUN_DIR",
+                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use; "
+                              "retrain: the parent run (its embedding sizes unless --retrain-dims full)")
+        top.add_argument("--columns", default="", metavar="SPEC", help=_field_help("columns"))
+        top.add_argument("--retrain-dims", dest="retrain_dims", default="parent", choices=RETRAIN_DIMS,
+                         help=_field_help("retrain_dims"))
         top.add_argument("--note", default="", help="free text shown with the run in the app")
         top.add_argument("--threads", type=int, default=0,
                          help="torch threads of this run and its candidate workers (0: every core this process "
                               "may use); the app gives each launch cores / running launches")
-    else:
-        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="")  # the study sets these per run
+    else:  # the study sets these per run
+        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="", columns="", retrain_dims="parent")
     top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(section)
@@ -104,7 +121,43 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         sections[section] = cls(**{k: v for k, v in given.items() if v is not None})
     data_path = str(Path(args.data_path).resolve()) if args.data_path else ""  # a study resumes from anywhere
     return RunConfig(dataset=args.dataset, data_path=data_path, variant=args.variant, seed=args.seed,
-                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, **sections)
+                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, columns=args.columns,
+                     retrain_dims=args.retrain_dims, **sections)
+
+
+TOP_FLAGS = {"dataset": "--dataset", "data_path": "--data", "variant": "--variant", "seed": "--seed",
+             "max_order": "--max-order", "transfer_from": "--from", "columns": "--columns",
+             "retrain_dims": "--retrain-dims", "note": "--note"}
+
+
+def _arg_text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def config_args(cfg: RunConfig) -> list[str]:
+    """The ``python -m aim run`` arguments that rebuild ``cfg`` exactly: a flag for every value that differs from
+    its default (``config_from_args`` of them equals ``cfg``)."""
+    default = RunConfig()
+    args = [a for name, flag in TOP_FLAGS.items() if getattr(cfg, name) != getattr(default, name)
+            for a in (flag, _arg_text(getattr(cfg, name)))]
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            value = getattr(getattr(cfg, section), f.name)
+            if value != getattr(getattr(default, section), f.name):
+                args += [_flag(section, f.name), _arg_text(value)]
+    return args
+
+
+def retrain_args(parent: RunConfig, parent_path: str | Path, spec: str) -> list[str]:
+    """The arguments of a re-train of ``spec`` (``--columns``) with everything else as the run ``parent`` (its
+    config) was trained, recording it as the parent (``--from``)."""
+    from aim.config import RETRAIN
+
+    return config_args(parent.replace(variant=RETRAIN, columns=spec, transfer_from=str(parent_path), note=""))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run variants × seeds and summarise them like the paper's tables; prints the study "
                                 "folder last")
     plan = study.add_argument_group("study")
+    plan.add_argument("--kind", choices=("variants", "fis-vs-stats"), default="variants",
+                      help="variants: every variant × seed (the paper's tables); fis-vs-stats (paper §4.4.2): re-train "
+                           "the top-N pairs of --from RUN by |α|, the top-N by statistics AUC and N at random, with "
+                           "the parent's config (the config flags below are not used)")
+    plan.add_argument("--from", dest="study_from", default="", metavar="RUN_DIR",
+                      help="fis-vs-stats: the AIM run whose pairs are ranked")
+    plan.add_argument("--top", type=int, default=0,
+                      help="fis-vs-stats: N, the pairs each rule keeps (0 = as many as the parent kept)")
     plan.add_argument("--variants", default="fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim",
                       help="comma-separated variants: the --variant values of run, and aim-se, aim-eds-se, "
                            "aim-ifs-eds-se for shared embeddings (paper Table 5)")
@@ -279,6 +340,12 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     if args.resume:
         path = st.resume_study(args.resume, jobs=args.jobs, log=log)
+    elif args.kind == "fis-vs-stats":
+        if not args.study_from:
+            raise ConfigError("--kind fis-vs-stats needs --from RUN_DIR (an AIM run)")
+        seeds = st.parse_seeds(args.seeds)
+        out = _output_folder("--out", args.out)
+        path = st.run_fis_vs_stats(args.study_from, args.top, seeds, out, jobs=args.jobs, log=log)
     else:
         cfg = config_from_args(args)
         validate_dataset(cfg)

@@ -15,8 +15,10 @@ from typing import Any
 from aim.errors import ConfigError
 from aim.sparsity import parse_fractions
 
-VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer")
+VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer", "retrain")
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
+RETRAIN = "retrain"  # the AIM re-train of a hand-picked selection (--columns), no search
+RETRAIN_DIMS = ("parent", "full")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
@@ -261,7 +263,13 @@ class RunConfig:
     seed: int = _help("seed of model init and batch order", default=0)
     max_order: int = _help("highest interaction order searched (Algorithm 1 pools for orders 3 and 4)", default=2)
     transfer_from: str = _help("deepfm-transfer / ipnn-transfer: AIM run folder whose kept interaction-IF pairs "
-                               "replace all pairs", default="")
+                               "replace all pairs; retrain: the parent run (recorded, and its embedding sizes "
+                               "unless retrain_dims is full)", default="")
+    columns: str = _help("retrain: the interaction-IF columns to re-train, e.g. user×item:outer,item×cost:inner "
+                         "(fields joined by × or *), or a CSV file with function and field_names (or fields) "
+                         "columns", default="")
+    retrain_dims: str = _help("retrain: embedding sizes per field: parent = the parent run's EDS sizes (full when "
+                              "there is no parent), full = embed_dim for every field", default="parent")
     note: str = _help("free text shown with the run in the app (what it is for, a caveat)", default="")
     data: DataConfig = field(default_factory=DataConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -273,10 +281,20 @@ class RunConfig:
         _choice("variant", self.variant, VARIANTS)
         _check(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
+        _choice("retrain_dims", self.retrain_dims, RETRAIN_DIMS)
         if self.variant in TRANSFER_VARIANTS:
             _check(bool(self.transfer_from), f"variant {self.variant} needs transfer_from (an AIM run folder)")
+        elif self.variant != RETRAIN:
+            _check(not self.transfer_from, f"transfer_from is only used by the variants "
+                                           f"{', '.join(TRANSFER_VARIANTS)} and {RETRAIN}")
+        if self.variant == RETRAIN:
+            _check(bool(self.columns.strip()), f"variant {RETRAIN} needs columns (--columns FIELD×FIELD:FUNCTION,...)")
+            from aim.selection import is_file_spec, parse_text  # the syntax; fields are checked against the data
+
+            if not is_file_spec(self.columns):
+                parse_text(self.columns)
         else:
-            _check(not self.transfer_from, f"transfer_from is only used by the variants {', '.join(TRANSFER_VARIANTS)}")
+            _check(not self.columns, f"columns is only used by the variant {RETRAIN}")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)

@@ -28,7 +28,7 @@ import torch
 
 import aim
 from aim import distributed
-from aim.config import FUNCTIONS, TRANSFER_VARIANTS, RunConfig
+from aim.config import FUNCTIONS, RETRAIN, TRANSFER_VARIANTS, RunConfig
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
 from aim.model.nets import AIM, FM, IPNN, AIMSpec
@@ -47,6 +47,7 @@ from aim.search import (
     train_baseline,
     used_fields,
 )
+from aim.selection import interaction_counts, plan_retrain
 from aim.sparsity import Schedule
 from aim.stats_auc import stats_auc
 from aim.train import FitResult, Tensors, predict
@@ -91,10 +92,15 @@ def planted_scores(kept: set[tuple[int, ...]], planted: set[tuple[int, ...]]) ->
 
 
 def interaction_table(data: CTRData, searches: list[InteractionSearch], pairs: list[tuple[int, ...]],
-                      log: Log) -> pd.DataFrame:
+                      log: Log, chosen: tuple = ()) -> pd.DataFrame:
     """One row per (interaction, function) column of every searched order, with α, kept flags, statistics AUC
-    and planted truth. A baseline (no search) lists every pair with the inner product and no gate."""
-    if searches:
+    and planted truth. A re-train of a selection lists its ``chosen`` column blocks, kept and without a gate; a
+    baseline (no search) lists every pair with the inner product and no gate."""
+    if chosen:
+        fields = tuple(f for b in chosen for f in b[0])
+        funcs = tuple(k for b in chosen for k in b[1])
+        alpha, kept = np.full(len(fields), np.nan), np.ones(len(fields), dtype=bool)
+    elif searches:
         fields = tuple(f for r in searches for f in r.columns[0])
         funcs = tuple(k for r in searches for k in r.columns[1])
         alpha = np.concatenate([r.alpha for r in searches])
@@ -188,10 +194,12 @@ def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRDat
     log(f"data {data.name}: {len(data.train)} train / {len(data.valid)} valid / {len(data.test)} test rows, "
         f"{len(data.fields)} fields, load {time.perf_counter() - t0:.2f}s")
     # Under torchrun only rank 0 writes the run (aim.distributed); the others hold a writer that writes nothing.
+    # A retrain run's selection and parent are checked against the data before anything is written.
+    retrain_meta = plan_retrain(cfg, data.field_names).meta() if cfg.variant == RETRAIN else {}
     writer = RunWriter(Path(out_root), run_id(cfg)) if distributed.is_main() else distributed.FollowerWriter()
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
-                      "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(),
+                      "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(), **retrain_meta,
                       **distributed.describe(cfg.train.device)})
     except BaseException:
         writer.release()
@@ -430,7 +438,17 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     positions = None
     embed: EmbedSearch | None = None
     pairs = [(i, j) for i in range(len(vocab)) for j in range(i + 1, len(vocab))]
-    if cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
+    chosen: tuple = ()
+    notes: tuple[str, ...] = ()
+    if cfg.variant == RETRAIN:
+        plan = plan_retrain(cfg, data.field_names)
+        chosen, positions, notes = plan.blocks, plan.positions, plan.warnings
+        final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
+                                                              on_epoch, log, on_progress), _final_state, _final_of)
+        stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
+        stage["name"] = "tables"
+        save_table("interactions", interaction_table(data, [], pairs, log, chosen))
+    elif cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
         transfer = transfer_columns(cfg.transfer_from, data) if cfg.transfer_from else []
         final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer,
                                                                    log, on_progress), _final_state, _final_of)
@@ -465,7 +483,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     stages[final.fit.history[0]["stage"]] |= {"embed_l2": final.embed_l2, "start": final.start}
     frontier = [row for r in searches for row in r.frontier] + (embed.frontier if embed is not None else [])
     save_table("sparsity", pd.DataFrame(frontier + final.frontier, columns=SPARSITY_COLUMNS))
-    warnings = run_warnings(data, searches, positions, stages)
+    warnings = [*notes, *run_warnings(data, searches, positions, stages)]
     for w in warnings:
         log(f"warning: {w}")
     writer.update(warnings=warnings)
@@ -476,7 +494,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         "gates_total", "grda_lr"]))
     writer.weights(final.model.state_dict())
     writer.update(model=final.spec, stages=stages, timings=timings(final, tensors, cfg.train.eval_batch_size),
-                  **summarise(data, searches, final, positions))
+                  **summarise(data, searches, final, positions, chosen))
     writer.progress(stage="done", epoch=None, valid_auc=final.metrics["valid"]["auc"])
     writer.finish("complete")
     log(f"test AUC {final.metrics['test']['auc']:.4f} log loss {final.metrics['test']['logloss']:.4f}")
@@ -552,8 +570,9 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def summarise(data: CTRData, searches: list[InteractionSearch], final: Trained,
-              positions: tuple[tuple[int, ...], ...] | None) -> dict:
-    """The headline figures of a run (what ``python -m aim show`` prints and the Runs table lists)."""
+              positions: tuple[tuple[int, ...], ...] | None, chosen: tuple = ()) -> dict:
+    """The headline figures of a run (what ``python -m aim show`` prints and the Runs table lists); ``chosen``:
+    the column blocks of a retrain run."""
     n = len(data.fields)
     interactions: dict[str, dict] = {}
     kept_all: set[tuple[int, ...]] = set()
@@ -564,13 +583,9 @@ def summarise(data: CTRData, searches: list[InteractionSearch], final: Trained,
         interactions[f"order{p}"] = {"kept": len(kept), "total": math.comb(n, p), "pool": len(set(r.columns[0])),
                                      "columns_kept": int(r.kept.sum()), "columns_total": int(len(r.alpha)),
                                      "fi_ratio": len(kept) / math.comb(n, p)}
-    transferred = final.spec.get("args", {}).get("columns")
-    if transferred:  # a *-transfer baseline: the interaction-IF columns it was given, per order
-        for fields, funcs in transferred:
-            p, total = len(fields[0]), math.comb(n, len(fields[0]))
-            kept = len({tuple(f) for f in fields})
-            interactions[f"order{p}"] = {"kept": kept, "total": total, "pool": total, "columns_kept": len(funcs),
-                                         "columns_total": len(funcs), "fi_ratio": kept / total}
+    given = chosen or final.spec.get("args", {}).get("columns")
+    if given:  # a retrain or a *-transfer baseline: the interaction-IF columns it was given, per order
+        interactions |= interaction_counts(given, n)
     elif not searches:
         total = math.comb(n, 2)
         interactions["order2"] = {"kept": total, "total": total, "pool": total, "columns_kept": total,

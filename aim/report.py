@@ -349,6 +349,15 @@ def study_report(study: Study) -> str:
     page.headline(_study_headline(summary, best))
     page.h2("Warnings")
     page.warnings(_study_warnings(study, metas))
+    if study.kind == "fis-vs-stats":
+        page.h2("Top pairs by the gates (FIS) against top pairs by statistics AUC (paper §4.4.2)")
+        page.table(analysis.rules_table(summary, study.meta.get("selections") or {}, len(study.seeds)),
+                   {"p (AUC)": "{:.2g}", "p (log loss)": "{:.2g}"})
+        page.text(f"Each rule's {study.meta.get('top')} pairs of {study.meta.get('parent')} re-trained with its "
+                  f"settings and full embedding sizes; p: two-tailed unpaired t-test against the {study.reference} "
+                  "rule. The same numbers as python -m aim table.", "note")
+        page.figure(analysis.rules_figure(summary, values))
+        return page.html()
 
     page.h2("Results against the baselines")
     page.table(_ablation(summary, len(study.seeds)),

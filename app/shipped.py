@@ -55,7 +55,9 @@ def tool_entries(tool: Path = TOOL) -> list[Entry]:
         raw = module.entries(Path("data"), 1)
     except Exception:  # a broken or missing tool must not break the Start page: the folders are listed by id
         return []
-    return [Entry(e.name, e.command, flags(e.args), e.about) for e in raw]
+    # a study entry that does not name its dataset in its flags (fis-vs-stats: its parent's) says it in ``dataset``
+    return [Entry(e.name, e.command, {**({"--dataset": e.dataset} if getattr(e, "dataset", "") else {}),
+                                      **flags(e.args)}, e.about) for e in raw]
 
 
 def _value(meta: Mapping, flag: str) -> str:
@@ -69,13 +71,15 @@ def _matches(entry: Entry, kind: str, meta: Mapping) -> bool:
     if entry.command != kind:
         return False
     if kind == "study":
-        return str(meta.get("dataset")) == entry.flags.get("--dataset", DEFAULTS["--dataset"])
+        return (str(meta.get("dataset")) == entry.flags.get("--dataset", DEFAULTS["--dataset"])
+                and str(meta.get("study_kind") or "variants") == entry.flags.get("--kind", "variants"))
     return all(_value(meta, f) == entry.flags.get(f, DEFAULTS[f]) for f in DEFAULTS)
 
 
 def _describe(kind: str, meta: Mapping) -> str:
     if kind == "study":
-        return (f"{meta.get('dataset')}: {len(meta.get('variants') or [])} variants × {len(meta.get('seeds') or [])} "
+        rows = "rules" if meta.get("study_kind") == "fis-vs-stats" else "variants"
+        return (f"{meta.get('dataset')}: {len(meta.get('variants') or [])} {rows} × {len(meta.get('seeds') or [])} "
                 "seeds")
     return (f"{_value(meta, '--dataset')}: {_value(meta, '--variant')}, seed {_value(meta, '--seed')}, orders up to "
             f"{_value(meta, '--max-order')}")

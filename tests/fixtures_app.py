@@ -259,3 +259,44 @@ def open_app(**params: str):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+ID_TINY = "synthetic__aim__seed0__20260107T000000"
+
+
+def make_tiny_parent(root: Path, run_id: str = ID_TINY) -> Path:
+    """A complete AIM run in the tiny test config (``conftest.TINY_ARGS``) whose fields are the generated data's, so
+    a ``retrain`` or a fis-vs-stats study can train from it in seconds: every pair with inner and outer columns,
+    α decreasing over the pairs (inner kept for the first 3 pairs, outer for the first), statistics AUC ranking
+    the pairs in reverse, full embedding sizes."""
+    from aim.config import SyntheticConfig, TrainConfig
+    from aim.data.synthetic import generate
+
+    cfg = RunConfig(synthetic=SyntheticConfig(rows=2000, fields=5, noise_fields=1, planted_pairs=2),
+                    search=SearchConfig(search_epochs=1, embed_epochs=1, grda_c=0.12, high_order_grda_c=0.05,
+                                        embed_grda_c=0.04),
+                    train=TrainConfig(epochs=1, batch_size=256, embed_l2=0.0), model=ModelConfig(mlp=(8,), embed_dim=4))
+    data = generate(cfg.synthetic, split_seed=cfg.data.split_seed)
+    names, n = data.field_names, len(data.field_names)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    alpha = [(0.9 - 0.1 * p if p < 3 else 0.0) for p in range(len(pairs))] + [0.95] + [0.0] * (len(pairs) - 1)
+    cols = [(p, f) for f in ("inner", "outer") for p in range(len(pairs))]
+    inter = pd.DataFrame({
+        "column": range(len(cols)), "order": 2, "fields": [" ".join(map(str, pairs[p])) for p, _ in cols],
+        "field_names": [" × ".join(names[i] for i in pairs[p]) for p, _ in cols], "function": [f for _, f in cols],
+        "alpha": alpha, "kept": [int(a != 0) for a in alpha],
+        "interaction_kept": [int(p < 3) for p, _ in cols], "stats_auc": [0.5 + 0.01 * p for p, _ in cols],
+        "planted": 0})
+    w = RunWriter(root, run_id)
+    w.start({"config": cfg.to_json(), "versions": {"aim": "test"}, "seed": 0, "variant": "aim",
+             "dataset": data.summary(), "tables": ["interactions", "fields", "snapshots"],
+             "created": "2026-01-07T00:00:00+00:00"})
+    w.table("interactions", inter)
+    w.table("fields", pd.DataFrame({"field": range(n), "name": names, "vocab_size": data.vocab_sizes,
+                                    "dims_kept": 4, "positions": "0 1 2 3"}))
+    w.table("snapshots", pd.DataFrame({"stage": "search", "epoch": 1, "step": 10, "column": range(len(cols)),
+                                       "alpha": alpha}))
+    w.update(**_summary(0.80, 0.45, 3, 4, 10_000, 10_000))
+    w.progress(stage="done", epoch=None, valid_auc=0.8)
+    w.finish("complete")
+    return w.path

@@ -307,3 +307,29 @@ def test_jobs_refuse_duplicates_and_the_limit_and_cancel(tmp_path):
         if jobs.refresh(job).ended is None:
             os.killpg(job.pid, signal.SIGKILL)
     assert jobs.status(jobs.list_jobs(tmp_path)[0]) == "cancelled"
+
+
+def test_a_fis_vs_stats_study_shows_its_rules_and_a_retrain_run_its_selection(tmp_path, monkeypatch):
+    from aim import study as aim_study
+    from tests.fixtures_app import make_tiny_parent
+
+    parent = make_tiny_parent(tmp_path / "runs")
+    path = aim_study.run_fis_vs_stats(parent, 2, 2, tmp_path / "studies", log=lambda m: None)
+    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "studies"))
+    monkeypatch.setenv("AIM_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "cached"))
+    at = _app(view="studies", study=path.name)
+    _ok(at)
+    table = at.dataframe[0].value
+    assert list(table["rule"]) == ["top-N by |α| (FIS)", "top-N by statistics AUC", "N at random"]
+    assert list(table["runs"]) == ["2 / 2"] * 3 and table.loc[2, "pairs"] == "2 draws, one per seed"
+    assert table.loc[0, "pairs"] == aim_study.load_study(path).meta["selections"]["fis"]["0"]
+    assert len(at.get("plotly_chart")) == 1 and "§4.4.2" in at.subheader[0].value
+    child = aim_study.load_study(path).runs["stats"][0].name
+    at = _app(view="interactions", run=child)
+    _ok(at)
+    assert "re-trains a hand-picked selection of 2 interaction-IF columns" in at.info[0].value
+    assert parent.name in at.info[0].value
+    for view in ("functions", "embeddings", "sparsity", "runs"):
+        _ok(_app(view=view, run=child))
+    _ok(_app(view="compare", runs=f"{child},{parent.name}", ref=parent.name))

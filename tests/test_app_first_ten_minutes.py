@@ -99,6 +99,17 @@ def test_shipped_names_come_from_the_tool_entries():
     assert len(shipped.tool_entries()) >= 5  # the real tool reads
 
 
+def test_a_study_of_another_kind_on_the_same_dataset_keeps_its_own_name():
+    entries = [e for e in shipped.tool_entries() if e.name in ("ml100k-study", "ml100k-fis-vs-stats")]
+    studies = {"study__movielens__1": {"dataset": "movielens", "variants": ["fm"], "seeds": [0], "created": "1"},
+               "study__movielens__2": {"dataset": "movielens", "study_kind": "fis-vs-stats", "created": "2",
+                                       "variants": ["fis", "stats", "random"], "seeds": [0, 1, 2]}}
+    out = shipped.shipped({}, studies, entries)
+    assert {(s.name, s.folder) for s in out} == {("ml100k-study", "study__movielens__1"),
+                                                  ("ml100k-fis-vs-stats", "study__movielens__2")}
+    assert shipped.shipped({}, studies, [])[1].about == "movielens: 3 rules × 3 seeds"
+
+
 # -------------------------------------------------------------------------------------- glossary as tooltips
 
 JARGON = re.compile(r"α|β|GRDA|FI ratio|statistics AUC|stats AUC|EDS|Spearman|[Pp]lanted|[Pp]recision|[Vv]ariant|"

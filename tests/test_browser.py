@@ -4,13 +4,15 @@ With $AIM_SHOTS_DIR set (e.g. /tmp/app_shots), a full-page screenshot of every p
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from app import serve
-from tests.fixtures_app import ID_A, ID_B, ID_STUDY, make_runs
+from tests.fixtures_app import ID_A, ID_B, ID_STUDY, ID_TINY, make_runs, make_tiny_parent
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -180,3 +182,30 @@ def test_a_launched_tiny_run_goes_from_running_to_complete(server, page):
     assert int(runs_count.split()[0]) == int(before.split()[0]) + 1
     (new,) = {p.name for p in runs.iterdir()} - folders - {".jobs"}
     assert _selected(page, "Run").startswith(new)
+
+
+def test_a_lasso_selection_is_retrained_and_compared_with_its_parent(server, page):
+    url, runs = server
+    make_tiny_parent(runs)  # a real tiny config: the re-train trains in seconds
+    _open(page, f"{url}/interactions?run={ID_TINY}", "Interactions")
+    drag = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
+    drag.wait_for()
+    box = drag.bounding_box()
+    x0, y0, x1, y1 = box["x"] + 3, box["y"] + 3, box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0)):  # a lasso around the whole plot: every pair
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_text("10 selected").wait_for()
+    folders = {p.name for p in runs.iterdir()}
+    page.get_by_role("button", name=re.compile(r"Re-train with these \(10\)")).click()
+    page.get_by_text(re.compile("Re-train (running|complete)")).first.wait_for()
+    page.get_by_role("heading", name="Compare runs", level=1).wait_for(timeout=120_000)
+    (new,) = {p.name for p in runs.iterdir()} - folders - {".jobs"}
+    assert f"runs={new}" in page.url.replace("%2C", ",") and ID_TINY in page.url
+    meta = json.loads((runs / new / "run.json").read_text())
+    assert meta["variant"] == "retrain" and meta["parent"]["id"] == ID_TINY and len(meta["selection"]) == 10
+    page.locator("[data-testid=stMetric]").first.wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    _shot(page, "retrain_compare")

@@ -1,4 +1,4 @@
-"""Studies (aim/study.py): variants × seeds, the paper's mean ± std and t-test against the best baseline on fixed
+"""Studies (aim/study/): variants × seeds, the paper's mean ± std and t-test against the best baseline on fixed
 numbers, a real tiny study interrupted and resumed, table exports, and refusals of damaged study folders."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 import aim.pipeline
+import aim.study.tokens
 from aim import study as st
 from aim.config import RunConfig
 from aim.errors import ConfigError, RunFormatError
@@ -145,10 +146,10 @@ def test_variant_config(tmp_path):
 def test_transfer_rows(monkeypatch):
     logs: list[str] = []
     assert st.add_transfer_rows(["fm"], None, logs.append) == ["fm"] and not logs
-    monkeypatch.setattr(st, "VARIANTS", ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim"))
+    monkeypatch.setattr(aim.study.tokens, "VARIANTS", ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim"))
     assert st.add_transfer_rows(["fm", "aim"], "some/run", logs.append) == ["fm", "aim"]
     assert "skipped" in logs[-1] and "deepfm-transfer" in logs[-1]
-    monkeypatch.setattr(st, "VARIANTS", (*st.VARIANTS, *st.TRANSFER_VARIANTS))
+    monkeypatch.setattr(aim.study.tokens, "VARIANTS", (*st.VARIANTS, *st.TRANSFER_VARIANTS))
     assert st.add_transfer_rows(["fm", "aim"], "some/run", logs.append) == ["fm", "aim", *st.TRANSFER_VARIANTS]
 
 
@@ -483,3 +484,58 @@ def test_summary_nan_roundtrip_is_valid_json():
     rows = st._records(df)
     assert json.loads(json.dumps(rows, allow_nan=False))[1]["p_auc"] is None
     assert np.isclose(rows[0]["auc_mean"], 0.81)
+
+
+# ------------------------------------------------------------------------------------------- fis-vs-stats
+
+def test_fis_vs_stats_study_on_tiny_data(tmp_path, capsys):
+    from aim.selection import rule_selection, to_spec
+    from tests.fixtures_app import make_tiny_parent
+
+    parent = make_tiny_parent(tmp_path / "parents")
+    with pytest.raises(ConfigError, match="--top must be in"):
+        st.run_fis_vs_stats(parent, 99, 2, tmp_path / "out", log=lambda m: None)
+    with pytest.raises(ConfigError, match="not an AIM run"):
+        fm = make_tiny_parent(tmp_path / "parents", "synthetic__fm__seed0__20260107T000000")
+        inter = load_run(fm).interactions.assign(alpha=float("nan"))
+        inter.to_csv(fm / "interactions.csv", index=False)
+        st.run_fis_vs_stats(fm, 2, 2, tmp_path / "out", log=lambda m: None)
+    assert not (tmp_path / "out").exists()  # refused before any work
+    path = st.run_fis_vs_stats(parent, 2, 2, tmp_path / "out", log=lambda m: None)
+    study = st.load_study(path)
+    assert study.status == "complete" and study.kind == "fis-vs-stats" and study.reference == "fis"
+    assert study.variants == ["fis", "stats", "random"] and study.seeds == [0, 1]
+    inter = load_run(parent).interactions
+    for rule in study.variants:
+        for seed in study.seeds:
+            run = load_run(study.runs[rule][seed])
+            cfg = run.meta["config"]
+            assert cfg["variant"] == "retrain" and cfg["retrain_dims"] == "full" and cfg["seed"] == seed
+            assert cfg["columns"] == to_spec(rule_selection(inter, rule, 2, seed)) == study.meta["selections"][rule][
+                str(seed)]
+            assert run.meta["parent"]["id"] == parent.name
+    summary = study.current_summary()
+    assert list(summary["variant"]) == ["fis", "stats", "random"] and (summary["n"] == 2).all()
+    fis = [load_run(study.runs["fis"][s]).meta["metrics"]["test"]["auc"] for s in (0, 1)]
+    stats_ = [load_run(study.runs["stats"][s]).meta["metrics"]["test"]["auc"] for s in (0, 1)]
+    assert row(summary, "stats")["p_auc"] == pytest.approx(st.ttest_pvalue(stats_, fis), nan_ok=True)
+    assert math.isnan(row(summary, "fis")["p_auc"])
+    table = st.study_table(path, "markdown")
+    assert "| Rule | n | AUC | p (AUC) vs fis |" in table and "| stats | 2 |" in table
+    assert st.study_table(path, "latex").count("\\\\") == 4
+    assert st.study_summary(path)["study_kind"] == "fis-vs-stats"
+    from aim.report import write_report
+
+    html = write_report(path, tmp_path / "report.html").read_text()
+    assert "(paper §4.4.2)" in html and "top-N by statistics AUC" in html
+    logs: list[str] = []
+    assert st.resume_study(path, log=logs.append) == path  # every run reused, nothing trained again
+    assert sum("reused" in m for m in logs) == 6 and not any("running seed" in m for m in logs)
+    assert main_study(["--resume", str(path)]) == 0
+    assert "top 2 pairs, p-values against fis" in capsys.readouterr().out
+
+
+def main_study(args: list[str]) -> int:
+    from aim.cli import main
+
+    return main(["study", *args])

@@ -38,8 +38,11 @@ class Entry:
     name: str
     command: str  # "run" or "study"
     args: tuple[str, ...]
-    needs: str = ""  # an entry whose folder is passed as --transfer-from
+    needs: str = ""  # an entry whose folder is passed as ``needs_flag``
     about: str = ""
+    needs_flag: str = "--transfer-from"
+    kind: str = "variants"  # of a study entry: which study kind it builds (its unfinished folder is resumed)
+    dataset: str = ""  # of a study entry whose args do not name it (fis-vs-stats takes its parent's)
 
 
 def entries(data_root: Path, jobs: int) -> list[Entry]:
@@ -61,6 +64,10 @@ def entries(data_root: Path, jobs: int) -> list[Entry]:
                             about=f"{name} sample: a format demonstration on a few thousand rows"))
     out.append(Entry("synthetic-study", "study", ("--seeds", "3", "--jobs", str(jobs)),
                      about="synthetic data: 3 seeds of the six variants"))
+    out.append(Entry("ml100k-fis-vs-stats", "study", ("--kind", "fis-vs-stats", "--seeds", "3", "--jobs", str(jobs)),
+                     needs="ml100k-order3", needs_flag="--from", kind="fis-vs-stats", dataset="movielens",
+                     about="movielens: paper §4.4.2, the top pairs of ml100k-order3 by |α|, by statistics AUC and "
+                           "at random, re-trained with 3 seeds"))
     return out
 
 
@@ -74,10 +81,11 @@ def _unfinished_study(work: Path, entry: Entry) -> str | None:
     if entry.command != "study":
         return None
     args = list(entry.args)
-    dataset = args[args.index("--dataset") + 1] if "--dataset" in args else "synthetic"
+    dataset = args[args.index("--dataset") + 1] if "--dataset" in args else entry.dataset or "synthetic"
     for folder in sorted(work.glob(f"study__{dataset}__*"), reverse=True):
         try:
-            if json.loads((folder / "study.json").read_text()).get("status") != "complete":
+            meta = json.loads((folder / "study.json").read_text())
+            if meta.get("status") != "complete" and meta.get("study_kind", "variants") == entry.kind:
                 return str(folder)
         except (OSError, ValueError):
             continue
@@ -113,7 +121,7 @@ def build(entry: Entry, work: Path, done: dict, out: Path) -> Path:
     cmd = [sys.executable, "-m", "aim", entry.command, *entry.args, "--out", str(work)]
     if entry.needs:
         # the cached copy (interactions only are read), so the recorded path exists in a fresh clone
-        cmd += ["--transfer-from", os.path.relpath(out / done[entry.needs]["cached"], ROOT)]
+        cmd += [entry.needs_flag, os.path.relpath(out / done[entry.needs]["cached"], ROOT)]
     previous = done.get(entry.name, {}).get("work") or _unfinished_study(work, entry)
     if entry.command == "study" and previous and Path(previous).exists():
         cmd = [sys.executable, "-m", "aim", "study", "--resume", previous]

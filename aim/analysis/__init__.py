@@ -66,11 +66,13 @@ from aim.analysis.interactions import (
                                  has_planted,
                                  prepared,
                                  selected_keys,
+                                 selection_spec,
                                  snapshot_frame,
                                  snapshot_stages,
                                  sparsification_replay,
                                  spearman,
 )
+from aim.analysis.rules import rules_figure, rules_table
 from aim.analysis.runlist import RUN_COLUMNS, filter_runs, progress_text, run_row, runs_table
 from aim.analysis.sparsity import (
                                  STAGE_TITLES,
@@ -117,10 +119,10 @@ __all__ = [
     "gates_over_time", "has_alpha", "has_planted", "kept_interactions", "metric_bars", "metric_deltas",
     "new_figure", "overlap_counts", "overlap_summary", "overlap_table", "params_summary", "positions_heatmap",
     "positions_matrix", "prepared", "progress_text", "run_color", "run_colors", "run_row", "runs_table",
-    "selected_keys", "snapshot_frame", "snapshot_stages", "sparsification_replay", "spearman",
+    "selected_keys", "selection_spec", "snapshot_frame", "snapshot_stages", "sparsification_replay", "spearman",
     "ablation_table", "fi_ratio_figure", "live_summary", "run_counts", "run_grid", "seed_values", "studies_table",
     "study_metric_figure", "study_row", "transfer_figure", "transfer_table", "variant_kind",
     "STAGE_TITLES", "candidate_label", "choice_text", "chosen_summary", "frontier_figure", "no_table_note", "prepared_table",
-    "run_warnings", "single_candidate", "sparsity_se", "sparsity_stages", "stage_frontier", "stage_kind",
+    "rules_figure", "rules_table", "run_warnings", "single_candidate", "sparsity_se", "sparsity_stages", "stage_frontier", "stage_kind",
     "tolerance", "validation_counts", "warning_mark", "warnings_table",
 ]

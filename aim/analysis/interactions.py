@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from aim.analysis.common import DROPPED_COLOR, FUNCTION_COLORS, KEPT_COLOR, PLANTED_COLOR, empty_figure, new_figure
 from aim.config import FUNCTIONS
+from aim.selection import SEPARATOR, to_spec
 
 
 def prepared(inter: pd.DataFrame) -> pd.DataFrame:
@@ -103,6 +104,14 @@ def alpha_scatter(points: pd.DataFrame, title: str = "|α| vs statistics AUC") -
                         marker={"symbol": "circle-open", "size": 17, "color": PLANTED_COLOR, "line": {"width": 2.5}},
                         customdata=planted[["key"]].to_numpy(), hovertext=_hover(planted), hoverinfo="text")
     return fig
+
+
+def selection_spec(points: pd.DataFrame) -> str:
+    """The ``--columns`` spec (``python -m aim run --variant retrain``) of scatter points: each point's fields with
+    its function (one point per interaction: the function of its largest |α|), duplicates dropped."""
+    items = dict.fromkeys((tuple(SEPARATOR.split(str(r.field_names).strip())), str(r.function))
+                          for r in points.itertuples())
+    return to_spec(list(items))
 
 
 def selected_keys(points: Iterable[Mapping]) -> list[str]:

@@ -34,10 +34,11 @@ def variant_kind(variant: str) -> str:
     return "transfer" if variant.endswith(TRANSFER_SUFFIX) else "aim"
 
 
-def live_summary(metas: Metas) -> pd.DataFrame:
+def live_summary(metas: Metas, reference: str | None = None) -> pd.DataFrame:
     """``aim.study.summarise`` over the runs the study recorded, read now: a study still running (or killed) shows
-    every run finished so far, not only those of the variants it had finished when it last wrote summary.csv."""
-    return summarise({v: [m for m in by_seed.values() if m is not None] for v, by_seed in metas.items()})
+    every run finished so far, not only those of the variants it had finished when it last wrote summary.csv.
+    ``reference``: the row the p-values are against (None: the best baseline)."""
+    return summarise({v: [m for m in by_seed.values() if m is not None] for v, by_seed in metas.items()}, reference)
 
 
 def seed_values(metas: Metas) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aim import analysis
-from app import glossary, ui
+from app import glossary, retrain, ui
 
 COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("order")),
            "function": st.column_config.TextColumn("function", help=glossary.tip("functions")),
@@ -17,7 +17,11 @@ COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("or
 st.title("Interactions")
 run, inter = ui.run_with_table("interactions", "interaction table yet")
 if not analysis.has_alpha(inter):
-    st.info(f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
+    parent = (run.meta.get("parent") or {}).get("id")
+    st.info(f"This run re-trains a hand-picked selection of {len(inter)} interaction-IF columns"
+            + (f" of `{parent}`" if parent else "") + " with no gate, so there is no α. They, ranked by statistics AUC:"
+            if run.meta.get("variant") == "retrain" else
+            f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
             "so there is no α. Its interactions, ranked by statistics AUC:")
     ranked = inter.sort_values("stats_auc", ascending=False)[["field_names", "function", "stats_auc", "planted"]]
     st.dataframe(ranked, hide_index=True, column_config=COLUMNS)
@@ -57,9 +61,13 @@ if keys:
     st.markdown(f"**{len(chosen)} selected**")
     st.dataframe(chosen, hide_index=True, column_config=COLUMNS)
     ui.downloads(chosen, f"{run.id}_selection", "selection")
+    retrain.button(run, chosen)
 else:
     st.caption("Drag a box or lasso on the chart to list those interactions here."
                + (" Red rings mark the planted interactions." if analysis.has_planted(inter) else ""))
+
+if st.session_state.get(retrain.LAUNCHED):
+    retrain.follow()
 
 st.subheader("Field × field |α| (order 2)")
 names = analysis.field_names_of(inter, run.fields)

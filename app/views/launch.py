@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aim import analysis
-from aim.config import HEADS, VARIANTS, RunConfig
+from aim.config import HEADS, RETRAIN, VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import glossary, jobs, ui
@@ -27,7 +27,8 @@ with st.form("launch"):
     dataset = c1.selectbox("Dataset", list(datasets), format_func=lambda n: f"{n}: {datasets[n]['description']}")
     data_path = c2.text_input("Data file or folder (not for synthetic)", help="\n\n".join(
         f"**{n}**: {x['data']}" for n, x in datasets.items()))
-    variant = c3.selectbox("Variant", VARIANTS, index=VARIANTS.index(d.variant), help=glossary.tip("variant"))
+    launchable = [v for v in VARIANTS if v != RETRAIN]  # a re-train starts from a selection on Interactions
+    variant = c3.selectbox("Variant", launchable, index=launchable.index(d.variant), help=glossary.tip("variant"))
     max_order = c4.selectbox("Max order", (2, 3, 4), index=(2, 3, 4).index(d.max_order), help=glossary.tip("order"))
     c = st.columns(5)
     seed = c[0].number_input("Seed", value=d.seed, step=1)

@@ -34,10 +34,37 @@ metas = ui.study_metas(study)
 values = analysis.seed_values(metas)
 counts = analysis.run_counts(values)
 saved = not counts["complete"] and study.summary is not None  # only study.json and summary.csv were copied here
-summary = study.summary if saved else analysis.live_summary(metas)
+summary = study.summary if saved else analysis.live_summary(metas, study.reference)
 if study.status != "complete":
     st.info(f"This study is **{study.status}**" + (f": {study.meta['error']}" if study.meta.get("error") else "")
             + ". Only its complete runs are in the table.", icon=":material/hourglass_top:")
+
+if study.kind == "fis-vs-stats":
+    st.subheader("Top pairs by the gates (FIS) against top pairs by statistics AUC (paper §4.4.2)")
+    m = st.columns(4)
+    m[0].metric("Dataset", str(study.meta.get("dataset")))
+    m[1].metric("Pairs per rule (N)", str(study.meta.get("top")))
+    m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
+    m[3].metric("Parent run", str(study.meta.get("parent", "")).rstrip("/").rsplit("/", 1)[-1][:28],
+                help=str(study.meta.get("parent")))
+    st.caption("Each rule's N pairs are re-trained (no search) with the parent's settings and full embedding sizes; "
+               "every pair gets the function the gates kept for it in the parent, else the parent's most frequent "
+               "kept function. p: two-tailed unpaired t-test against the FIS rule.")
+    rules = analysis.rules_table(summary, study.meta.get("selections") or {}, len(study.seeds))
+    st.dataframe(rules, hide_index=True, column_config={
+        "p (AUC)": st.column_config.NumberColumn(format="%.2g", help=glossary.tip("p_value")),
+        "p (log loss)": st.column_config.NumberColumn(format="%.2g", help=glossary.tip("p_value")),
+        "pairs": st.column_config.TextColumn(width="large")})
+    ui.chart(analysis.rules_figure(summary, values), values, f"{study.id}_rules", "rules")
+    row = st.container(horizontal=True)
+    for label, fmt, ext in (("CSV", "csv", "csv"), ("LaTeX", "latex", "tex"), ("Markdown", "markdown", "md")):
+        row.download_button(label, data=aim_study.format_rules(summary, study.reference, fmt),
+                            file_name=f"{study.id}.{ext}", mime="text/plain", key=f"table_{fmt}",
+                            icon=":material/download:", on_click="ignore")
+    with st.expander(f"The runs of this study ({counts['complete']} of {counts['total']} complete)"):
+        st.dataframe(values.assign(open=[f"interactions?run={r}" if r else None for r in values["run"]]),
+                     hide_index=True, column_config={"open": st.column_config.LinkColumn(display_text="open")})
+    st.stop()
 
 m = st.columns(4)
 m[0].metric("Dataset", str(study.meta.get("dataset")))

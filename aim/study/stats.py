@@ -1,0 +1,124 @@
+"""A study's statistics: mean ± sample std over seeds and Student's t-test against a reference row."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from aim.study.tokens import BASELINES
+
+SIGNIFICANCE = 0.005  # paper: "* ... statistically significant improvement (t-test, p < 0.005)"
+SUMMARY_COLUMNS = ["variant", "n", "auc_mean", "auc_std", "logloss_mean", "logloss_std", "p_auc", "p_logloss",
+                   "significant", "params_before_eds", "params_after_eds", "train_epoch_seconds",
+                   "infer_seconds_per_100k"]
+FI_PREFIX = "fi_ratio_order"
+
+
+def ttest_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-tailed p-value of the unpaired (independent two-sample) t-test with pooled variance, i.e. Student's
+    t-test, ``scipy.stats.ttest_ind(a, b, equal_var=True)``; NaN when a group has fewer than 2 values (or both
+    are constant)."""
+    a = [float(x) for x in a if _finite(x)]
+    b = [float(x) for x in b if _finite(x)]
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    from scipy import stats
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return float(stats.ttest_ind(a, b, equal_var=True).pvalue)
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _get(meta: Mapping, *keys: str) -> float:
+    for k in keys:
+        if not isinstance(meta, Mapping) or k not in meta:
+            return math.nan
+        meta = meta[k]
+    return float(meta) if _finite(meta) else math.nan
+
+
+def _mean(values: list[float]) -> float:
+    vals = [v for v in values if math.isfinite(v)]
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def _std(values: list[float]) -> float:
+    vals = [v for v in values if math.isfinite(v)]
+    return float(np.std(vals, ddof=1)) if len(vals) >= 2 else math.nan
+
+
+def _fi_orders(metas: Iterable[Mapping]) -> list[int]:
+    orders = {2}
+    for m in metas:
+        for key, value in (m.get("interactions") or {}).items():
+            if key.startswith("order") and key[5:].isdigit() and isinstance(value, Mapping):
+                orders.add(int(key[5:]))
+    return sorted(orders)
+
+
+def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str | None = None) -> pd.DataFrame:
+    """Pure: ``{variant: [run.json meta of each seed]}`` -> one summary row per variant (in the given order).
+
+    Only metas with ``status == "complete"`` (or no status) count; ``n`` is their number. AUC / log loss: mean
+    and sample std (ddof=1) of ``metrics.test``; p-values: ``ttest_pvalue`` against the row ``reference`` when
+    given (the fis-vs-stats kind), else the best baseline (NaN for that row itself and when there is none); parameters, ``timings`` and FI ratios: means over
+    the runs that report them (NaN where none does)."""
+    complete = {v: [m for m in metas if m.get("status", "complete") == "complete"] for v, metas in runs_by_variant.items()}
+    orders = _fi_orders(m for metas in complete.values() for m in metas)
+    values: dict[str, dict[str, list[float]]] = {}
+    rows = []
+    for variant, metas in complete.items():
+        auc = [_get(m, "metrics", "test", "auc") for m in metas]
+        logloss = [_get(m, "metrics", "test", "logloss") for m in metas]
+        values[variant] = {"auc": auc, "logloss": logloss}
+        row = {"variant": variant, "n": len(metas), "auc_mean": _mean(auc), "auc_std": _std(auc),
+               "logloss_mean": _mean(logloss), "logloss_std": _std(logloss), "p_auc": math.nan,
+               "p_logloss": math.nan, "significant": False,
+               "params_before_eds": _mean([_get(m, "params", "before_eds") for m in metas]),
+               "params_after_eds": _mean([_get(m, "params", "after_eds") for m in metas]),
+               "train_epoch_seconds": _mean([_get(m, "timings", "train_epoch_seconds") for m in metas]),
+               "infer_seconds_per_100k": _mean([_get(m, "timings", "infer_seconds_per_100k") for m in metas])}
+        for k in orders:
+            row[f"{FI_PREFIX}{k}"] = _mean([_get(m, "interactions", f"order{k}", "fi_ratio") for m in metas])
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + [f"{FI_PREFIX}{k}" for k in orders])
+    df["n"] = df["n"].astype(int)
+    df["significant"] = df["significant"].astype(bool)
+    best = reference if reference in values else best_baseline(df)
+    if best is not None:
+        ref = values[best]
+        for i, variant in enumerate(df["variant"]):
+            if variant == best:
+                continue
+            df.loc[i, "p_auc"] = ttest_pvalue(values[variant]["auc"], ref["auc"])
+            df.loc[i, "p_logloss"] = ttest_pvalue(values[variant]["logloss"], ref["logloss"])
+        df["significant"] = (df["p_auc"] < SIGNIFICANCE).astype(bool)
+    return df
+
+
+def best_baseline(df: pd.DataFrame) -> str | None:
+    """The baseline (fm / deepfm / ipnn) of a summary with the highest mean test AUC; None when there is none
+    (ties go to the earlier row)."""
+    base = df[df["variant"].isin(BASELINES) & df["auc_mean"].notna()]
+    if base.empty:
+        return None
+    return str(base.loc[base["auc_mean"].idxmax(), "variant"])
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows: NaN -> None, numpy scalars -> Python."""
+    out = []
+    for row in df.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and math.isnan(v) else (v.item() if hasattr(v, "item") else v))
+                    for k, v in row.items()})
+    return out
+

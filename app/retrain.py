@@ -1,0 +1,53 @@
+"""Re-train a selection from the Interactions page: ``python -m aim run --variant retrain`` launched through the
+Launch machinery (``app.jobs``: validated, one background job, live progress), then Compare with the parent run
+opened when it finishes. No analysis here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aim import analysis
+from aim.cli import retrain_args
+from aim.config import RunConfig
+from aim.errors import ConfigError
+from aim.runs import Run
+from app import jobs, ui
+
+LAUNCHED = "retrain_jobs"  # session state: job id -> parent run id, for the jobs this session launched here
+
+
+def button(run: Run, chosen: pd.DataFrame) -> None:
+    """"Re-train with these": the selected points' columns, everything else as ``run`` was trained."""
+    spec = analysis.selection_spec(chosen)
+    if not st.button(f"Re-train with these ({len(chosen)})", icon=":material/model_training:", key="retrain_selection",
+                     help="Trains the final model on exactly these interaction-IF columns (no search), with this "
+                          f"run's settings and embedding sizes, in the background:\n\n`--columns {spec}`\n\n"
+                          "When it finishes, Compare opens with this run."):
+        return
+    try:
+        args = retrain_args(RunConfig.from_json(run.meta["config"]), run.path, spec)
+        job = jobs.start(args, ui.runs_dir())
+    except (ConfigError, jobs.JobError) as exc:
+        st.error(f"Not launched: {exc}")
+        return
+    st.session_state[LAUNCHED] = {**st.session_state.get(LAUNCHED, {}), job.id: run.id}
+
+
+@st.fragment(run_every=2)
+def follow() -> None:
+    """The re-train jobs launched here, with live progress; Compare (re-train vs parent) once one is complete."""
+    launched = st.session_state.get(LAUNCHED) or {}
+    for job in jobs.list_jobs(ui.runs_dir()):
+        if job.id not in launched:
+            continue
+        state, parent = jobs.status(job), launched[job.id]
+        if state == "complete" and job.run_id:
+            st.session_state[LAUNCHED] = {k: v for k, v in launched.items() if k != job.id}
+            st.switch_page("views/compare.py", query_params={"runs": f"{job.run_id},{parent}", "ref": parent})
+        with st.container(border=True):
+            st.markdown(f"**Re-train {state}** · job `{job.id}` · parent `{parent}`")
+            if state == "running":
+                st.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+            else:
+                st.code(jobs.log_tail(job) or "(empty)", language=None)
