@@ -1,10 +1,11 @@
 """The stages of paper Fig. 6 as functions with typed results (so runs, the app and tests never re-train).
 
     search interaction-IF (A)  all candidate (interaction, function) columns, no MLP; Adam on weights, GRDA on α
-    search embed (B)           the columns kept by A; EDS gate β ⊙ BN(e); Adam on weights (α re-initialised),
-                               GRDA on β
+    search embed (B)           the columns kept by A, no BN or α; EDS gate β ⊙ BN(e); Adam on weights, GRDA on β;
+                               starts from A's tables and kernels (search.embed_warm_start)
     re-train (C)               kept columns, per-field tables of d_i = #{k: β_ik ≠ 0} columns, MLP added, α
-                               re-initialised and trained by Adam as attention; early stopping on validation AUC
+                               trained by Adam as attention; early stopping on validation AUC; from scratch and
+                               from the search model (search.retrain_start), the better on validation
 """
 
 from __future__ import annotations
