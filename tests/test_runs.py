@@ -42,7 +42,7 @@ DOCUMENTED_COLUMNS = {
     "history": ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
                 "gates_total", "grda_lr"],
     "snapshots": ["stage", "epoch", "step", "column", "alpha"],
-    "sparsity": ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "columns_kept",
+    "sparsity": ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
                  "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen"],
 }
 
