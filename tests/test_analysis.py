@@ -217,7 +217,9 @@ def test_trajectories_and_gate_counts(runs):
     assert set(traces) == {"dropped", "kept · inner", "kept · outer"}
     # two kept inner columns, three snapshots each plus a gap
     assert len(traces["kept · inner"].y) == 8 and np.isnan(traces["kept · inner"].y[3])
-    assert list(traces["kept · inner"].y[:3]) == [0.6, 0.6, 0.9]
+    assert list(traces["kept · inner"].y[:3]) == pytest.approx([0.6, 0.6, 0.9])
+    assert traces["dropped"].hoverinfo == "skip" and traces["dropped"].text is None  # no per-point hover text
+    assert list(traces["kept · inner"].text[:2]) == [traces["kept · inner"].text[0]] * 2
     replay = A.sparsification_replay(frame)
     assert len(replay.frames) == 3 and replay.layout.title.text == "step 10: 12/12 non-zero gates"
     assert replay.frames[-1].layout.title.text == "step 30: 4/12 non-zero gates"

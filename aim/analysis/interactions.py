@@ -202,8 +202,10 @@ def gates_over_time(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def alpha_trajectories(frame: pd.DataFrame, title: str = "α during the search") -> go.Figure:
-    """A line per column over the snapshots: kept columns coloured by function, dropped ones thin and grey.
-    Lines of a group share one trace (separated by gaps), so thousands of columns stay fast."""
+    """A line per column over the snapshots: kept columns coloured by function, with their name on hover; dropped
+    ones thin and grey, without hover (hundreds of them: per-point hover text was most of the chart's bytes and of
+    the browser's work; the replay below names every column). Lines of a group share one trace (separated by
+    gaps), so thousands of columns stay fast; coordinates are float32."""
     if frame.empty:
         return empty_figure("this run has no α snapshots", title=title)
     fig = new_figure(title=title, xaxis_title="training step", yaxis_title="α", legend={"orientation": "h", "y": -0.18})
@@ -211,17 +213,21 @@ def alpha_trajectories(frame: pd.DataFrame, title: str = "α during the search")
     groups += [(f"kept · {f}", frame[(frame["kept"] == 1) & (frame["function"] == f)], FUNCTION_COLORS.get(f), 2)
                for f in FUNCTIONS]
     steps = frame.drop_duplicates("t").set_index("t")["step"].sort_index()
-    x_row = np.append(steps.to_numpy(dtype=float), np.nan)
+    x_row = np.append(steps.to_numpy(dtype=np.float32), np.nan)
     for name, sub, colour, width in groups:
         if sub.empty:
             continue
         wide = sub.pivot_table(index="column", columns="t", values="alpha").reindex(columns=steps.index)
-        labels = sub.drop_duplicates("column").set_index("column").loc[wide.index]
-        y = np.hstack([wide.to_numpy(), np.full((len(wide), 1), np.nan)]).ravel()
+        y = np.hstack([wide.to_numpy(dtype=np.float32), np.full((len(wide), 1), np.nan, dtype=np.float32)]).ravel()
         x = np.tile(x_row, len(wide))
+        line = {"color": colour, "width": width}
+        if name == "dropped":
+            fig.add_scatter(x=x, y=y, mode="lines", name=name, line=line, opacity=0.5, hoverinfo="skip",
+                            connectgaps=False)
+            continue
+        labels = sub.drop_duplicates("column").set_index("column").loc[wide.index]
         text = np.repeat((labels["field_names"] + " · " + labels["function"]).to_numpy(dtype=object), len(x_row))
-        fig.add_scatter(x=x, y=y, mode="lines", name=name, line={"color": colour, "width": width},
-                        opacity=0.5 if name == "dropped" else 0.9, text=text, connectgaps=False,
+        fig.add_scatter(x=x, y=y, mode="lines", name=name, line=line, opacity=0.9, text=text, connectgaps=False,
                         hovertemplate="%{text}<br>step %{x}<br>α %{y:.4f}<extra></extra>")
     return fig
 
