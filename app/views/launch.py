@@ -8,7 +8,7 @@ from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import glossary, jobs, ui
 
-QUICK_START_MINUTES = 2  # measured: 1 min 39 s on the idle 2-core box (README, "Quick start")
+QUICK_START_MINUTES = 3  # README, "Quick start": 1 min 39 s idle before the re-train tried two starts; 308 s CPU now
 
 st.title("Launch a run")
 runs_dir = ui.runs_dir()
@@ -17,7 +17,8 @@ st.caption(f"Runs are written to `{runs_dir}` (sidebar) and appear in **Runs** w
 d = RunConfig()
 st.caption(f"How long: by default stage A tries {len(d.search.grda_cross.split(','))} strengths, stage B "
            f"{len(d.search.embed_grda_cross.split(','))} and the final model {len(d.train.embed_l2_grid.split(','))} "
-           "embedding L2 values, in parallel processes where cores allow. The default synthetic `aim` run "
+           "embedding L2 values, each from scratch and from the search model, in parallel processes where cores "
+           "allow. The default synthetic `aim` run "
            f"(60,000 rows) takes about {QUICK_START_MINUTES} min on an idle 2-core machine; time grows about "
            "linearly with the rows. One value per list trains each stage once, several times faster.")
 datasets = {x["name"]: x for x in describe_datasets()}
