@@ -251,14 +251,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _resume(args)
     cfg = config_from_args(args)
     validate_dataset(cfg)
-    if args.threads < 0:
-        raise ConfigError(f"--threads must be >= 0 (0: every core), got {args.threads}")
+    _set_threads(args.threads)
     out = _output_folder("--out", args.out)
     from aim import distributed  # heavy (torch, sklearn): imported only once the arguments are valid
     from aim.pipeline import execute
 
     distributed.check(cfg.train)
-    _set_threads(args.threads)
     # A cancelled job (SIGTERM from the app) unwinds like Ctrl-C, so the run is marked failed, never left running.
     signal.signal(signal.SIGTERM, _terminate)
     distributed.start(cfg.train.device)  # under torchrun: join the process group; only rank 0 logs and prints

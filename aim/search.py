@@ -442,6 +442,9 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
     return tuple(fields[c] for c in keep), tuple(funcs[c] for c in keep)
 
 
+START_WORDS = {"scratch": "scratch", "search": "the search model"}  # a final model's start, in log lines
+
+
 def _train_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, data: SplitTensors,
                  generator: torch.Generator, on_epoch: Callable[[dict], None] | None, stage: str,
                  params_before_eds: int | None = None, log: Callable[[str], None] | None = None,
@@ -471,9 +474,6 @@ def _train_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict,
     trained = adopt(outs, pick, generator, on_epoch)
     trained.frontier = frontier
     return trained
-
-
-START_WORDS = {"scratch": "scratch", "search": "the search model"}
 
 
 def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
