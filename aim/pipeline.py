@@ -511,10 +511,15 @@ def _grda_meta(sched: Schedule | None) -> dict | None:
 
 def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tuple[tuple[int, ...], ...] | None,
                  stages: dict) -> list[str]:
-    """What a reader of the run must not miss: a field that a kept interaction reads but EDS left without any
-    dimension (its interactions are gone from the final model), and a final model that scores below the
-    search-stage model on validation."""
+    """What a reader of the run must not miss: a search that kept nothing, a field that a kept interaction reads
+    but EDS left without any dimension (its interactions are gone from the final model), and a final model that
+    scores below the search-stage model on validation."""
     out = []
+    if searches and not any(r.kept.any() for r in searches):
+        out.append(f"the search kept no interaction: on {len(data.valid.y):,} validation rows no GRDA strength that "
+                   "keeps columns beat the sparsest by more than the parsimony tolerance, so the final model is the "
+                   "first-order part and the MLP (DeepFM without its FM part); more rows usually let interactions "
+                   "through")
     if positions is not None:
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         lost = [data.field_names[i] for i in sorted(used_fields(blocks)) if not positions[i]]

@@ -269,6 +269,28 @@ def test_aim_fwe_uses_only_tables_of_used_functions():
     assert model.embedding.tables == 1  # the AutoFIS-like ablation needs one table, not four
 
 
+def test_aim_with_no_column_kept_keeps_one_table_for_its_mlp():
+    """A search that keeps nothing (a few thousand rows) must re-train DeepFM's deep part, not logistic
+    regression: the MLP over the embeddings needs one table although no function does."""
+    model = AIM(AIMSpec(VOCAB, 4, False, (), mlp=(8,)))
+    assert model.embedding.tables == 1 and model.mlp is not None and len(model.mlp_inputs) == len(VOCAB) * 4
+    x = torch.stack([torch.randint(0, v, (16,)) for v in VOCAB], 1)
+    model(x).sum().backward()
+    assert model.embedding.weight.grad.abs().sum() > 0
+    assert AIM(AIMSpec(VOCAB, 4, False, ())).embedding.tables == 0  # no MLP: nothing reads a table
+    assert AIM(AIMSpec(VOCAB, 4, False, (), mlp=(8,), head="products")).mlp is None  # no product to read
+
+
+def test_retrain_warm_start_with_no_column_kept_takes_the_first_table():
+    from aim.model.warm import retrain_warm_start
+
+    searched = _trained_search_model()
+    model = AIM(AIMSpec(VOCAB, 4, False, (), positions=((0, 1, 2, 3),) * 5, mlp=(8,)))
+    retrain_warm_start(model, searched)
+    x = torch.stack([torch.arange(32) % v for v in VOCAB], 1)
+    torch.testing.assert_close(model.embedding(x)[:, :, 0], searched.embedding(x)[:, :, 0])
+
+
 def _reference_products(layer: InteractionLayer, e: torch.Tensor, fields, funcs, table_of) -> torch.Tensor:
     """What the published re-train MLP reads, one column at a time: Π e (⊙ K, · s) per element-wise column, then
     the outer scalars, in the layer's column order."""

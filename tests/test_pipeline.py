@@ -55,6 +55,24 @@ def test_planted_scores():
     assert planted_scores(set(), {(0, 1)})["precision"] == 0.0
 
 
+def test_run_warnings_name_a_search_that_kept_nothing_and_a_final_model_below_the_search():
+    from types import SimpleNamespace
+
+    import torch
+
+    from aim.pipeline import run_warnings
+
+    data = SimpleNamespace(valid=SimpleNamespace(y=np.zeros(720)), field_names=["a", "b"])
+    nothing = [SimpleNamespace(kept=torch.zeros(4, dtype=torch.bool))]
+    stages = {"search": {"metrics": {"valid": {"auc": 0.74}}}, "retrain": {"metrics": {"valid": {"auc": 0.73}}}}
+    warned = run_warnings(data, nothing, None, stages)
+    assert len(warned) == 2 and "kept no interaction" in warned[0] and "720 validation rows" in warned[0]
+    assert "below the search-stage model's 0.7400" in warned[1]
+    kept = [SimpleNamespace(kept=torch.tensor([False, True]))]
+    assert run_warnings(data, kept, None, {}) == []
+    assert run_warnings(data, [], None, {}) == []  # a baseline searches nothing: nothing to warn about
+
+
 def test_failed_run_is_marked_failed(tmp_path, monkeypatch):
     import aim.pipeline
 

@@ -158,7 +158,9 @@ class AIM(nn.Module):
         used = spec.used_functions
         # FWE: one table per function actually used (aim-ifs-eds needs only the inner-product table).
         table_of = {f: (0 if spec.shared_embedding else used.index(f)) for f in used}
-        tables = 1 if spec.shared_embedding else len(used)
+        # No column kept (small data, strong sparsity): no function needs a table, but an MLP over the embeddings
+        # still reads one, as DeepFM's does; without it the model would fall back to logistic regression.
+        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head == "embeddings") else len(used)
         F = len(spec.vocab_sizes)
         self.linear = FieldLinear(spec.vocab_sizes)
         if spec.positions is None:

@@ -34,7 +34,7 @@ def order_warm_start(model: AIM, previous: AIM) -> None:
 
 def _source_table(model: AIM, searched: AIM, t: int) -> int:
     """The table of ``searched`` that serves the function of ``model``'s table ``t``."""
-    if searched.spec.shared_embedding:
+    if searched.spec.shared_embedding or not model.spec.used_functions:  # the MLP's one table, no column kept
         return 0
     return searched.spec.used_functions.index(model.spec.used_functions[t])
 
