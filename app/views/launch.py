@@ -8,7 +8,7 @@ from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import glossary, jobs, ui
 
-QUICK_START_MINUTES = 3  # README, "Quick start": 1 min 39 s idle before the re-train tried two starts; 308 s CPU now
+QUICK_START_MINUTES = 2.25  # README, "Quick start": 132 s idle, bench/bench_pipeline.py on 2026-12-04
 
 st.title("Launch a run")
 runs_dir = ui.runs_dir()
@@ -19,7 +19,7 @@ st.caption(f"How long: by default stage A tries {len(d.search.grda_cross.split('
            f"{len(d.search.embed_grda_cross.split(','))} and the final model {len(d.train.embed_l2_grid.split(','))} "
            "embedding L2 values, each from scratch and from the search model, in parallel processes where cores "
            "allow. The default synthetic `aim` run "
-           f"(60,000 rows) takes about {QUICK_START_MINUTES} min on an idle 2-core machine; time grows about "
+           f"(60,000 rows) takes about {QUICK_START_MINUTES:g} min on an idle 2-core machine; time grows about "
            "linearly with the rows. One value per list trains each stage once, several times faster.")
 datasets = {x["name"]: x for x in describe_datasets()}
 
