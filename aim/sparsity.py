@@ -69,8 +69,25 @@ def c_for_crossing(alpha0: float, cross: float, steps_per_epoch: int, epochs: in
 def crossing_step(c: float, alpha0: float, steps_per_epoch: int, lr: float, mu: float, decay: float = 1.0,
                   limit: int = 10**8) -> int | None:
     """The first step t at which the threshold c·threshold_per_c(t) reaches ``alpha0`` (None: not before
-    ``limit``). Bisection on the monotone threshold."""
-    if c <= 0 or c * threshold_per_c(limit, steps_per_epoch, lr, mu, decay) < alpha0:
+    ``limit``). With a constant γ (decay 1) the threshold is c·γ^(½+μ)·t^μ, solved for t and checked against
+    ``threshold_per_c`` a step either side (float rounding); else bisection on the monotone threshold."""
+    if c <= 0:
+        return None
+    if decay == 1.0:
+
+        def reached(t: int) -> bool:
+            return c * threshold_per_c(t, steps_per_epoch, lr, mu) >= alpha0
+
+        guess = (alpha0 / (c * lr ** (0.5 + mu))) ** (1 / mu)
+        if guess > limit + 1:
+            return None
+        t = max(1, math.ceil(guess))
+        while t > 1 and reached(t - 1):
+            t -= 1
+        while not reached(t):
+            t += 1
+        return t if t <= limit else None
+    if c * threshold_per_c(limit, steps_per_epoch, lr, mu, decay) < alpha0:
         return None
     lo, hi = 0, limit
     while hi - lo > 1:

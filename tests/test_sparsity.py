@@ -47,6 +47,25 @@ def test_crossing_step_inverts_c_for_crossing(decay):
         assert crossing_step(c, 0.6, spe, 0.5, 0.7, decay) == round(cross * spe * epochs)
 
 
+def _crossing_step_by_bisection(c, alpha0, spe, lr, mu, limit):
+    """The slow reference: bisection on the summed threshold (what ``crossing_step`` did for every decay)."""
+    if c * threshold_per_c(limit, spe, lr, mu) < alpha0:
+        return None
+    lo, hi = 0, limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if c * threshold_per_c(mid, spe, lr, mu) >= alpha0 else (mid, hi)
+    return hi
+
+
+@pytest.mark.parametrize("spe, lr, mu", [(4, 0.1, 0.9), (188, 1.0, 0.55), (37, 0.5, 0.7), (1, 0.1, 0.9)])
+def test_crossing_step_with_a_constant_rate_equals_bisection(spe, lr, mu):
+    limit = 20_000
+    for c in (1e-4, 0.003, 0.01, 0.04, 0.1147, 0.5, 2.0, 50.0):
+        want = _crossing_step_by_bisection(c, 0.6, spe, lr, mu, limit)
+        assert crossing_step(c, 0.6, spe, lr, mu, limit=limit) == want, (c, want)
+
+
 def test_the_derived_c_makes_the_grda_optimizer_zero_an_idle_gate_at_the_crossing_step():
     # A gate with no gradient sits at 0.6 until the threshold reaches 0.6: it must die exactly at the crossing step.
     spe, epochs, lr, mu = 20, 3, 0.1, 0.9
