@@ -53,3 +53,17 @@ for view in ("start", "runs", "interactions", "functions", "embeddings", "sparsi
     assert not at.exception, (view, [e.value for e in at.exception])
 """, tmp_path)
     assert not heavy["torch"] and not heavy["sklearn"], heavy
+
+
+def test_the_studies_page_of_a_complete_study_reads_its_summary_without_scipy(tmp_path):
+    """A complete study's table comes from its summary.csv: the first Studies page of a fresh server does not pay
+    for scipy's t-tests (about 1 s)."""
+    heavy = _heavy_after("""
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app/streamlit_app.py", default_timeout=120)
+at.query_params["view"] = "studies"
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+assert at.dataframe, "the study table is shown"
+""", tmp_path)
+    assert heavy == dict.fromkeys(HEAVY, False), heavy

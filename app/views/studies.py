@@ -33,8 +33,12 @@ if study is None:
 metas = ui.study_metas(study)
 values = analysis.seed_values(metas)
 counts = analysis.run_counts(values)
+# A complete study's summary.csv is what summarise() gave over all its runs: read it (the t-tests' scipy costs
+# about 1 s of a fresh server's first Studies page); recompute only while runs may still change, or when only
+# study.json and summary.csv were copied here.
 saved = not counts["complete"] and study.summary is not None  # only study.json and summary.csv were copied here
-summary = study.summary if saved else analysis.live_summary(metas, study.reference)
+use_saved = study.summary is not None and (study.status == "complete" or saved)
+summary = study.summary if use_saved else analysis.live_summary(metas, study.reference)
 if study.status != "complete":
     st.info(f"This study is **{study.status}**" + (f": {study.meta['error']}" if study.meta.get("error") else "")
             + ". Only its complete runs are in the table.", icon=":material/hourglass_top:")
