@@ -165,6 +165,36 @@ def test_selected_keys_from_a_streamlit_selection():
     assert A.selected_keys(points) == ["3", "0"]
 
 
+@pytest.mark.parametrize("n, ties", [(3, False), (7, True), (45, True), (120, False), (400, True)])
+def test_spearman_without_scipy_equals_scipy(n, ties):
+    """The Interactions page's ρ and p (aim.analysis.rank, no scipy import) against the slow reference,
+    scipy.stats.spearmanr, with and without tied values."""
+    from scipy import stats
+
+    from aim.analysis.rank import spearman_rho_p
+
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        x = rng.normal(size=n)
+        y = 0.3 * trial / 20 * x + rng.normal(size=n)
+        if ties:
+            x, y = np.round(x, 1), np.round(np.abs(y), 1)  # |α| has many exact zeros and repeats
+        want = stats.spearmanr(x, y)
+        rho, p = spearman_rho_p(x, y)
+        assert rho == pytest.approx(want.statistic, abs=1e-12)
+        assert p == pytest.approx(want.pvalue, rel=1e-9, abs=1e-14)
+
+
+def test_student_t_tail_equals_scipy():
+    from scipy import stats
+
+    from aim.analysis.rank import t_two_sided_p
+
+    for dof in (1, 2, 5, 43, 118, 1000):
+        for t in (0.0, 0.1, 1.0, 2.5, 7.0, 30.0, -4.0):
+            assert t_two_sided_p(t, dof) == pytest.approx(2 * stats.t.sf(abs(t), dof), rel=1e-9, abs=1e-300)
+
+
 def test_spearman_on_fixed_data():
     df = pd.DataFrame({"stats_auc": [1, 2, 3, 4, 5], "abs_alpha": [2, 1, 4, 3, 5]})
     rho, p, n = A.spearman(df)

@@ -53,6 +53,7 @@ for view in ("start", "runs", "interactions", "functions", "embeddings", "sparsi
     assert not at.exception, (view, [e.value for e in at.exception])
 """, tmp_path)
     assert not heavy["torch"] and not heavy["sklearn"], heavy
+    assert not heavy["scipy"], "Spearman's ρ and the complete studies' tables need no scipy (about 1 s cold)"
 
 
 def test_the_studies_page_of_a_complete_study_reads_its_summary_without_scipy(tmp_path):

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aim.analysis.common import DROPPED_COLOR, FUNCTION_COLORS, KEPT_COLOR, PLANTED_COLOR, empty_figure, new_figure
+from aim.analysis.rank import spearman_rho_p
 from aim.config import FUNCTIONS
 from aim.selection import SEPARATOR, to_spec
 
@@ -72,10 +73,8 @@ def spearman(points: pd.DataFrame) -> tuple[float, float, int]:
     n = len(df)
     if n < 3 or df["stats_auc"].nunique() < 2 or df["abs_alpha"].nunique() < 2:
         return math.nan, math.nan, n
-    from scipy import stats  # scipy only for this statistic: pages that never show it do not pay its import
-
-    res = stats.spearmanr(df["stats_auc"], df["abs_alpha"])
-    return float(res.statistic), float(res.pvalue), n
+    rho, p = spearman_rho_p(df["stats_auc"].to_numpy(float), df["abs_alpha"].to_numpy(float))
+    return rho, p, n
 
 
 def _hover(df: pd.DataFrame) -> list[str]:
