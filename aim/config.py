@@ -24,7 +24,8 @@ EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 EDS_UNUSED = ("drop", "keep", "auto")
 RETRAIN_STARTS = ("choose", "scratch", "search")
-HEADS = ("embeddings", "products")
+HEADS = ("embeddings", "summed", "products")
+RAW_HEADS = ("embeddings", "summed")  # heads whose MLP reads the raw embeddings of every field
 STORAGES = ("memory", "mmap")
 
 
@@ -119,7 +120,9 @@ class ModelConfig:
     bn_eps: float = _help("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
     bn_momentum: float = _help("momentum of the gate batch norms (PyTorch convention)", default=0.01)
     alpha_init: float = _help("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)
-    head: str = _help("what the AIM re-train MLP reads: embeddings = the raw (EDS-pruned) embeddings, as DeepFM; "
+    head: str = _help("what the AIM re-train MLP reads: embeddings = the raw (EDS-pruned) embeddings of every "
+                      "function-wise table (F·T·d inputs); summed = each field's embedding summed over its tables "
+                      "(F·d inputs, as DeepFM's); "
                       "products = the kept columns' element-wise products (e_i ⊙ e_j, ⊙ K, · s, the outer scalars) "
                       "as the published code, with a learnable scale on each part of the logit", default="embeddings")
 
@@ -180,7 +183,7 @@ class SearchConfig:
     eds_unused: str = _help("EDS and a field that no kept column reads (its β gets no gradient): drop = GRDA's "
                             "threshold removes it, as in the paper and the published code; keep = it keeps all "
                             "dimensions; auto = keep when the re-train MLP reads raw embeddings (model.head "
-                            "embeddings), drop when it reads the columns' products", default="auto")
+                            "embeddings or summed), drop when it reads the columns' products", default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:

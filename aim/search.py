@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from aim import distributed
-from aim.config import FUNCTIONS, RunConfig
+from aim.config import FUNCTIONS, RAW_HEADS, RunConfig
 from aim.distributed import resolve_device
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
@@ -407,7 +407,7 @@ def final_positions(cfg: RunConfig, embed: EmbedSearch, blocks: Sequence[Columns
     GRDA dual |v|) and the rule for fields that no kept column reads (``search.eds_unused``)."""
     positions = apply_eds_floor(embed.positions, embed.dual, blocks, cfg.search.eds_floor)
     unused = cfg.search.eds_unused
-    if unused == "keep" or (unused == "auto" and cfg.model.head == "embeddings"):
+    if unused == "keep" or (unused == "auto" and cfg.model.head in RAW_HEADS):
         positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
     return positions
 

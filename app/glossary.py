@@ -51,8 +51,9 @@ TERMS: dict[str, Term] = dict((
                            "trained, with every embedding L2, and the better validation AUC is kept "
                            "(`search.retrain_start`).")),
     ("head", Term("head", "What the re-trained model's MLP reads: **embeddings**, the raw (EDS-pruned) embeddings "
-                  "as in DeepFM (default); **products**, the kept columns' element-wise products, as the paper's "
-                  "published code.")),
+                  "of every function-wise table (default); **summed**, each field's embedding added up over its "
+                  "tables, as many inputs as DeepFM's MLP; **products**, the kept columns' element-wise products, "
+                  "as the paper's published code.")),
     ("run_warnings", Term("run warnings", "What a reader of a run must not miss, recorded by the run itself "
                           "(`run.json` `warnings`): e.g. EDS removed every dimension of a field kept interactions "
                           "read, or the final model scores below the search-stage model on validation.")),

@@ -73,7 +73,7 @@ def test_defaults_are_valid_and_frozen():
         (SearchConfig, "high_order_grda_cross", "0.2,0.2", "twice"),
         (SearchConfig, "sparsity_se", -1.0, ">= 0"),
         (SearchConfig, "eds_floor", -1, ">= 0"),
-        (ModelConfig, "head", "mlp", "embeddings, products"),
+        (ModelConfig, "head", "mlp", "embeddings, summed, products"),
         (TrainConfig, "embed_l2", -0.5, ">= 0"),
         (TrainConfig, "embed_l2_grid", "0,-1", ">= 0"),
         (SearchConfig, "grda_mu", 0.0, "(0, 1)"),

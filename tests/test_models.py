@@ -279,6 +279,7 @@ def test_aim_with_no_column_kept_keeps_one_table_for_its_mlp():
     assert model.embedding.weight.grad.abs().sum() > 0
     assert AIM(AIMSpec(VOCAB, 4, False, ())).embedding.tables == 0  # no MLP: nothing reads a table
     assert AIM(AIMSpec(VOCAB, 4, False, (), mlp=(8,), head="products")).mlp is None  # no product to read
+    assert AIM(AIMSpec(VOCAB, 4, False, (), mlp=(8,), head="summed")).embedding.tables == 1
 
 
 def test_retrain_warm_start_with_no_column_kept_takes_the_first_table():
@@ -332,8 +333,8 @@ def test_products_equal_per_column_loop_with_gradients(order, funcs):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("head", ["embeddings", "products"])
-def test_both_retrain_heads_equal_a_per_column_loop(head):
+@pytest.mark.parametrize("head", ["embeddings", "summed", "products"])
+def test_every_retrain_head_equals_a_per_column_loop(head):
     """The whole re-train logit of each head against its definition written out column by column."""
     torch.manual_seed(1)
     columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
@@ -352,6 +353,10 @@ def test_both_retrain_heads_equal_a_per_column_loop(head):
         live = [e[:, i, t, k] for i, pos in enumerate(positions) for t in range(e.shape[2]) for k in pos]
         expected = model.linear(x) + gated + model.mlp(torch.stack(live, 1))
         assert model.output_w is None
+    elif head == "summed":  # a field's dimension k, added up over its function-wise tables
+        live = [sum(e[:, i, t, k] for t in range(e.shape[2])) for i, pos in enumerate(positions) for k in pos]
+        expected = model.linear(x) + gated + model.mlp(torch.stack(live, 1))
+        assert model.mlp.net[0].in_features == sum(map(len, positions))  # F·d at most, as DeepFM's MLP
     else:
         prods = _reference_products(layer, e, *kept, [0, 1, 2, 3])
         # Only the product dimensions every member field keeps: a pruned dimension is zero in the product.
@@ -405,7 +410,7 @@ def _trained_search_model() -> AIM:
     return searched.eval()
 
 
-@pytest.mark.parametrize("head", ["embeddings", "products"])
+@pytest.mark.parametrize("head", ["embeddings", "summed", "products"])
 def test_retrain_warm_start_computes_the_search_models_logit_before_its_first_step(head):
     from aim.model.warm import retrain_warm_start
 
@@ -438,3 +443,34 @@ def test_retrain_warm_start_takes_the_kept_columns_and_positions():
     torch.testing.assert_close(new_gate.bn.running_var, old_gate.bn.running_var[keep])
     torch.testing.assert_close(model.linear.state_dict(), searched.linear.state_dict())
     assert not model.mlp.net[-1].weight.any() and not model.mlp.net[-1].bias.any()
+
+
+def test_mlp_in_eval_mode_folds_batch_norm_into_its_linear_layers():
+    """The eval fast path (BN folded into the Linear before it) equals Linear -> BN -> ReLU -> Dropout run as is."""
+    from aim.model.nets import MLP
+
+    torch.manual_seed(0)
+    mlp = MLP(12, (16, 8), dropout=0.3)
+    with torch.no_grad():
+        for m in mlp.net:
+            if isinstance(m, torch.nn.BatchNorm1d):  # statistics and affine parameters away from their init
+                m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.2, 3)
+                m.weight.uniform_(-2, 2), m.bias.uniform_(-1, 1)
+    mlp.eval()
+    h = torch.randn(64, 12)
+    torch.testing.assert_close(mlp(h), mlp.net(h).squeeze(-1), rtol=1e-5, atol=1e-5)
+
+
+
+def test_interaction_gate_total_in_eval_mode_is_the_sum_of_its_gated_columns():
+    """The eval fast path (one matrix-vector product with the BN folded into α) equals BN -> α -> sum."""
+    from aim.model.gates import InteractionGate
+
+    torch.manual_seed(0)
+    gate = InteractionGate(7)
+    with torch.no_grad():
+        gate.alpha.uniform_(-1, 1), gate.bn.running_mean.uniform_(-1, 1), gate.bn.running_var.uniform_(0.2, 3)
+    scores = torch.randn(32, 7)
+    for mode in (gate.eval, gate.train):
+        mode()
+        torch.testing.assert_close(gate.total(scores), gate(scores).sum(-1), rtol=1e-5, atol=1e-5)

@@ -40,6 +40,15 @@ class InteractionGate(nn.Module):
             return scores
         return self.bn(scores) * self.alpha
 
+    def total(self, scores: torch.Tensor) -> torch.Tensor:
+        """scores (B, C) -> Σ_c of the gated columns (B,). Eval mode with running statistics: one matrix-vector
+        product, Σ_c (x_c - μ_c) · α_c / √(σ²_c + ε) = x · w - μ · w, instead of a BN pass, a product and a sum
+        over (B, C) (equal up to float rounding, test)."""
+        if self.searching_dims or self.training or self.bn.running_var is None:
+            return self(scores).sum(-1)
+        w = self.alpha * torch.rsqrt(self.bn.running_var + self.bn.eps)
+        return torch.addmv(-(self.bn.running_mean * w).sum(), scores, w)
+
 
 class DimensionGate(nn.Module):
     """e (B, F, T, d) -> β_f ⊙ BN(e), with β (F, d) shared across the T tables of a field."""

@@ -31,7 +31,18 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.net(h).squeeze(-1)
+        return self.net(h).squeeze(-1) if self.training else self._folded(h)
+
+    def _folded(self, h: torch.Tensor) -> torch.Tensor:
+        """Eval mode: each BatchNorm folded into the Linear before it, W' = s·W and b' = s·(b - μ) + β with
+        s = γ / √(σ² + ε) from the running statistics: one ``addmm`` per hidden layer instead of an ``addmm`` and a
+        normalising pass over (B, h) (dropout is the identity). Equal to ``net`` up to float rounding (test)."""
+        layers = list(self.net)
+        for k in range(0, len(layers) - 1, 4):
+            linear, bn = layers[k], layers[k + 1]
+            s = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            h = torch.addmm((linear.bias - bn.running_mean) * s + bn.bias, h, (linear.weight * s[:, None]).T).relu_()
+        return layers[-1](h).squeeze(-1)
 
 
 def all_pairs(n_fields: int) -> list[tuple[int, int]]:
@@ -122,7 +133,7 @@ class AIMSpec:
     alpha_init: float = 0.6
     bn_eps: float = 1e-3
     bn_momentum: float = 0.01
-    head: str = "embeddings"  # what the MLP reads: the embeddings, or the kept columns' products (published code)
+    head: str = "embeddings"  # MLP input: all tables' embeddings, their sum per field, or the columns' products
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -160,7 +171,7 @@ class AIM(nn.Module):
         table_of = {f: (0 if spec.shared_embedding else used.index(f)) for f in used}
         # No column kept (small data, strong sparsity): no function needs a table, but an MLP over the embeddings
         # still reads one, as DeepFM's does; without it the model would fall back to logistic regression.
-        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head == "embeddings") else len(used)
+        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head != "products") else len(used)
         F = len(spec.vocab_sizes)
         self.linear = FieldLinear(spec.vocab_sizes)
         if spec.positions is None:
@@ -196,7 +207,9 @@ class AIM(nn.Module):
             # columns, the MLP.
             self.output_w = nn.Parameter(torch.ones(len(spec.blocks) + 2))
         else:
-            mask = kept[:, None, :].expand(F, tables, spec.dim).flatten()
+            # embeddings: every table's copy of a field (F·T·d); summed: a field's tables added up (F·d)
+            per_table = kept if spec.head == "summed" else kept[:, None, :].expand(F, tables, spec.dim)
+            mask = per_table.flatten()
             self.output_w = None
         self.register_buffer("mlp_inputs", mask.nonzero().squeeze(1), persistent=False)
         self.mlp_reads_all = bool(mask.all())
@@ -210,9 +223,9 @@ class AIM(nn.Module):
             return self._forward_products(x, e)
         logit = self.linear(x)
         for interact, gate in zip(self.interactions, self.gates):
-            logit = logit + gate(interact(e)).sum(-1)
+            logit = logit + gate.total(interact(e))
         if self.mlp is not None:
-            h = e.flatten(1)  # (B, F·T·d)
+            h = e.sum(2).flatten(1) if self.spec.head == "summed" else e.flatten(1)  # (B, F·d) or (B, F·T·d)
             logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
         return logit
 
@@ -222,7 +235,7 @@ class AIM(nn.Module):
         w = self.output_w
         logit = w[0] * self.linear(x)
         for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
-            logit = logit + w[k + 1] * gate(interact(e)).sum(-1)
+            logit = logit + w[k + 1] * gate.total(interact(e))
         if self.mlp is not None:
             h = torch.cat([layer.products(e) for layer in self.interactions], dim=1)  # (B, Σ n_elem·d + n_outer)
             logit = logit + w[-1] * self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
