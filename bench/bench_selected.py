@@ -7,7 +7,8 @@
 ``bench_train.py`` times a made-up re-train architecture on Avazu-like data (20 % of the pairs, random EDS sizes:
 44M parameters, more than any run keeps). This script times the architecture each run's own pipeline chose:
 the ``model.spec`` of its run.json (its kept columns and functions, its EDS sizes, its head), built fresh, against
-the DeepFM that the same run's data and settings would build (same vocabularies, d, MLP, dropout), and IPNN.
+the DeepFM that the same run's data and settings would build (same vocabularies, d, MLP, dropout), and IPNN;
+a run with the embeddings head is also timed with ``model.head = summed`` (its MLP reads F·d inputs, not F·T·d).
 Rows are Zipf(1.1) ids over the run's vocabularies with random labels (speed does not depend on the values).
 Training is ``aim.train.fit``'s inner step with the run's batch size and embedding optimiser
 (``bench_train.Bench``); inference is ``aim.train.predict`` with the run's evaluation batch. The models are
@@ -18,6 +19,7 @@ to DeepFM (issue 16's target for the AIM re-train model: >= 1 for train and for 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import statistics
@@ -74,6 +76,8 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace) -> None:
         build("IPNN", IPNN(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout), lr, opt),
         build("AIM re-train (selected)", AIM(spec), lr, opt),
     ]
+    if spec.mlp and spec.head == "embeddings":  # the same selection with the MLP over summed tables (F·d inputs)
+        benches.append(build("AIM re-train, head summed", AIM(dataclasses.replace(spec, head="summed")), lr, opt))
     columns = [(len(fields[0]), len(funcs)) for fields, funcs in spec.blocks]
     funcs = sorted({FUNCTIONS[f] for f in spec.used_functions})
     dims = [len(p) for p in spec.positions] if spec.positions is not None else [spec.dim] * len(vocab)

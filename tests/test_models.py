@@ -474,3 +474,42 @@ def test_interaction_gate_total_in_eval_mode_is_the_sum_of_its_gated_columns():
     for mode in (gate.eval, gate.train):
         mode()
         torch.testing.assert_close(gate.total(scores), gate(scores).sum(-1), rtol=1e-5, atol=1e-5)
+
+
+def test_dropout_keeps_each_entry_with_probability_1_minus_p_scaled_and_passes_gradient_through_its_mask():
+    from aim.model.nets import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.3)
+    h = torch.rand(400, 500) + 0.5
+    h.requires_grad_(True)
+    out = drop(h)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005  # 200,000 draws: std of the rate 0.001
+    torch.testing.assert_close(out[kept], (h / 0.7)[kept])
+    out.sum().backward()
+    torch.testing.assert_close(h.grad, kept.float() / 0.7)
+    drop.eval()
+    assert drop(h) is h
+    assert Dropout(0.0).train()(h) is h
+
+
+def test_retrain_eval_fast_path_reads_the_gathered_tables_and_equals_the_layers_run_as_is():
+    """Eval mode of the embeddings head over pruned tables: the MLP reads PrunedFieldEmbedding's concatenation with
+    its first layer's columns reordered, the gates are folded: the same logit as every layer run in order."""
+    torch.manual_seed(2)
+    columns = candidate_columns(5, ["inner", "vkernel", "skernel", "outer"])
+    positions = ((0, 1), (2, 3), (1,), (0, 1, 2, 3), (1, 2))
+    model = AIM(AIMSpec(VOCAB, 4, False, (columns,), positions=positions, mlp=(8, 6))).eval()
+    assert model.mlp_order is not None
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-1, 1)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.2, 3)
+    x = torch.stack([torch.randint(0, v, (64,)) for v in VOCAB], 1)
+    e = model.embedding(x)
+    slow = model.linear(x) + sum(g(layer(e)).sum(-1) for layer, g in zip(model.interactions, model.gates))
+    slow = slow + model.mlp.net(e.flatten(1).index_select(1, model.mlp_inputs)).squeeze(-1)
+    torch.testing.assert_close(model(x), slow, rtol=1e-5, atol=1e-5)

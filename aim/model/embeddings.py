@@ -98,6 +98,10 @@ class PrunedFieldEmbedding(nn.Module):
         self.register_buffer("source", source.flatten(), persistent=False)  # (F·T·d,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.place(self.gathered(x))
+
+    def gathered(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, F) -> (B, K + 1): every group's rows side by side (K kept entries), then one zero column."""
         B = x.shape[0]
         parts = [
             nn.functional.embedding(x[:, getattr(self, f"fields_{g}")] + getattr(self, f"offsets_{g}"), table,
@@ -105,7 +109,11 @@ class PrunedFieldEmbedding(nn.Module):
             for g, table in enumerate(self.groups)
         ]
         parts.append(x.new_zeros((B, 1), dtype=self.groups[0].dtype if len(self.groups) else torch.float32))
-        return torch.cat(parts, dim=1).index_select(1, self.source).view(B, self.n_fields, self.tables, self.dim)
+        return torch.cat(parts, dim=1)
+
+    def place(self, gathered: torch.Tensor) -> torch.Tensor:
+        """(B, K + 1) from ``gathered`` -> (B, F, T, d), each kept entry at its position, zeros elsewhere."""
+        return gathered.index_select(1, self.source).view(len(gathered), self.n_fields, self.tables, self.dim)
 
     @property
     def n_embedding_params(self) -> int:
