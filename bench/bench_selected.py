@@ -3,6 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py                       # every AIM run in cached_runs/
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/frappe__aim__seed0__20261204T004842
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py --threads 2 --steps 100 --repeats 5
+    PYTHONPATH=. .venv/bin/python bench/bench_selected.py --baseline-ref f029d3e   # before / after, one process
 
 ``bench_train.py`` times a made-up re-train architecture on Avazu-like data (20 % of the pairs, random EDS sizes:
 44M parameters, more than any run keeps). This script times the architecture each run's own pipeline chose:
@@ -33,7 +34,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_train import build  # noqa: E402
+from bench_train import baseline_nets, build  # noqa: E402
 
 from aim.config import FUNCTIONS  # noqa: E402
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters  # noqa: E402
@@ -62,7 +63,7 @@ def selected_runs(paths: list[Path]) -> list[tuple[Path, dict]]:
     return found
 
 
-def bench_run(folder: Path, meta: dict, args: argparse.Namespace) -> None:
+def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> None:
     spec = AIMSpec.from_json(meta["model"]["spec"])
     cfg_t = meta["config"]["train"]
     batch, eval_batch = cfg_t["batch_size"], cfg_t["eval_batch_size"]
@@ -76,6 +77,12 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace) -> None:
         build("IPNN", IPNN(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout), lr, opt),
         build("AIM re-train (selected)", AIM(spec), lr, opt),
     ]
+    if old is not None:  # the same two models as of --baseline-ref (before / after in one process)
+        ref = args.baseline_ref
+        benches += [build(f"DeepFM @{ref}", old.FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout),
+                          lr, opt),
+                    build(f"AIM re-train (selected) @{ref}", old.AIM(old.AIMSpec.from_json(meta["model"]["spec"])),
+                          lr, opt)]
     if spec.mlp and spec.head == "embeddings":  # the same selection with the MLP over summed tables (F·d inputs)
         benches.append(build("AIM re-train, head summed", AIM(dataclasses.replace(spec, head="summed")), lr, opt))
     columns = [(len(fields[0]), len(funcs)) for fields, funcs in spec.blocks]
@@ -116,6 +123,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (medians shown)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--baseline-ref", default="", help="also time DeepFM and the selected AIM as of this git commit")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -125,8 +133,9 @@ def main() -> None:
     print(f"# bench_selected {datetime.datetime.now().isoformat(timespec='seconds')} torch {torch.__version__} "
           f"threads {torch.get_num_threads()}; {args.steps} steps x {args.repeats} interleaved rounds, "
           f"{args.infer_rows:,} rows inferred per round")
+    old = baseline_nets(args.baseline_ref) if args.baseline_ref else None
     for folder, meta in runs:
-        bench_run(folder, meta, args)
+        bench_run(folder, meta, args, old)
 
 
 if __name__ == "__main__":

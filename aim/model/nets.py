@@ -242,7 +242,7 @@ class AIM(nn.Module):
         # that PrunedFieldEmbedding gathers side by side, in another order; the first layer then reads that
         # concatenation directly with its weight columns reordered (no gather of e back into the MLP's order).
         order = None
-        if (self.mlp is not None and spec.head == "embeddings" and not spec.search_dims
+        if (self.mlp is not None and spec.head == "embeddings" and not spec.search_dims and not self.mlp_reads_all
                 and isinstance(self.embedding, PrunedFieldEmbedding)):
             concat_column = self.embedding.source[self.mlp_inputs]  # MLP input j = concatenation column
             if torch.equal(concat_column.sort().values, torch.arange(len(concat_column))):
@@ -253,7 +253,7 @@ class AIM(nn.Module):
         gathered = None
         if self.mlp_order is not None and not self.training:
             gathered = self.embedding.gathered(x)  # (B, K + 1)
-            e = self.embedding.place(gathered)
+            e = self.embedding.place(gathered) if len(self.interactions) else None  # only the columns read e
         else:
             e = self.embedding(x)  # (B, F, T, d)
         if self.dim_gate is not None:
