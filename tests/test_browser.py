@@ -155,6 +155,8 @@ def test_runs_is_a_route_of_its_own_and_demos_show_no_deploy_button(server, page
     assert "/runs" in page.url and page.get_by_text("Page not found").count() == 0
     assert page.get_by_role("button", name="Deploy").count() == 0  # client.toolbarMode = "viewer"
     _open(page, url, "Start here")
+    # The status widget can come and go before the page's last section is drawn: wait for the heading itself.
+    page.get_by_role("heading", name="Glossary").wait_for()
     assert page.get_by_role("heading", name="Glossary").count() == 1
 
 
