@@ -461,7 +461,6 @@ def test_mlp_in_eval_mode_folds_batch_norm_into_its_linear_layers():
     torch.testing.assert_close(mlp(h), mlp.net(h).squeeze(-1), rtol=1e-5, atol=1e-5)
 
 
-
 def test_interaction_gate_total_in_eval_mode_is_the_sum_of_its_gated_columns():
     """The eval fast path (one matrix-vector product with the BN folded into α) equals BN -> α -> sum."""
     from aim.model.gates import InteractionGate

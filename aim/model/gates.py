@@ -44,7 +44,7 @@ class InteractionGate(nn.Module):
         """scores (B, C) -> Σ_c of the gated columns (B,). Eval mode with running statistics: one matrix-vector
         product, Σ_c (x_c - μ_c) · α_c / √(σ²_c + ε) = x · w - μ · w, instead of a BN pass, a product and a sum
         over (B, C) (equal up to float rounding, test)."""
-        if self.searching_dims or self.training or self.bn.running_var is None:
+        if self.searching_dims or self.training:
             return self(scores).sum(-1)
         w = self.alpha * torch.rsqrt(self.bn.running_var + self.bn.eps)
         return torch.addmv(-(self.bn.running_mean * w).sum(), scores, w)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from aim.config import RAW_HEADS
 from aim.model.embeddings import FieldEmbedding, FieldLinear, PrunedFieldEmbedding
 from aim.model.gates import DimensionGate, InteractionGate
 from aim.model.interactions import N_FUNCTIONS, InteractionLayer
@@ -58,9 +59,6 @@ class MLP(nn.Module):
         s = γ / √(σ² + ε) from the running statistics: one ``addmm`` per hidden layer instead of an ``addmm`` and a
         normalising pass over (B, h) (dropout is the identity). Equal to ``net`` up to float rounding (test)."""
         layers = list(self.net)
-        if len(layers) == 1:  # no hidden layer
-            w = layers[0].weight if first_columns is None else layers[0].weight.index_select(1, first_columns)
-            return torch.addmm(layers[0].bias, h, w.T).squeeze(-1)
         for k in range(0, len(layers) - 1, 4):
             linear, bn = layers[k], layers[k + 1]
             w = linear.weight if k or first_columns is None else linear.weight.index_select(1, first_columns)
@@ -195,7 +193,7 @@ class AIM(nn.Module):
         table_of = {f: (0 if spec.shared_embedding else used.index(f)) for f in used}
         # No column kept (small data, strong sparsity): no function needs a table, but an MLP over the embeddings
         # still reads one, as DeepFM's does; without it the model would fall back to logistic regression.
-        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head != "products") else len(used)
+        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head in RAW_HEADS) else len(used)
         F = len(spec.vocab_sizes)
         self.linear = FieldLinear(spec.vocab_sizes)
         if spec.positions is None:
