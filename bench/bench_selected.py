@@ -4,6 +4,8 @@
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/frappe__aim__seed0__20261204T004842
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py --threads 2 --steps 100 --repeats 5
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py --baseline-ref f029d3e   # before / after, one process
+    PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/synthetic__aim__seed0__20261204T092209 \
+        --threads 1 --profile-steps 30                                              # + torch.profiler top ops
 
 ``bench_train.py`` times a made-up re-train architecture on Avazu-like data (20 % of the pairs, random EDS sizes:
 44M parameters, more than any run keeps). This script times the architecture each run's own pipeline chose:
@@ -34,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_train import baseline_nets, build  # noqa: E402
+from bench_train import baseline_nets, build, profile  # noqa: E402
 
 from aim.config import FUNCTIONS  # noqa: E402
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters  # noqa: E402
@@ -102,6 +104,15 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
             start = time.perf_counter()
             predict(b.model, X_infer, eval_batch)
             b.infer_rates.append(len(X_infer) / (time.perf_counter() - start))
+    if args.profile_steps:  # after the timed rounds: where a training step and a prediction pass spend their time
+        from torch import profiler
+
+        for b in benches:
+            profile(b, X, y, args.profile_steps, batch, args.profile_top)
+            with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:
+                predict(b.model, X_infer, eval_batch)
+            print(f"\n== torch.profiler: {b.name}, inference of {len(X_infer):,} rows, top {args.profile_top} ==")
+            print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_top))
     med = {b.name: (statistics.median(b.train_rates), statistics.median(b.infer_rates)) for b in benches}
     base = med["DeepFM"]
     print("| model | params | train samples/s | infer samples/s | vs DeepFM (train / infer) |")
@@ -123,6 +134,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (medians shown)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile-steps", type=int, default=0, help="also profile N training steps and one "
+                    "inference pass of each model (torch.profiler)")
+    ap.add_argument("--profile-top", type=int, default=8)
     ap.add_argument("--baseline-ref", default="", help="also time DeepFM and the selected AIM as of this git commit")
     args = ap.parse_args()
     if args.threads:

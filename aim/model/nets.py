@@ -21,8 +21,8 @@ from aim.model.interactions import N_FUNCTIONS, InteractionLayer
 
 class Dropout(nn.Dropout):
     """``nn.Dropout`` with its mask drawn as uniform numbers ≥ p (the same Bernoulli(1 - p) keep mask, scaled by
-    1 / (1 - p)): torch's CPU ``bernoulli_`` took 18-24 % of a DeepFM or AIM training step at batch 256, and a
-    uniform draw is about 2.4 times cheaper (``bench/bench_train.py --profile-steps``)."""
+    1 / (1 - p)): torch's CPU ``bernoulli_`` took 14-20 % of a DeepFM or AIM training step at batch 256, the
+    uniform draw 2-3 times less (``bench/bench_selected.py RUN --profile-steps 30 --baseline-ref f029d3e``)."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
