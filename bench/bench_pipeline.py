@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_pipeline.py                           # the quick start's data (synthetic default)
     .venv/bin/python bench/bench_pipeline.py --repeats 3               # medians of 3 interleaved rounds
     .venv/bin/python bench/bench_pipeline.py --data avazu-like --rows 1000000
+    python3 bench/bench_pipeline.py --device cuda                      # both runs with --device cuda
 
 Each run is the README's own command line (``python -m aim run``, the shipped defaults, one seed) in its own
 process, timed from start to exit, so data loading and encoding, every search candidate, EDS and the re-train
@@ -89,13 +90,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="interleaved rounds (medians shown)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the run's own)")
+    ap.add_argument("--device", default="cpu", help="each run's --device: cpu, cuda or cuda:N")
     args = ap.parse_args()
     rows = args.rows or (1_000_000 if args.data == "avazu-like" else 0)
-    extra = data_args(args.data, rows, args.seed)
+    extra = [*data_args(args.data, rows, args.seed), "--device", args.device]
     models = {"deepfm": ["--variant", "deepfm"], "aim": []}  # aim: the default variant, as the quick start runs it
     load = os.getloadavg()[0]
     print(f"# bench_pipeline {datetime.datetime.now().isoformat(timespec='seconds')} data={args.data} "
-          f"rows={rows or 'default'} repeats={args.repeats} cores={os.cpu_count()} load at start {load:.2f}")
+          f"rows={rows or 'default'} repeats={args.repeats} device={args.device} cores={os.cpu_count()} "
+          f"load at start {load:.2f}")
     results: dict[str, list[dict]] = {m: [] for m in models}
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as tmp:
         for r in range(args.repeats):

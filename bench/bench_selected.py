@@ -1,4 +1,4 @@
-"""Speed of the model a user deploys: the re-trained AIM network that a real run selected against DeepFM, on CPU.
+"""Speed of the model a user deploys: the re-trained AIM network that a real run selected against DeepFM.
 
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py                       # every AIM run in cached_runs/
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/frappe__aim__seed0__20261204T004842
@@ -6,6 +6,7 @@
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py --baseline-ref f029d3e   # before / after, one process
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/synthetic__aim__seed0__20261204T092209 \
         --threads 1 --profile-steps 30                                              # + torch.profiler top ops
+    python3 bench/bench_selected.py --device cuda                                   # on a GPU (train.device)
 
 ``bench_train.py`` times a made-up re-train architecture on Avazu-like data (20 % of the pairs, random EDS sizes:
 44M parameters, more than any run keeps). This script times the architecture each run's own pipeline chose:
@@ -14,7 +15,8 @@ the DeepFM that the same run's data and settings would build (same vocabularies,
 a run with the embeddings head is also timed with ``model.head = summed`` (its MLP reads F·d inputs, not F·T·d).
 Rows are Zipf(1.1) ids over the run's vocabularies with random labels (speed does not depend on the values).
 Training is ``aim.train.fit``'s inner step with the run's batch size and embedding optimiser
-(``bench_train.Bench``); inference is ``aim.train.predict`` with the run's evaluation batch. The models are
+(``bench_train.Bench``; with ``--device cuda`` the models live on the GPU and each batch is copied there per
+step, as ``fit`` does); inference is ``aim.train.predict`` with the run's evaluation batch. The models are
 measured interleaved (A train, A infer, B train, ...) ``--repeats`` times; the table shows medians and the ratio
 to DeepFM (issue 16's target for the AIM re-train model: >= 1 for train and for inference).
 """
@@ -74,19 +76,21 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
     X, y = zipf_rows(args.rows, vocab, args.seed)
     X_infer = X[: args.infer_rows]
     torch.manual_seed(args.seed)
+
+    def bench(name, model):  # our optimisers for the run's settings, on --device
+        return build(name, model, lr, opt, device=args.device)
+
     benches = [
-        build("DeepFM", FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout), lr, opt),
-        build("IPNN", IPNN(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout), lr, opt),
-        build("AIM re-train (selected)", AIM(spec), lr, opt),
+        bench("DeepFM", FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
+        bench("IPNN", IPNN(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
+        bench("AIM re-train (selected)", AIM(spec)),
     ]
     if old is not None:  # the same two models as of --baseline-ref (before / after in one process)
         ref = args.baseline_ref
-        benches += [build(f"DeepFM @{ref}", old.FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout),
-                          lr, opt),
-                    build(f"AIM re-train (selected) @{ref}", old.AIM(old.AIMSpec.from_json(meta["model"]["spec"])),
-                          lr, opt)]
+        benches += [bench(f"DeepFM @{ref}", old.FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
+                    bench(f"AIM re-train (selected) @{ref}", old.AIM(old.AIMSpec.from_json(meta["model"]["spec"])))]
     if spec.mlp and spec.head == "embeddings":  # the same selection with the MLP over summed tables (F·d inputs)
-        benches.append(build("AIM re-train, head summed", AIM(dataclasses.replace(spec, head="summed")), lr, opt))
+        benches.append(bench("AIM re-train, head summed", AIM(dataclasses.replace(spec, head="summed"))))
     columns = [(len(fields[0]), len(funcs)) for fields, funcs in spec.blocks]
     funcs = sorted({FUNCTIONS[f] for f in spec.used_functions})
     dims = [len(p) for p in spec.positions] if spec.positions is not None else [spec.dim] * len(vocab)
@@ -134,6 +138,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds (medians shown)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (train.device)")
     ap.add_argument("--profile-steps", type=int, default=0, help="also profile N training steps and one "
                     "inference pass of each model (torch.profiler)")
     ap.add_argument("--profile-top", type=int, default=8)
@@ -144,8 +149,9 @@ def main() -> None:
     runs = selected_runs(args.runs)
     if not runs:
         raise SystemExit(f"no complete AIM run in {', '.join(map(str, args.runs))}")
+    where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
     print(f"# bench_selected {datetime.datetime.now().isoformat(timespec='seconds')} torch {torch.__version__} "
-          f"threads {torch.get_num_threads()}; {args.steps} steps x {args.repeats} interleaved rounds, "
+          f"on {where}, threads {torch.get_num_threads()}; {args.steps} steps x {args.repeats} interleaved rounds, "
           f"{args.infer_rows:,} rows inferred per round")
     old = baseline_nets(args.baseline_ref) if args.baseline_ref else None
     for folder, meta in runs:

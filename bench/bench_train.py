@@ -119,17 +119,19 @@ class Bench:
     train_rates: list[float] = field(default_factory=list)
     infer_rates: list[float] = field(default_factory=list)
     last_loss: float = float("nan")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def train_steps(self, X: torch.Tensor, y: torch.Tensor, steps: int, batch: int) -> float:
         """``steps`` steps of aim.train.fit's inner loop; returns seconds."""
         model, n = self.model, len(y)
         model.train()
-        total = torch.zeros(())
+        total = torch.zeros((), device=self.device)
         start = time.perf_counter()
         for _ in range(steps):
             if self.cursor + batch > n:
                 self.cursor = 0
             xb, yb = X[self.cursor : self.cursor + batch], y[self.cursor : self.cursor + batch]
+            xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)  # as fit does
             self.cursor += batch
             loss = self.loss_fn(model(xb), yb)
             for opt in self.adams:
@@ -142,6 +144,8 @@ class Bench:
             if self.grda is not None:
                 self.grda.step()
             total.add_(loss.detach(), alpha=len(yb))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
         self.last_loss = float(total) / (steps * batch)
         if not np.isfinite(self.last_loss):
@@ -150,8 +154,10 @@ class Bench:
 
 
 def build(name: str, model: nn.Module, lr: float, embedding_optimizer: str, gate_params: list[nn.Parameter] = (),
-          s: SearchConfig | None = None, baseline: bool = False) -> Bench:
-    """Our optimisers (``aim.train.optimizers``); ``baseline``: one ``Adam(foreach=True)``, as fit had before."""
+          s: SearchConfig | None = None, baseline: bool = False, device: str = "cpu") -> Bench:
+    """Our optimisers (``aim.train.optimizers``); ``baseline``: one ``Adam(foreach=True)``, as fit had before.
+    ``device``: where the model, its optimiser states and each batch live (fit's ``train.device``)."""
+    model.to(device)
     if baseline:
         gate_ids = {id(p) for p in gate_params}
         adams = [torch.optim.Adam([p for p in model.parameters() if id(p) not in gate_ids], lr=lr, foreach=True)]
@@ -159,7 +165,7 @@ def build(name: str, model: nn.Module, lr: float, embedding_optimizer: str, gate
         adams = optimizers(model, lr, list(gate_params), embedding_optimizer)
         set_sparse(model, embedding_optimizer == "lazy_adam")
     grda = GRDA(gate_params, lr=s.grda_lr, c=s.grda_c, mu=s.grda_mu) if gate_params else None
-    return Bench(name, model, adams, grda)
+    return Bench(name, model, adams, grda, device=torch.device(device))
 
 
 def baseline_nets(ref: str):
