@@ -177,13 +177,18 @@ class SearchConfig:
                                "search = the search model (its tables at the kept positions, first-order weights, "
                                "kept columns' kernels, α and BN statistics, a zero MLP output); choose = both, "
                                "each with every embedding L2, the better on validation", default="choose")
+    embed_mlp: bool = _help("stage B (EDS) also trains the re-train's MLP (model.mlp, head, dropout; its output "
+                            "layer starts at zero), so that β of every field gets gradient from what the final "
+                            "model reads, not only from the kept columns; fields no kept column reads are then "
+                            "pruned by their own β (eds_unused auto)", default=False)
     eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
                            "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
                            "and with it every interaction", default=1)
     eds_unused: str = _help("EDS and a field that no kept column reads (its β gets no gradient): drop = GRDA's "
                             "threshold removes it, as in the paper and the published code; keep = it keeps all "
                             "dimensions; auto = keep when the re-train MLP reads raw embeddings (model.head "
-                            "embeddings or summed), drop when it reads the columns' products", default="auto")
+                            "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
+                            default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
 
     def __post_init__(self) -> None:

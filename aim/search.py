@@ -382,7 +382,8 @@ def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Co
 def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
                 searched: AIM | None, sched: Schedule, generator: torch.Generator, on_epoch: Progress | None,
                 on_progress: Progress | None = None) -> EmbedSearch:
-    model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True))
+    mlp = {"mlp": cfg.model.mlp, "dropout": cfg.model.dropout, "head": cfg.model.head} if embed_mlp(cfg) else {}
+    model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True, **mlp))
     if searched is not None:
         embed_warm_start(model, searched)
     s, t = cfg.search, cfg.train
@@ -401,13 +402,18 @@ def used_fields(blocks: Sequence[Columns]) -> set[int]:
     return {i for fields, _ in blocks for f in fields for i in f}
 
 
+def embed_mlp(cfg: RunConfig) -> bool:
+    """Whether stage B trains the re-train's MLP (``search.embed_mlp``, for a model that has one)."""
+    return cfg.search.embed_mlp and bool(cfg.model.mlp)
+
+
 def final_positions(cfg: RunConfig, embed: EmbedSearch, blocks: Sequence[Columns]) -> tuple[tuple[int, ...], ...]:
     """The embedding dimensions the re-train keeps per field: β's non-zero positions (paper eq. 16-17), then the
     floor (``search.eds_floor``: a field that a kept column reads keeps at least that many, those of largest
     GRDA dual |v|) and the rule for fields that no kept column reads (``search.eds_unused``)."""
     positions = apply_eds_floor(embed.positions, embed.dual, blocks, cfg.search.eds_floor)
     unused = cfg.search.eds_unused
-    if unused == "keep" or (unused == "auto" and cfg.model.head in RAW_HEADS):
+    if unused == "keep" or (unused == "auto" and cfg.model.head in RAW_HEADS and not embed_mlp(cfg)):
         positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
     return positions
 

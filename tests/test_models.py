@@ -396,6 +396,34 @@ def test_stage_b_warm_start_copies_tables_and_the_kept_columns_parameters():
     torch.testing.assert_close(new.outer_w, old.outer_w)
 
 
+def test_stage_b_with_the_mlp_starts_at_the_logit_without_it_and_gives_every_fields_beta_a_gradient():
+    """search.embed_mlp: the stage-B model with the re-train's MLP computes, before its first step, the logit of
+    the stage-B model without it (zero MLP output layer); β of field 3, which no kept column reads, then gets a
+    gradient from the MLP (without the MLP it gets none)."""
+    from aim.model.warm import embed_warm_start
+
+    searched = _trained_search_model()
+    kept = ((((0, 1), (2, 4)), (1, 2)),)
+    plain = AIM(AIMSpec(VOCAB, 4, False, kept, search_dims=True))
+    with_mlp = AIM(AIMSpec(VOCAB, 4, False, kept, search_dims=True, mlp=(8,), dropout=0.0))
+    for model in (plain, with_mlp):
+        embed_warm_start(model, searched)
+    with torch.no_grad():
+        with_mlp.dim_gate.load_state_dict(plain.dim_gate.state_dict())
+    x = torch.stack([torch.randint(0, v, (64,)) for v in VOCAB], 1)
+    out_plain, out_mlp = plain(x), with_mlp(x)
+    torch.testing.assert_close(out_mlp, out_plain, rtol=1e-5, atol=1e-5)
+    for model, out in ((plain, out_plain), (with_mlp, out_mlp)):
+        torch.nn.functional.binary_cross_entropy_with_logits(out, (x[:, 3] % 2).float()).backward()
+    assert not plain.dim_gate.beta.grad[3].any()
+    # the MLP's output layer is zero before the first step, so its gradient reaches β from the second step on
+    with torch.no_grad():
+        with_mlp.mlp.net[-1].weight.fill_(0.1)
+    with_mlp.zero_grad()
+    torch.nn.functional.binary_cross_entropy_with_logits(with_mlp(x), (x[:, 3] % 2).float()).backward()
+    assert with_mlp.dim_gate.beta.grad[3].abs().sum() > 0
+
+
 def _trained_search_model() -> AIM:
     """A search model (every column of 5 fields, 4 functions) with every parameter and BN statistic moved off its
     init, as after training."""

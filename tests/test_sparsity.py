@@ -147,6 +147,21 @@ def test_a_field_no_kept_column_reads_follows_what_the_head_reads(head, unused, 
     assert len(pos[2]) == dims_of_unused
 
 
+def test_with_the_mlp_in_stage_b_a_field_no_kept_column_reads_is_pruned_by_its_own_beta():
+    """search.embed_mlp: that field's β had gradient from the MLP, so EDS decides it like any other field."""
+    beta = np.array([[0.5, 0, 0, 0], [0, 0, 0, 0], [0, 0.3, 0, 0.2]])
+    embed = EmbedSearch(beta, FitResult(), {}, dual=np.ones((3, 4)))
+    blocks = [(((0, 1),), (0,))]
+    for head in ("embeddings", "summed"):
+        with_mlp = RunConfig(model=ModelConfig(embed_dim=4, head=head), search=SearchConfig(embed_mlp=True))
+        assert final_positions(with_mlp, embed, blocks)[2] == (1, 3)
+        keep = RunConfig(model=ModelConfig(embed_dim=4, head=head), search=SearchConfig(embed_mlp=True,
+                                                                                       eds_unused="keep"))
+        assert final_positions(keep, embed, blocks)[2] == (0, 1, 2, 3)  # an explicit keep still wins
+    no_mlp = RunConfig(model=ModelConfig(embed_dim=4, mlp=()), search=SearchConfig(embed_mlp=True))
+    assert final_positions(no_mlp, embed, blocks)[2] == (0, 1, 2, 3)  # no MLP to train: as without the option
+
+
 # --------------------------------------------------------------------------------- the default mode
 
 TINY = RunConfig(

@@ -104,6 +104,15 @@ def embed_warm_start(model: AIM, searched: AIM) -> None:
     model.linear.load_state_dict(searched.linear.state_dict())
     _copy_tables(model, searched)
     _copy_columns(model, searched, gates=False)
+    _zero_mlp_output(model)  # search.embed_mlp: the MLP adds to stage A's logit only what it learns
+
+
+def _zero_mlp_output(model: AIM) -> None:
+    if model.mlp is not None:
+        out = model.mlp.net[-1]
+        with torch.no_grad():
+            out.weight.zero_()
+            out.bias.zero_()
 
 
 def retrain_warm_start(model: AIM, searched: AIM) -> None:
@@ -115,8 +124,4 @@ def retrain_warm_start(model: AIM, searched: AIM) -> None:
     model.linear.load_state_dict(searched.linear.state_dict())
     _copy_tables(model, searched)
     _copy_columns(model, searched, gates=True)
-    if model.mlp is not None:
-        out = model.mlp.net[-1]
-        with torch.no_grad():
-            out.weight.zero_()
-            out.bias.zero_()
+    _zero_mlp_output(model)
