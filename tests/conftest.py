@@ -51,6 +51,20 @@ class CLIResult:
         return [line for line in self.out.splitlines() if line.strip()]
 
 
+def off_init(model):
+    """``model`` with every parameter drawn from U(-1, 1) and every BatchNorm's running statistics moved off their
+    init, as after training (fast paths that fold them must then still agree with the layers run as is)."""
+    import torch
+
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-1, 1)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.2, 3)
+    return model
+
+
 def cli_env() -> dict[str, str]:
     # One thread per subprocess: the tests run several at once on 2 cores.
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}

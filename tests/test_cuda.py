@@ -17,6 +17,7 @@ from aim.grda import GRDA
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, Dropout
 from aim.search import candidate_columns
 from aim.train import GateSchedule, Tensors, fit, predict
+from tests.conftest import TINY_ARGS, off_init
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
 
@@ -40,14 +41,7 @@ def _models() -> dict[str, torch.nn.Module]:
     for head in ("embeddings", "summed", "products"):
         models[f"re-train {head}"] = AIM(AIMSpec(VOCAB, 4, False, (kept,), positions=POSITIONS, mlp=(16, 8),
                                                  head=head))
-    for model in models.values():  # every parameter and BN statistic off its init, as after training
-        with torch.no_grad():
-            for p in model.parameters():
-                p.uniform_(-1, 1)
-            for m in model.modules():
-                if isinstance(m, torch.nn.BatchNorm1d):
-                    m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.2, 3)
-    return models
+    return {name: off_init(model) for name, model in models.items()}
 
 
 def _rows(n: int = 64) -> torch.Tensor:
@@ -123,8 +117,6 @@ def test_fit_on_cuda_trains_gates_and_tables_and_hands_the_model_back_on_the_cpu
 
 @pytest.mark.parametrize("mode", ["fixed strengths", "default (candidates in worker processes)"])
 def test_a_whole_run_on_cuda_completes_and_records_its_device(tmp_path, mode):
-    from tests.conftest import TINY_ARGS
-
     args = TINY_ARGS if mode == "fixed strengths" else [a for a in TINY_ARGS[:TINY_ARGS.index("--grda-c")]]
     proc = subprocess.run([sys.executable, "-m", "aim", "run", *args, "--device", "cuda", "--threads", "2",
                            "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
