@@ -315,6 +315,14 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
+# What a key that a stored config lacks meant when that config was written, where it differs from (or may come to
+# differ from) today's default: a run.json from before the key existed describes what its run did, not what the
+# defaults do now. Keys not listed take the dataclass default.
+ABSENT_MEANS: dict[tuple[str, str], Any] = {
+    ("SearchConfig", "embed_mlp"): False,  # added 2026-12-04, off; stage B had no MLP before
+}
+
+
 def _from_dict(cls: type, d: dict) -> Any:
     if not isinstance(d, dict):
         raise ConfigError(f"{cls.__name__}: expected an object, got {type(d).__name__}")
@@ -322,6 +330,7 @@ def _from_dict(cls: type, d: dict) -> Any:
     unknown = sorted(set(d) - set(known))
     if unknown:
         raise ConfigError(f"{cls.__name__}: unknown keys {unknown}; valid keys: {', '.join(known)}")
+    d = {**{k: v for (c, k), v in ABSENT_MEANS.items() if c == cls.__name__ and k not in d}, **d}
     kwargs = {}
     for name, value in d.items():
         f = known[name]
@@ -337,4 +346,9 @@ def _from_dict(cls: type, d: dict) -> Any:
             if not ok or isinstance(value, bool) != isinstance(default, bool):
                 raise ConfigError(f"{cls.__name__}.{name}: expected {type(default).__name__}, got {value!r}")
             kwargs[name] = type(default)(value)
+    for name, f in known.items():  # a whole section missing: its keys too read as ABSENT_MEANS says
+        if name not in kwargs and f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+            if dataclasses.is_dataclass(default):
+                kwargs[name] = _from_dict(type(default), {})
     return cls(**kwargs)

@@ -175,6 +175,18 @@ def test_from_json_fills_missing_keys_with_defaults():
     assert RunConfig.from_json({"model": {"embed_dim": 8}}) == RunConfig(model=ModelConfig(embed_dim=8))
 
 
+def test_a_key_a_stored_config_lacks_reads_as_what_it_meant_when_written_not_as_todays_default(monkeypatch):
+    from aim import config
+
+    assert RunConfig.from_json({"search": {}}).search.embed_mlp is False  # stage B had no MLP before the key
+    # A default that changes later does not change what an old run.json says its run did.
+    monkeypatch.setitem(config.ABSENT_MEANS, ("SearchConfig", "eds_unused"), "drop")
+    assert RunConfig.from_json({"search": {"grda_mu": 0.8}}).search.eds_unused == "drop"
+    assert RunConfig.from_json({"search": {"eds_unused": "keep"}}).search.eds_unused == "keep"  # stored wins
+    assert RunConfig.from_json({"search": {}}).search.grda_mu == SearchConfig().grda_mu  # unlisted: default
+    assert RunConfig.from_json({}).search.eds_unused == "drop"  # also when the whole section is missing
+
+
 def test_from_json_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError) as info:
         RunConfig.from_json({"variant": "fm", "colour": "red"})
