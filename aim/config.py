@@ -332,12 +332,15 @@ def _from_dict(cls: type, d: dict) -> Any:
         raise ConfigError(f"{cls.__name__}: unknown keys {unknown}; valid keys: {', '.join(known)}")
     d = {**{k: v for (c, k), v in ABSENT_MEANS.items() if c == cls.__name__ and k not in d}, **d}
     kwargs = {}
-    for name, value in d.items():
-        f = known[name]
+    for name, f in known.items():
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = _from_dict(type(default), value)
-        elif isinstance(default, tuple):
+        if dataclasses.is_dataclass(default):  # a section, parsed also when missing (ABSENT_MEANS applies inside)
+            kwargs[name] = _from_dict(type(default), d.get(name, {}))
+            continue
+        if name not in d:
+            continue
+        value = d[name]
+        if isinstance(default, tuple):
             if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
                 raise ConfigError(f"{cls.__name__}.{name}: expected a list of integers, got {value!r}")
             kwargs[name] = tuple(value)
@@ -346,9 +349,4 @@ def _from_dict(cls: type, d: dict) -> Any:
             if not ok or isinstance(value, bool) != isinstance(default, bool):
                 raise ConfigError(f"{cls.__name__}.{name}: expected {type(default).__name__}, got {value!r}")
             kwargs[name] = type(default)(value)
-    for name, f in known.items():  # a whole section missing: its keys too read as ABSENT_MEANS says
-        if name not in kwargs and f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-            if dataclasses.is_dataclass(default):
-                kwargs[name] = _from_dict(type(default), {})
     return cls(**kwargs)

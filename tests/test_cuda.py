@@ -27,21 +27,21 @@ FUNCS = ["inner", "vkernel", "skernel", "outer"]
 POSITIONS = ((0, 1), (2, 3), (1,), (0, 1, 2, 3), (1, 2))
 
 
-def _models() -> dict[str, torch.nn.Module]:
-    """Every network a run builds: the search models (FWE and SE), the re-train model with each head over pruned
-    tables, DeepFM and IPNN; MLPs without dropout so that a training step is deterministic."""
+def _model(name: str) -> torch.nn.Module:
+    """One network a run builds (``MODELS``): the search models (FWE and SE), the re-train model with each head over
+    pruned tables, DeepFM and IPNN; MLPs without dropout so that a training step is deterministic."""
     columns = candidate_columns(5, FUNCS)
     kept = (tuple(columns[0][c] for c in range(0, 40, 3)), tuple(columns[1][c] for c in range(0, 40, 3)))
-    models = {
-        "search FWE": AIM(AIMSpec(VOCAB, 4, False, (columns,))),
-        "search SE": AIM(AIMSpec(VOCAB, 4, True, (columns,))),
-        "DeepFM": FM(list(VOCAB), 4, 1e-2, mlp=(16, 8), dropout=0.0),
-        "IPNN": IPNN(list(VOCAB), 4, 1e-2, mlp=(16, 8), dropout=0.0),
+    if name.startswith("re-train "):
+        head = name.removeprefix("re-train ")
+        return off_init(AIM(AIMSpec(VOCAB, 4, False, (kept,), positions=POSITIONS, mlp=(16, 8), head=head)))
+    build = {
+        "search FWE": lambda: AIM(AIMSpec(VOCAB, 4, False, (columns,))),
+        "search SE": lambda: AIM(AIMSpec(VOCAB, 4, True, (columns,))),
+        "DeepFM": lambda: FM(list(VOCAB), 4, 1e-2, mlp=(16, 8), dropout=0.0),
+        "IPNN": lambda: IPNN(list(VOCAB), 4, 1e-2, mlp=(16, 8), dropout=0.0),
     }
-    for head in ("embeddings", "summed", "products"):
-        models[f"re-train {head}"] = AIM(AIMSpec(VOCAB, 4, False, (kept,), positions=POSITIONS, mlp=(16, 8),
-                                                 head=head))
-    return {name: off_init(model) for name, model in models.items()}
+    return off_init(build[name]())
 
 
 def _rows(n: int = 64) -> torch.Tensor:
@@ -52,7 +52,7 @@ def _rows(n: int = 64) -> torch.Tensor:
                                   "re-train summed", "re-train products"])
 def test_every_model_gives_the_same_logits_and_gradients_on_cuda_as_on_the_cpu(name):
     torch.manual_seed(0)
-    cpu = _models()[name]
+    cpu = _model(name)
     gpu = copy.deepcopy(cpu).cuda()
     x = _rows()
     for mode in ("train", "eval"):  # eval: the folded fast paths (MLP BN, gate totals, gathered tables)
