@@ -180,7 +180,8 @@ class SearchConfig:
     embed_mlp: bool = _help("stage B (EDS) also trains the re-train's MLP (model.mlp, head, dropout; its output "
                             "layer starts at zero), so that β of every field gets gradient from what the final "
                             "model reads, not only from the kept columns; fields no kept column reads are then "
-                            "pruned by their own β (eds_unused auto)", default=False)
+                            "pruned by their own β (eds_unused auto); off by default: over 5 seeds it gained on "
+                            "synthetic data with noise fields, lost on Frappe (docs/results.md)", default=False)
     eds_floor: int = _help("EDS keeps at least this many dimensions of a field that a kept column reads (the "
                            "ones of largest GRDA dual |v|); 0 = as the paper, a field can lose every dimension "
                            "and with it every interaction", default=1)

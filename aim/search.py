@@ -441,6 +441,18 @@ def keep_unused_fields(positions: Sequence[Sequence[int]], blocks: Sequence[Colu
     return tuple(tuple(p) if i in used else tuple(range(dim)) for i, p in enumerate(positions))
 
 
+def eds_floor_parameters(spec: AIMSpec, floor: int = 1) -> int:
+    """Parameters of the re-train model ``spec`` describes if EDS had kept only its floor: the first ``floor``
+    dimensions of every field a kept column reads (at least one, or the column would go) and none of any other
+    field. The MLP's hidden layers, the columns' kernels and the BN layers do not shrink with EDS, so no EDS
+    result is smaller, and ``parameters without EDS / eds_floor_parameters(spec)`` is the most EDS can save on
+    that architecture (``tools/eds_ceiling.py``)."""
+    used = used_fields(spec.blocks)
+    keep = tuple(range(min(max(floor, 1), spec.dim)))
+    positions = tuple(keep if i in used else () for i in range(len(spec.vocab_sizes)))
+    return count_parameters(AIM(dataclasses.replace(spec, positions=positions)))["total"]
+
+
 def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> Columns:
     """Columns whose fields all keep at least one embedding dimension (a field with d_i = 0 interacts with none)."""
     fields, funcs = columns

@@ -13,9 +13,10 @@ import torch
 
 from aim.config import ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
 from aim.grda import GRDA
+from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.pipeline import execute
 from aim.runs import load_run
-from aim.search import EmbedSearch, apply_eds_floor, final_positions, refinements
+from aim.search import EmbedSearch, apply_eds_floor, eds_floor_parameters, final_positions, refinements
 from aim.sparsity import (
     auc_standard_error,
     c_for_crossing,
@@ -134,6 +135,28 @@ def test_a_field_read_by_a_kept_column_never_leaves_eds_with_zero_dimensions():
     assert apply_eds_floor(positions, dual, blocks, 1) == ((1,), (2,), (3,), ())
     assert apply_eds_floor(positions, dual, blocks, 2) == ((1, 2), (2, 3), (0, 3), ())
     assert apply_eds_floor(positions, dual, blocks, 0) == positions
+
+
+@pytest.mark.parametrize("head", ["embeddings", "products"])
+def test_no_eds_result_is_smaller_than_the_eds_floor(head):
+    """eds_floor_parameters (tools/eds_ceiling.py's bound) is the size at one dimension of each read field and
+    nothing else, and every positions choice that respects the floor has at least that many parameters."""
+    vocab, dim = [7, 30, 5, 12, 9], 4
+    blocks = ((((0, 1), (0, 2), (1, 2)), (0, 1, 3)),)  # fields 3 and 4 are read by no kept column
+    spec = AIMSpec(vocab, dim, False, blocks, positions=tuple((0, 1, 2, 3) for _ in vocab), mlp=(16, 8), head=head)
+    floor = eds_floor_parameters(spec)
+    by_hand = AIM(dataclasses.replace(spec, positions=((0,), (0,), (0,), (), ())))
+    assert floor == count_parameters(by_hand)["total"]
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        positions = []
+        for i in range(len(vocab)):
+            low = 1 if i <= 2 else 0
+            k = int(rng.integers(low, dim + 1))
+            positions.append(tuple(sorted(rng.choice(dim, size=k, replace=False).tolist())))
+        size = count_parameters(AIM(dataclasses.replace(spec, positions=tuple(positions))))["total"]
+        assert size >= floor
+    assert eds_floor_parameters(spec, floor=2) > floor
 
 
 @pytest.mark.parametrize("head, unused, dims_of_unused", [("embeddings", "auto", 4), ("products", "auto", 0),
