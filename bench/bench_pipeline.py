@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench_pipeline.py --repeats 3               # medians of 3 interleaved rounds
     .venv/bin/python bench/bench_pipeline.py --data avazu-like --rows 1000000
     python3 bench/bench_pipeline.py --device cuda                      # both runs with --device cuda
+    .venv/bin/python bench/bench_pipeline.py --keep runs/pipeline      # keep the run folders (their selections)
 
 Each run is the README's own command line (``python -m aim run``, the shipped defaults, one seed) in its own
 process, timed from start to exit, so data loading and encoding, every search candidate, EDS and the re-train
@@ -22,6 +23,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,6 +93,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the run's own)")
     ap.add_argument("--device", default="cpu", help="each run's --device: cpu, cuda or cuda:N")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="copy every run folder here (default: they go with the temporary folder)")
     args = ap.parse_args()
     rows = args.rows or (1_000_000 if args.data == "avazu-like" else 0)
     extra = [*data_args(args.data, rows, args.seed), "--device", args.device]
@@ -106,6 +110,8 @@ def main() -> None:
             for name in order:
                 res = timed_run([*models[name], *extra, "--seed", str(args.seed)], Path(tmp), args.threads)
                 results[name].append(res)
+                if args.keep:
+                    shutil.copytree(res["folder"], args.keep / Path(res["folder"]).name)
                 print(f"round {r + 1} {name}: {res['wall']:.1f} s, test AUC {res['auc']:.4f}", flush=True)
     print("\n| model | wall s (median) | stage seconds (last round) | candidates per stage | threads | test AUC |")
     print("|---|---|---|---|---|---|")

@@ -5,6 +5,7 @@ One command from the repository root (sets up ``bench/peers/.venv`` on first use
     .venv/bin/python bench/peers/run.py                                  # 1,000,000 rows, 3 interleaved rounds
     .venv/bin/python bench/peers/run.py --rows 200000 --repeats 1        # quicker
     .venv/bin/python bench/peers/run.py --models deepfm --impls torchfm,ours
+    .venv/bin/python bench/peers/run.py --models deepfm,aim-retrain --aim-spec RUN   # the AIM model RUN selected
 
 Setup: a virtual environment at ``bench/peers/.venv`` (git-ignored) on the interpreter of this repository's venv,
 with a ``.pth`` file that puts ``.venv``'s site-packages on its path, so the peers run on the very same CPU torch,
@@ -115,6 +116,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per run")
     ap.add_argument("--infer-passes", type=int, default=3, help="timed inference passes per run (median kept)")
+    ap.add_argument("--aim-spec", type=Path, default=None,
+                    help="aim-retrain times the model this run folder selected (e.g. bench_pipeline.py --keep's "
+                         "aim run on the same rows), not the synthetic 20%%-of-pairs spec")
     ap.add_argument("--infer-only", action="store_true",
                     help="skip training: inference samples/s of the untrained models only (quick; AUC meaningless)")
     args = ap.parse_args()
@@ -137,6 +141,8 @@ def main() -> None:
                    "--embedding-optimizer", opt, "--infer-passes", str(args.infer_passes)]
             if args.infer_only:
                 cmd.append("--skip-train")
+            if args.aim_spec and model == "aim-retrain":
+                cmd += ["--aim-spec", str(args.aim_spec.resolve())]
             try:
                 run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, cwd=ROOT)
             except subprocess.TimeoutExpired:

@@ -186,7 +186,7 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
         net = AIM(search_spec(m, vocab))
         gates = GateSchedule(net.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay)
     elif model == "aim-retrain":
-        net = AIM(retrain_spec(m, args.seed, vocab=vocab))
+        net = AIM(selected_spec(args.aim_spec, len(vocab)) if args.aim_spec else retrain_spec(m, args.seed, vocab=vocab))
     elif model == "ipnn":
         net = IPNN(vocab, D, m.init_std, mlp=MLP, dropout=DROPOUT)
     else:
@@ -203,6 +203,22 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
     return net, train_s, *timed_inference(lambda: predict(net, Xt, args.infer_batch), args)
 
 
+def selected_spec(run: Path, n_fields: int):
+    """The re-train architecture a pipeline run selected (its run.json ``model.spec``: kept columns, functions, EDS
+    sizes, MLP) for ``--aim-spec``: the benchmark then times the model a user gets on these rows."""
+    from aim.model.nets import AIMSpec
+
+    path = run / "run.json" if run.is_dir() else run
+    try:
+        model = json.loads(path.read_text())["model"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"--aim-spec {path}: not a readable run.json with a model ({exc})") from exc
+    if model.get("kind") != "aim" or len(model["spec"]["vocab_sizes"]) != n_fields:
+        raise SystemExit(f"--aim-spec {path}: expected an AIM model over {n_fields} fields, got "
+                         f"{model.get('kind')} over {len(model.get('spec', {}).get('vocab_sizes', []))}")
+    return AIMSpec.from_json(model["spec"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--impl", required=True, choices=[*PEERS, "deepctr-fit", "ours"])
@@ -216,11 +232,17 @@ def main() -> None:
     ap.add_argument("--infer-passes", type=int, default=3, help="timed inference passes (median reported)")
     ap.add_argument("--skip-train", action="store_true",
                     help="time inference only, on the untrained model (its AUC means nothing)")
+    ap.add_argument("--aim-spec", type=Path, default=None,
+                    help="aim-retrain: the architecture of this run folder (what the pipeline selected on these "
+                         "rows) instead of the synthetic bench_train.retrain_spec")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     with np.load(args.data) as z:
         X, y, vocab = z["X"], z["y"], z["vocab"].tolist()
+    if args.aim_spec and args.model == "aim-retrain":
+        # the run's vocabularies come from its own encoding of these rows (rare ids may share one slot)
+        X = X % np.asarray(selected_spec(args.aim_spec, len(vocab)).vocab_sizes, dtype=X.dtype)
     n_train = int(0.9 * len(y))
     parts = (vocab, X[:n_train], y[:n_train], X[n_train:])
     if args.impl == "ours":
