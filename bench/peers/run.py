@@ -190,9 +190,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     path = OUT / f"results_{args.rows}_{stamp}.json"
-    path.write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-                                "runs": [dict(r) for runs in results.values() for r in runs]},
-                               indent=1))
+    path.write_text(json.dumps({"args": vars(args), "runs": [dict(r) for runs in results.values() for r in runs]},
+                               indent=1, default=str))  # default: the Path of --aim-spec
     print(f"all runs: {path.relative_to(ROOT)}")
 
 

@@ -186,7 +186,7 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
         net = AIM(search_spec(m, vocab))
         gates = GateSchedule(net.gate_parameters(), s.grda_lr, s.grda_c, s.grda_mu, s.grda_lr_decay)
     elif model == "aim-retrain":
-        net = AIM(selected_spec(args.aim_spec, len(vocab)) if args.aim_spec else retrain_spec(m, args.seed, vocab=vocab))
+        net = AIM(args.selected or retrain_spec(m, args.seed, vocab=vocab))
     elif model == "ipnn":
         net = IPNN(vocab, D, m.init_std, mlp=MLP, dropout=DROPOUT)
     else:
@@ -206,16 +206,18 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
 def selected_spec(run: Path, n_fields: int):
     """The re-train architecture a pipeline run selected (its run.json ``model.spec``: kept columns, functions, EDS
     sizes, MLP) for ``--aim-spec``: the benchmark then times the model a user gets on these rows."""
+    from aim.errors import RunFormatError
     from aim.model.nets import AIMSpec
+    from aim.runs import load_run
 
-    path = run / "run.json" if run.is_dir() else run
     try:
-        model = json.loads(path.read_text())["model"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise SystemExit(f"--aim-spec {path}: not a readable run.json with a model ({exc})") from exc
-    if model.get("kind") != "aim" or len(model["spec"]["vocab_sizes"]) != n_fields:
-        raise SystemExit(f"--aim-spec {path}: expected an AIM model over {n_fields} fields, got "
-                         f"{model.get('kind')} over {len(model.get('spec', {}).get('vocab_sizes', []))}")
+        model = load_run(run, lazy=True).meta.get("model") or {}
+    except RunFormatError as exc:
+        raise SystemExit(f"--aim-spec: {exc}") from exc
+    fields = len(model.get("spec", {}).get("vocab_sizes", []))
+    if model.get("kind") != "aim" or fields != n_fields:
+        raise SystemExit(f"--aim-spec {run}: expected an AIM model over {n_fields} fields, got "
+                         f"{model.get('kind')} over {fields}")
     return AIMSpec.from_json(model["spec"])
 
 
@@ -240,9 +242,10 @@ def main() -> None:
     torch.manual_seed(args.seed)
     with np.load(args.data) as z:
         X, y, vocab = z["X"], z["y"], z["vocab"].tolist()
-    if args.aim_spec and args.model == "aim-retrain":
+    args.selected = selected_spec(args.aim_spec, len(vocab)) if args.aim_spec and args.model == "aim-retrain" else None
+    if args.selected:
         # the run's vocabularies come from its own encoding of these rows (rare ids may share one slot)
-        X = X % np.asarray(selected_spec(args.aim_spec, len(vocab)).vocab_sizes, dtype=X.dtype)
+        X = X % np.asarray(args.selected.vocab_sizes, dtype=X.dtype)
     n_train = int(0.9 * len(y))
     parts = (vocab, X[:n_train], y[:n_train], X[n_train:])
     if args.impl == "ours":
