@@ -22,6 +22,7 @@ RETRAIN_DIMS = ("parent", "full")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
+PRECISIONS = ("fp32", "bf16")
 EDS_UNUSED = ("drop", "keep", "auto")
 RETRAIN_STARTS = ("choose", "scratch", "search")
 HEADS = ("embeddings", "summed", "products")
@@ -245,6 +246,10 @@ class TrainConfig:
                                      default="adam")
     device: str = _help("where models train: cpu, cuda (under torchrun: each process on cuda:LOCAL_RANK) or "
                         "cuda:N; embedding tables, gates and optimiser states all live there", default="cpu")
+    precision: str = _help("arithmetic of the forward passes: fp32, or bf16 (mixed precision: matrix products in "
+                           "bfloat16 under torch.autocast, weights, optimiser states and the loss in fp32; several "
+                           "times faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, slower where bfloat16 "
+                           "is emulated)", default="fp32")
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -260,6 +265,7 @@ class TrainConfig:
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)
+        _choice("precision", self.precision, PRECISIONS)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import torch
 
 import aim
 from aim import distributed
-from aim.config import FUNCTIONS, RETRAIN, TRANSFER_VARIANTS, RunConfig
+from aim.config import FUNCTIONS, RETRAIN, TRANSFER_VARIANTS, RunConfig, TrainConfig
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
 from aim.model.nets import AIM, FM, IPNN, AIMSpec
@@ -493,7 +493,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         "stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
         "gates_total", "grda_lr"]))
     writer.weights(final.model.state_dict())
-    writer.update(model=final.spec, stages=stages, timings=timings(final, tensors, cfg.train.eval_batch_size),
+    writer.update(model=final.spec, stages=stages, timings=timings(final, tensors, cfg.train),
                   **summarise(data, searches, final, positions, chosen))
     writer.progress(stage="done", epoch=None, valid_auc=final.metrics["valid"]["auc"])
     writer.finish("complete")
@@ -560,10 +560,11 @@ def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, gene
     return results
 
 
-def timings(final: Trained, data: SplitTensors, batch: int) -> dict:
+def timings(final: Trained, data: SplitTensors, train: TrainConfig) -> dict:
     """Training seconds per epoch of the final model and inference seconds per 100,000 rows (same for all
-    variants: ``predict`` in inference mode on the test split, best of 3)."""
-    best = min(_timed(lambda: predict(final.model, data.test.X, batch)) for _ in range(3))
+    variants: ``predict`` in inference mode on the test split in the run's precision, best of 3)."""
+    batch = train.eval_batch_size
+    best = min(_timed(lambda: predict(final.model, data.test.X, batch, train.precision)) for _ in range(3))
     epochs = [row["seconds"] for row in final.fit.history]
     return {"train_epoch_seconds": float(np.mean(epochs)), "infer_seconds_per_100k": best / len(data.test.y) * 1e5}
 

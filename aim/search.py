@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from aim import distributed
-from aim.config import FUNCTIONS, RAW_HEADS, RunConfig
+from aim.config import FUNCTIONS, RAW_HEADS, RunConfig, TrainConfig
 from aim.distributed import resolve_device
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
@@ -114,10 +114,10 @@ def _spec(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
                    init_std=m.init_std, alpha_init=m.alpha_init, bn_eps=m.bn_eps, bn_momentum=m.bn_momentum, **kw)
 
 
-def _all_metrics(model: torch.nn.Module, data: SplitTensors, batch: int, device: str = "cpu",
-                 ) -> dict[str, dict[str, float]]:
-    with on_device(model, resolve_device(device)):
-        return {name: evaluate(model, getattr(data, name), batch) for name in ("valid", "test")}
+def _all_metrics(model: torch.nn.Module, data: SplitTensors, train: TrainConfig) -> dict[str, dict[str, float]]:
+    with on_device(model, resolve_device(train.device)):
+        return {name: evaluate(model, getattr(data, name), train.eval_batch_size, train.precision)
+                for name in ("valid", "test")}
 
 
 def candidate_pool(fields: Sequence[tuple[int, ...]], alpha: np.ndarray, n_fields: int, k: int) -> list[tuple[int, ...]]:
@@ -337,9 +337,9 @@ def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
-                 on_progress=on_progress, device=t.device)
+                 on_progress=on_progress, device=t.device, precision=t.precision)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
-    return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t.eval_batch_size, t.device))
+    return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t))
 
 
 def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
@@ -391,10 +391,10 @@ def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Col
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, on_progress=on_progress,
-                 device=t.device)
+                 device=t.device, precision=t.precision)
     beta = model.dim_gate.beta.detach().numpy().copy()
     dual = result.duals.reshape(beta.shape) if result.duals is not None else None
-    return EmbedSearch(beta, result, _all_metrics(model, data, t.eval_batch_size, t.device), dual)
+    return EmbedSearch(beta, result, _all_metrics(model, data, t), dual)
 
 
 def used_fields(blocks: Sequence[Columns]) -> set[int]:
@@ -515,10 +515,11 @@ def _fit_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, d
     result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
                  eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
                  plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
-                 on_epoch=on_epoch, on_progress=on_progress, device=t.device, start_is_candidate=warm)
+                 on_epoch=on_epoch, on_progress=on_progress, device=t.device, precision=t.precision,
+                 start_is_candidate=warm)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
-    return Trained(model, spec, result, _all_metrics(model, data, t.eval_batch_size, t.device), params, before,
+    return Trained(model, spec, result, _all_metrics(model, data, t), params, before,
                    embed_l2=l2, start=start)
 
 

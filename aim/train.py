@@ -10,6 +10,7 @@ Speed (bench/README.md): Adam is the fused kernel (one pass over all rows of the
 ``foreach`` passes; same update); ``embedding_optimizer="lazy_adam"`` gives the tables sparse row gradients and
 ``torch.optim.SparseAdam``, which only touches the rows of the batch (lazy Adam: a different optimiser, not a
 faster form of the same one). The loss is summed on the device; the host reads it once per 50 steps.
+``precision="bf16"`` runs forward passes under ``torch.autocast`` (mixed precision, see ``autocast``).
 """
 
 from __future__ import annotations
@@ -132,26 +133,41 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"auc": auc, "logloss": float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))}
 
 
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    """The arithmetic of a forward pass (``train.precision``): ``fp32`` as is; ``bf16`` under ``torch.autocast``,
+    which runs the matrix products (the MLP's layers, the Gram matrices of the interactions) in bfloat16 with
+    float32 accumulation and keeps everything else in float32: the weights, their gradients and optimiser states
+    (no loss scaling is needed: bfloat16 has float32's exponent range). The caller casts the logits back to float32
+    before the loss or the sigmoid."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision != "bf16":
+        raise ConfigError(f"precision={precision!r} is not valid; choose fp32 or bf16")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
 @torch.inference_mode()
-def predict(model: nn.Module, X: torch.Tensor, batch_size: int) -> np.ndarray:
-    """Probabilities (N,) in eval mode with large batches, computed on the model's device."""
+def predict(model: nn.Module, X: torch.Tensor, batch_size: int, precision: str = "fp32") -> np.ndarray:
+    """Probabilities (N,) in eval mode with large batches, computed on the model's device in ``precision``."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     # contiguous(): rows of a mapped (column-major) split are strided; in memory this is a no-op.
-    out = [torch.sigmoid(model(X[i : i + batch_size].contiguous().to(device))).cpu()
-           for i in range(0, len(X), batch_size)]
+    with autocast(precision, device):
+        out = [torch.sigmoid(model(X[i : i + batch_size].contiguous().to(device)).float()).cpu()
+               for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
-def evaluate(model: nn.Module, data: Tensors, batch_size: int) -> dict[str, float]:
+def evaluate(model: nn.Module, data: Tensors, batch_size: int, precision: str = "fp32") -> dict[str, float]:
     """Metrics of ``model`` on ``data``. With several processes (aim.distributed) each rank predicts its share
     of the rows and every rank gets all predictions, hence the same metrics."""
     if distributed.world() == 1:
-        return metrics(data.y.numpy(), predict(model, data.X, batch_size))
+        return metrics(data.y.numpy(), predict(model, data.X, batch_size, precision))
     rows = distributed.share(len(data.y))
-    return metrics(data.y.numpy(), distributed.gather_rows(predict(model, data.X[rows], batch_size), len(data.y)))
+    p = predict(model, data.X[rows], batch_size, precision)
+    return metrics(data.y.numpy(), distributed.gather_rows(p, len(data.y)))
 
 
 @contextlib.contextmanager
@@ -248,6 +264,7 @@ def fit(
     progress_every: float = 10.0,
     device: str = "cpu",
     start_is_candidate: bool = False,
+    precision: str = "fp32",
 ) -> FitResult:
     """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
     weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
@@ -259,7 +276,8 @@ def fit(
     ``start_is_candidate`` (with ``patience``): the model as given is epoch 0 of early stopping, so a warm
     start that no epoch improves on validation is returned as it was (``best_epoch`` 0).
     ``device``: where the model trains (``train.device``); it is back on the CPU when ``fit`` returns. Under
-    torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch."""
+    torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch.
+    ``precision``: the arithmetic of the forward passes, training and validation (``autocast``)."""
     if distributed.world() > 1 and embedding_optimizer == "lazy_adam":
         raise ConfigError("embedding_optimizer=lazy_adam is not supported with several processes (DDP would "
                           "all-reduce sparse gradients); use adam")
@@ -274,7 +292,7 @@ def fit(
                             eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
                             plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch,
                             on_epoch=on_epoch, on_progress=on_progress, progress_every=progress_every,
-                            device=dev, start_is_candidate=start_is_candidate)
+                            device=dev, start_is_candidate=start_is_candidate, precision=precision)
         finally:
             set_sparse(model, False)
 
@@ -283,7 +301,8 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
          stage: str, epochs: int, batch_size: int, eval_batch_size: int, generator: torch.Generator,
          gates: GateSchedule | None, patience: int | None, plateau_factor: float, snapshots_per_epoch: int,
          on_epoch: Callable[[dict], None] | None, on_progress: Callable[[dict], None] | None,
-         progress_every: float, device: torch.device, start_is_candidate: bool = False) -> FitResult:
+         progress_every: float, device: torch.device, start_is_candidate: bool = False,
+         precision: str = "fp32") -> FitResult:
     """``net`` runs the training step (``model``, or ``model`` wrapped by DDP); ``model`` evaluates."""
     grda = GRDA(gates.params, lr=gates.lr, c=gates.c, mu=gates.mu) if gates else None
     loss_fn = nn.BCEWithLogitsLoss()
@@ -297,7 +316,7 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
     if grda is not None and snap_every:
         result.snapshots.append((0, 0, _gate_vector(gates.params)))
     if start_is_candidate and patience is not None:
-        result.start_auc = best_auc = evaluate(model, valid, eval_batch_size)["auc"]
+        result.start_auc = best_auc = evaluate(model, valid, eval_batch_size, precision)["auc"]
         best_state, result.best_epoch = copy.deepcopy(model.state_dict()), 0
     model.train()
     for epoch in range(1, epochs + 1):
@@ -306,10 +325,13 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
         for b, (xb, yb) in enumerate(train.batches(batch_size, generator, rank, world)):
             xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
             rows = min(batch_size, n - b * batch_size)  # of the whole (global) batch
+            with autocast(precision, device):
+                logits = net(xb)
+            logits = logits.float()
             if world == 1:
-                loss = loss_fn(net(xb), yb)
+                loss = loss_fn(logits, yb)
             else:  # this rank's part of the global mean, times world: DDP's average is then the global gradient
-                loss = F.binary_cross_entropy_with_logits(net(xb), yb, reduction="sum") * (world / rows)
+                loss = F.binary_cross_entropy_with_logits(logits, yb, reduction="sum") * (world / rows)
             for opt in adams:
                 opt.zero_grad(set_to_none=True)
             if grda is not None:
@@ -341,7 +363,7 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
         seconds = time.perf_counter() - start
         row = {"stage": stage, "epoch": epoch, "step": global_step, "train_loss": train_loss, "seconds": seconds,
                "lr": adams[0].param_groups[0]["lr"]}
-        row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size).items()})
+        row.update({f"valid_{k}": v for k, v in evaluate(model, valid, eval_batch_size, precision).items()})
         if grda is not None:
             g = _gate_vector(gates.params)
             distributed.check_identical(g, f"{stage}: gates after epoch {epoch}")

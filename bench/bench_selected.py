@@ -7,6 +7,7 @@
     PYTHONPATH=. .venv/bin/python bench/bench_selected.py cached_runs/synthetic__aim__seed0__20261204T092209 \
         --threads 1 --profile-steps 30                                              # + torch.profiler top ops
     python3 bench/bench_selected.py --device cuda                                   # on a GPU (train.device)
+    PYTHONPATH=. .venv/bin/python bench/bench_selected.py --precision fp32,bf16     # + mixed precision (train.precision)
 
 ``bench_train.py`` times a made-up re-train architecture on Avazu-like data (20 % of the pairs, random EDS sizes:
 44M parameters, more than any run keeps). This script times the architecture each run's own pipeline chose:
@@ -18,7 +19,9 @@ Training is ``aim.train.fit``'s inner step with the run's batch size and embeddi
 (``bench_train.Bench``; with ``--device cuda`` the models live on the GPU and each batch is copied there per
 step, as ``fit`` does); inference is ``aim.train.predict`` with the run's evaluation batch. The models are
 measured interleaved (A train, A infer, B train, ...) ``--repeats`` times; the table shows medians and the ratio
-to DeepFM (issue 16's target for the AIM re-train model: >= 1 for train and for inference).
+to DeepFM (issue 16's target for the AIM re-train model: >= 1 for train and for inference). ``--precision
+fp32,bf16`` adds DeepFM and the selected AIM model under ``train.precision bf16`` (mixed precision), each compared
+with DeepFM in the same precision, and the bf16 DeepFM also with the fp32 one.
 """
 
 from __future__ import annotations
@@ -77,14 +80,18 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
     X_infer = X[: args.infer_rows]
     torch.manual_seed(args.seed)
 
-    def bench(name, model):  # our optimisers for the run's settings, on --device
-        return build(name, model, lr, opt, device=args.device)
+    def bench(name, model, precision="fp32"):  # our optimisers for the run's settings, on --device
+        return build(name, model, lr, opt, device=args.device, precision=precision)
 
     benches = [
         bench("DeepFM", FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
         bench("IPNN", IPNN(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
         bench("AIM re-train (selected)", AIM(spec)),
     ]
+    for prec in [p for p in args.precision.split(",") if p != "fp32"]:
+        benches += [bench(f"DeepFM [{prec}]", FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout),
+                          prec),
+                    bench(f"AIM re-train (selected) [{prec}]", AIM(spec), prec)]
     if old is not None:  # the same two models as of --baseline-ref (before / after in one process)
         ref = args.baseline_ref
         benches += [bench(f"DeepFM @{ref}", old.FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
@@ -101,12 +108,12 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
           f"batch {batch}, embedding optimizer {opt}")
     for b in benches:
         b.train_steps(X, y, args.warmup, batch)
-        predict(b.model, X_infer[:eval_batch], eval_batch)
+        predict(b.model, X_infer[:eval_batch], eval_batch, b.precision)
     for _ in range(args.repeats):
         for b in benches:
             b.train_rates.append(args.steps * batch / b.train_steps(X, y, args.steps, batch))
             start = time.perf_counter()
-            predict(b.model, X_infer, eval_batch)
+            predict(b.model, X_infer, eval_batch, b.precision)
             b.infer_rates.append(len(X_infer) / (time.perf_counter() - start))
     if args.profile_steps:  # after the timed rounds: where a training step and a prediction pass spend their time
         from torch import profiler
@@ -114,17 +121,18 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
         for b in benches:
             profile(b, X, y, args.profile_steps, batch, args.profile_top)
             with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:
-                predict(b.model, X_infer, eval_batch)
+                predict(b.model, X_infer, eval_batch, b.precision)
             print(f"\n== torch.profiler: {b.name}, inference of {len(X_infer):,} rows, top {args.profile_top} ==")
             print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile_top))
     med = {b.name: (statistics.median(b.train_rates), statistics.median(b.infer_rates)) for b in benches}
-    base = med["DeepFM"]
-    print("| model | params | train samples/s | infer samples/s | vs DeepFM (train / infer) |")
-    print("|---|---|---|---|---|")
+    print("| model | params | train samples/s | infer samples/s | vs DeepFM in its precision (train / infer) | "
+          "vs fp32 DeepFM |")
+    print("|---|---|---|---|---|---|")
     for b in benches:
         tr, inf = med[b.name]
+        base, fp32 = med["DeepFM" if b.precision == "fp32" else f"DeepFM [{b.precision}]"], med["DeepFM"]
         print(f"| {b.name} | {count_parameters(b.model)['total']:,} | {tr:,.0f} | {inf:,.0f} | "
-              f"{tr / base[0]:.2f}x / {inf / base[1]:.2f}x |")
+              f"{tr / base[0]:.2f}x / {inf / base[1]:.2f}x | {tr / fp32[0]:.2f}x / {inf / fp32[1]:.2f}x |")
 
 
 def main() -> None:
@@ -143,6 +151,8 @@ def main() -> None:
                     "inference pass of each model (torch.profiler)")
     ap.add_argument("--profile-top", type=int, default=8)
     ap.add_argument("--baseline-ref", default="", help="also time DeepFM and the selected AIM as of this git commit")
+    ap.add_argument("--precision", default="fp32", help="train.precision values: fp32,bf16 adds DeepFM and the "
+                    "selected AIM in mixed precision")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -52,7 +52,7 @@ from aim.model.embeddings import set_sparse  # noqa: E402
 from aim.model.interactions import sort_columns  # noqa: E402
 from aim.model.nets import FM, AIMSpec, all_pairs, count_parameters  # noqa: E402
 from aim.search import candidate_columns  # noqa: E402
-from aim.train import optimizers, predict  # noqa: E402
+from aim.train import autocast, optimizers, predict  # noqa: E402
 
 # Avazu cardinalities (day, hour, weekday, C1, banner_pos, site_*, app_*, device_*, C14..C21), capped at 500k.
 VOCAB = [10, 24, 7, 7, 7, 4737, 7745, 26, 8552, 559, 36, 500_000, 500_000, 8251, 5, 4, 2626, 8, 9, 435, 4, 68, 172, 60]
@@ -120,6 +120,7 @@ class Bench:
     infer_rates: list[float] = field(default_factory=list)
     last_loss: float = float("nan")
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"  # train.precision of the forward pass (aim.train.autocast)
 
     def train_steps(self, X: torch.Tensor, y: torch.Tensor, steps: int, batch: int) -> float:
         """``steps`` steps of aim.train.fit's inner loop; returns seconds."""
@@ -133,7 +134,9 @@ class Bench:
             xb, yb = X[self.cursor : self.cursor + batch], y[self.cursor : self.cursor + batch]
             xb, yb = xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)  # as fit does
             self.cursor += batch
-            loss = self.loss_fn(model(xb), yb)
+            with autocast(self.precision, self.device):
+                logits = model(xb)
+            loss = self.loss_fn(logits.float(), yb)
             for opt in self.adams:
                 opt.zero_grad(set_to_none=True)
             if self.grda is not None:
@@ -154,9 +157,10 @@ class Bench:
 
 
 def build(name: str, model: nn.Module, lr: float, embedding_optimizer: str, gate_params: list[nn.Parameter] = (),
-          s: SearchConfig | None = None, baseline: bool = False, device: str = "cpu") -> Bench:
+          s: SearchConfig | None = None, baseline: bool = False, device: str = "cpu", precision: str = "fp32") -> Bench:
     """Our optimisers (``aim.train.optimizers``); ``baseline``: one ``Adam(foreach=True)``, as fit had before.
-    ``device``: where the model, its optimiser states and each batch live (fit's ``train.device``)."""
+    ``device``: where the model, its optimiser states and each batch live (fit's ``train.device``);
+    ``precision``: fit's ``train.precision``."""
     model.to(device)
     if baseline:
         gate_ids = {id(p) for p in gate_params}
@@ -165,7 +169,7 @@ def build(name: str, model: nn.Module, lr: float, embedding_optimizer: str, gate
         adams = optimizers(model, lr, list(gate_params), embedding_optimizer)
         set_sparse(model, embedding_optimizer == "lazy_adam")
     grda = GRDA(gate_params, lr=s.grda_lr, c=s.grda_c, mu=s.grda_mu) if gate_params else None
-    return Bench(name, model, adams, grda, device=torch.device(device))
+    return Bench(name, model, adams, grda, device=torch.device(device), precision=precision)
 
 
 def baseline_nets(ref: str):

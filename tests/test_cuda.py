@@ -70,6 +70,22 @@ def test_every_model_gives_the_same_logits_and_gradients_on_cuda_as_on_the_cpu(n
         torch.testing.assert_close(b_gpu.cpu(), b_cpu, rtol=1e-4, atol=1e-5, msg=f"{name}: buffer {bname}")
 
 
+@pytest.mark.parametrize("name", ["search FWE", "DeepFM", "re-train embeddings", "re-train products"])
+def test_bf16_on_cuda_predicts_the_cpu_float32_probabilities_within_bfloat16_rounding(name):
+    """``train.precision bf16`` on a GPU (autocast there: bfloat16 tensor-core products); the models are scaled
+    down so that their logits stay where rounding shows in a probability (tests/test_precision.py on the CPU)."""
+    torch.manual_seed(0)
+    cpu = _model(name)
+    with torch.no_grad():
+        for p in cpu.parameters():
+            p.mul_(0.3)
+    gpu = copy.deepcopy(cpu).cuda()
+    x = _rows(512)
+    p32, p16 = predict(cpu, x, 128), predict(gpu, x, 128, "bf16")
+    diff = abs(p16 - p32)
+    assert diff.max() < 0.03 and diff.mean() < 0.006, (diff.max(), diff.mean())
+
+
 def test_grda_steps_on_cuda_equal_the_cpu_steps():
     torch.manual_seed(0)
     p_cpu = torch.nn.Parameter(torch.full((50,), 0.6))

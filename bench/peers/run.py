@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--impls", default="fuxictr,deepctr,deepctr-fit,torchfm,ours")
     ap.add_argument("--models", default=",".join(OUR_MODELS))
     ap.add_argument("--ours-optimizers", default="adam,lazy_adam", help="train.embedding_optimizer values for ours")
+    ap.add_argument("--ours-precisions", default="fp32",
+                    help="train.precision values for ours (fp32,bf16 adds mixed-precision runs; the peers run fp32)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per run")
@@ -125,20 +127,21 @@ def main() -> None:
     models = args.models.split(",")
     impls = setup(args.impls.split(","))
     data = data_file(args.rows, args.seed)
-    entries = [(impl, model, "adam") for model in PEER_MODELS if model in models for impl in impls if impl != "ours"]
+    entries = [(impl, model, "adam", "fp32") for model in PEER_MODELS if model in models
+               for impl in impls if impl != "ours"]
     if "ours" in impls:
-        entries += [("ours", model, opt) for model in OUR_MODELS if model in models
-                    for opt in args.ours_optimizers.split(",")]
+        entries += [("ours", model, opt, prec) for model in OUR_MODELS if model in models
+                    for prec in args.ours_precisions.split(",") for opt in args.ours_optimizers.split(",")]
     print(f"date: {datetime.datetime.now().isoformat(timespec='seconds')}  host: {platform.node()}  "
           f"threads {args.threads}  rows {args.rows:,} (train {int(0.9 * args.rows):,})  batch 2000, d 16, "
           f"MLP 400x3, Adam 1e-3, {args.repeats} rounds of {len(entries)} runs", flush=True)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONWARNINGS": "ignore"}
-    results: dict[tuple[str, str, str], list[dict]] = {e: [] for e in entries}
+    results: dict[tuple[str, str, str, str], list[dict]] = {e: [] for e in entries}
     for r in range(args.repeats):
-        for impl, model, opt in entries:
+        for impl, model, opt, prec in entries:
             cmd = [str(python()), str(ROOT / "bench" / "peers" / "worker.py"), "--impl", impl, "--model", model,
                    "--data", str(data), "--threads", str(args.threads), "--seed", str(args.seed),
-                   "--embedding-optimizer", opt, "--infer-passes", str(args.infer_passes)]
+                   "--embedding-optimizer", opt, "--precision", prec, "--infer-passes", str(args.infer_passes)]
             if args.infer_only:
                 cmd.append("--skip-train")
             if args.aim_spec and model == "aim-retrain":
@@ -146,15 +149,15 @@ def main() -> None:
             try:
                 run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, cwd=ROOT)
             except subprocess.TimeoutExpired:
-                print(f"  round {r + 1}: {impl} {model} {opt}: timed out after {args.timeout}s", flush=True)
+                print(f"  round {r + 1}: {impl} {model} {opt} {prec}: timed out after {args.timeout}s", flush=True)
                 continue
             lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
             if run.returncode or not lines:
-                print(f"  round {r + 1}: {impl} {model} {opt}: failed: {run.stderr.strip()[-500:]}", flush=True)
+                print(f"  round {r + 1}: {impl} {model} {opt} {prec}: failed: {run.stderr.strip()[-500:]}", flush=True)
                 continue
             res = json.loads(lines[-1])
-            results[(impl, model, opt)].append(res)
-            print(f"  round {r + 1}: {impl:8} {model:12} {opt:9} train {res['train_sps']:9,.0f}/s  infer "
+            results[(impl, model, opt, prec)].append(res)
+            print(f"  round {r + 1}: {impl:8} {model:12} {opt:9} {prec} train {res['train_sps']:9,.0f}/s  infer "
                   f"{res['infer_sps']:9,.0f}/s  AUC {res['auc']:.4f}  RSS {res['peak_rss_mib']:6,.0f} MiB", flush=True)
     report(results, args)
 
@@ -175,8 +178,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
     print("\n| implementation | model | params | train samples/s | infer samples/s | AUC (1 epoch) | peak RSS MiB | "
           "ours / fastest peer DeepFM (train, infer) | ours / fastest peer same model (train, infer) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for (impl, model, opt), v in med.items():
-        name = impl if impl != "ours" else f"ours ({opt})"
+    for (impl, model, opt, prec), v in med.items():
+        name = impl if impl != "ours" else f"ours ({opt}{', ' + prec if prec != 'fp32' else ''})"
         ratio_dfm = ratio_same = ""
         if impl == "ours":
             ratio_dfm = f"{v['train_sps'] / fastest('deepfm', 'train_sps'):.2f}x, " \

@@ -197,10 +197,10 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
     if not args.skip_train:
         result = fit(net, train, tiny, stage="bench", epochs=1, batch_size=args.batch, lr=LR,
                      eval_batch_size=args.infer_batch, generator=torch.Generator().manual_seed(args.seed),
-                     gates=gates, embedding_optimizer=args.embedding_optimizer)
+                     gates=gates, embedding_optimizer=args.embedding_optimizer, precision=args.precision)
         train_s = result.history[0]["seconds"]
     Xt = torch.from_numpy(X_test)
-    return net, train_s, *timed_inference(lambda: predict(net, Xt, args.infer_batch), args)
+    return net, train_s, *timed_inference(lambda: predict(net, Xt, args.infer_batch, args.precision), args)
 
 
 def selected_spec(run: Path, n_fields: int):
@@ -231,6 +231,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--embedding-optimizer", default="adam", help="ours only: adam or lazy_adam")
+    ap.add_argument("--precision", default="fp32", help="ours only: train.precision, fp32 or bf16")
     ap.add_argument("--infer-passes", type=int, default=3, help="timed inference passes (median reported)")
     ap.add_argument("--skip-train", action="store_true",
                     help="time inference only, on the untrained model (its AUC means nothing)")
@@ -257,6 +258,7 @@ def main() -> None:
     y_test = y[n_train:]
     print(json.dumps({
         "impl": args.impl, "model": args.model, "embedding_optimizer": args.embedding_optimizer,
+        "precision": args.precision if args.impl == "ours" else "fp32",
         "train_rows": n_train, "test_rows": len(y_test), "params": sum(q.numel() for q in net.parameters()),
         "train_s": train_s, "train_sps": n_train / train_s if not args.skip_train else float("nan"),
         "infer_sps": len(y_test) / infer_s, "infer_passes": args.infer_passes,
