@@ -5,6 +5,7 @@
     .venv/bin/python bench/bench_pipeline.py --data avazu-like --rows 1000000
     python3 bench/bench_pipeline.py --device cuda                      # both runs with --device cuda
     .venv/bin/python bench/bench_pipeline.py --keep runs/pipeline      # keep the run folders (their selections)
+    .venv/bin/python bench/bench_pipeline.py --precision fp32,bf16    # both runs in fp32 and in mixed precision
 
 Each run is the README's own command line (``python -m aim run``, the shipped defaults, one seed) in its own
 process, timed from start to exit, so data loading and encoding, every search candidate, EDS and the re-train
@@ -93,12 +94,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads per run (default: the run's own)")
     ap.add_argument("--device", default="cpu", help="each run's --device: cpu, cuda or cuda:N")
+    ap.add_argument("--precision", default="fp32",
+                    help="each run's --precision; fp32,bf16 times both models in both (ratios within a precision)")
     ap.add_argument("--keep", type=Path, default=None,
                     help="copy every run folder here (default: they go with the temporary folder)")
     args = ap.parse_args()
     rows = args.rows or (1_000_000 if args.data == "avazu-like" else 0)
     extra = [*data_args(args.data, rows, args.seed), "--device", args.device]
-    models = {"deepfm": ["--variant", "deepfm"], "aim": []}  # aim: the default variant, as the quick start runs it
+    precisions = args.precision.split(",")
+    models = {}  # aim: the default variant, as the quick start runs it
+    for prec in precisions:
+        tag = "" if prec == "fp32" else f" {prec}"
+        models |= {f"deepfm{tag}": ["--variant", "deepfm", "--precision", prec], f"aim{tag}": ["--precision", prec]}
     load = os.getloadavg()[0]
     print(f"# bench_pipeline {datetime.datetime.now().isoformat(timespec='seconds')} data={args.data} "
           f"rows={rows or 'default'} repeats={args.repeats} device={args.device} cores={os.cpu_count()} "
@@ -122,8 +129,14 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.0f}" for k, v in last["stages"].items())
         cands = ", ".join(f"{k} {v}" for k, v in last["candidates"].items()) or "1"
         print(f"| {name} | {med[name]:.1f} | {stages} | {cands} | {last['threads']} | {last['auc']:.4f} |")
-    print(f"\naim / deepfm wall time: {med['aim'] / med['deepfm']:.2f}x (target <= 4); "
-          f"load at end {os.getloadavg()[0]:.2f}")
+    print()
+    for prec in precisions:
+        tag = "" if prec == "fp32" else f" {prec}"
+        print(f"aim / deepfm wall time, {prec}: {med['aim' + tag] / med['deepfm' + tag]:.2f}x (target <= 4)")
+        if prec != "fp32" and "fp32" in precisions:
+            print(f"{prec} / fp32 wall time: deepfm {med['deepfm' + tag] / med['deepfm']:.2f}x, "
+                  f"aim {med['aim' + tag] / med['aim']:.2f}x")
+    print(f"load at end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ def bench_run(folder: Path, meta: dict, args: argparse.Namespace, old=None) -> N
         ref = args.baseline_ref
         benches += [bench(f"DeepFM @{ref}", old.FM(vocab, spec.dim, spec.init_std, mlp=spec.mlp, dropout=spec.dropout)),
                     bench(f"AIM re-train (selected) @{ref}", old.AIM(old.AIMSpec.from_json(meta["model"]["spec"])))]
+        benches += [bench(f"AIM re-train (selected) @{ref} [{prec}]",
+                          old.AIM(old.AIMSpec.from_json(meta["model"]["spec"])), prec)
+                    for prec in args.precision.split(",") if prec != "fp32"]
     if spec.mlp and spec.head == "embeddings":  # the same selection with the MLP over summed tables (F·d inputs)
         benches.append(bench("AIM re-train, head summed", AIM(dataclasses.replace(spec, head="summed"))))
     columns = [(len(fields[0]), len(funcs)) for fields, funcs in spec.blocks]

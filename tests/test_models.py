@@ -7,7 +7,15 @@ import torch
 
 from aim.model.embeddings import PrunedFieldEmbedding, set_sparse, table_parameters
 from aim.model.gates import DimensionGate, InteractionGate
-from aim.model.interactions import INNER, OUTER, SKERNEL, VKERNEL, InteractionLayer, sort_columns
+from aim.model.interactions import (
+    INNER,
+    OUTER,
+    SKERNEL,
+    VKERNEL,
+    InteractionLayer,
+    sort_columns,
+    use_gram,
+)
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
 from aim.search import candidate_columns, drop_empty_fields, keep_unused_fields
 from tests.conftest import off_init
@@ -46,23 +54,26 @@ def _reference_scores(layer: InteractionLayer, e: torch.Tensor, fields, funcs, t
 
 @pytest.mark.parametrize("order", [2, 3, 4])
 @pytest.mark.parametrize("shared", [False, True])
-def test_interaction_layer_equals_per_column_loop(order, shared):
+@pytest.mark.parametrize("gram", [True, False])
+def test_interaction_layer_equals_per_column_loop(order, shared, gram):
     torch.manual_seed(order)
     fields, funcs = _columns(order)
     table_of = [0, 0, 0, 0] if shared else [0, 1, 2, 3]
-    layer = InteractionLayer(fields, funcs, dim=6, table_of_function=table_of, kernel_std=0.5)
+    layer = InteractionLayer(fields, funcs, dim=6, table_of_function=table_of, kernel_std=0.5, gram=gram)
+    assert layer.gram == (gram and order == 2)
     e = torch.randn(8, 5, 1 if shared else 4, 6)
     torch.testing.assert_close(layer(e), _reference_scores(layer, e, fields, funcs, table_of), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("order", [2, 3])
 @pytest.mark.parametrize("funcs", [(0, 1, 2, 3), (0,), (1,), (2, 3), (1, 3)])
-def test_interaction_layer_gradients_equal_per_column_loop(order, funcs):
+@pytest.mark.parametrize("gram", [True, False])
+def test_interaction_layer_gradients_equal_per_column_loop(order, funcs, gram):
     """The Gram / index_select paths give the loop's gradients for e, K, s and w, for every mix of functions."""
     torch.manual_seed(order)
     fields, fns = _columns(order, funcs)
     table_of = [0, 1, 2, 3]
-    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5)
+    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5, gram=gram)
     e = torch.randn(6, 5, 4, 5, requires_grad=True)
     w = torch.randn(6, len(fields))
     inputs = [e, *layer.parameters()]  # unused parameters (an empty K, s or w) get zero gradients
@@ -71,6 +82,20 @@ def test_interaction_layer_gradients_equal_per_column_loop(order, funcs):
                                    materialize_grads=True)
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_gram_path_serves_many_order_2_columns_and_the_gather_path_a_few():
+    """``use_gram``'s rule in the layers the runs build: a search stage's all-pairs pool takes the Gram matrices,
+    a re-trained selection of a few pairs gathers them; the field count is e's, given by the network."""
+    F = 24
+    pairs = list(itertools.combinations(range(F), 2))
+    search = InteractionLayer(pairs * 2, [INNER] * len(pairs) + [SKERNEL] * len(pairs), 16, [0, 1, 2, 3],
+                              n_fields=F)
+    few = InteractionLayer(pairs[:10], [SKERNEL] * 10, 16, [0, 1, 2, 3], n_fields=F)
+    assert search.gram and not few.gram
+    assert use_gram(36, 1, F, 16) and not use_gram(35, 1, F, 16) and use_gram(72, 2, F, 16)
+    spec = AIMSpec(tuple([5] * F), 4, False, ((tuple(pairs[:10]), (SKERNEL,) * 10),), mlp=(8,))
+    assert not AIM(spec).interactions[0].gram
 
 
 def test_inner_product_exact_value():
@@ -316,11 +341,12 @@ def _reference_products(layer: InteractionLayer, e: torch.Tensor, fields, funcs,
 
 @pytest.mark.parametrize("order", [2, 3])
 @pytest.mark.parametrize("funcs", [(0, 1, 2, 3), (0,), (1, 3), (2,)])
-def test_products_equal_per_column_loop_with_gradients(order, funcs):
+@pytest.mark.parametrize("gram", [True, False])
+def test_products_equal_per_column_loop_with_gradients(order, funcs, gram):
     torch.manual_seed(order)
     fields, fns = _columns(order, funcs)
     table_of = [0, 1, 2, 3]
-    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5)
+    layer = InteractionLayer(fields, fns, dim=5, table_of_function=table_of, kernel_std=0.5, gram=gram)
     assert layer.product_members() == [q for q, f in zip(fields, fns) if f != OUTER] + \
         [q for q, f in zip(fields, fns) if f == OUTER]
     e = torch.randn(6, 5, 4, 5, requires_grad=True)

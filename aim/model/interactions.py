@@ -39,6 +39,16 @@ def sort_columns(fields: Sequence[Sequence[int]], funcs: Sequence[int]) -> list[
     return sorted(range(len(funcs)), key=lambda c: (funcs[c], tuple(fields[c])))
 
 
+def use_gram(columns: int, tables: int, n_fields: int, dim: int) -> bool:
+    """Whether ``columns`` order-2 inner / skernel columns over ``tables`` tables are cheaper as entries of the Gram
+    matrices than gathered pair by pair. Both paths are bound by memory traffic: the Gram path writes ``tables``·F·F
+    scores per row (one batched matmul), the gather path moves C·d entries per row several times (two
+    ``index_select`` of (B, C, d), their product, the sum). So the Gram path is taken when C·d ≥ ``tables``·F·F: a
+    search stage's pool (hundreds of pairs) takes it, a re-trained selection of a few columns gathers
+    (crossover measured by ``bench/bench_interactions.py``)."""
+    return columns * dim >= tables * n_fields * n_fields
+
+
 class InteractionLayer(nn.Module):
     """e (B, F, T, d) -> scores (B, C) of the given columns (order p, sorted by function)."""
 
@@ -49,6 +59,8 @@ class InteractionLayer(nn.Module):
         dim: int,
         table_of_function: Sequence[int],
         kernel_std: float = 1e-3,
+        gram: bool | None = None,
+        n_fields: int | None = None,
     ):
         super().__init__()
         if len(fields) != len(funcs) or not fields:
@@ -65,11 +77,14 @@ class InteractionLayer(nn.Module):
         self.n_elem = self.n_inner + self.n_vkernel + self.n_skernel
         fields_t = torch.tensor([list(f) for f in fields], dtype=torch.long)  # (C, p)
         tables = torch.tensor(list(table_of_function), dtype=torch.long)[funcs_t]  # which table each column reads
-        # Order 2: inner and skernel columns come from Gram matrices; the gather path serves the rest.
-        self.gram = self.order == 2 and self.n_inner + self.n_skernel > 0
+        # Order 2: inner and skernel columns come from Gram matrices when they are many; the gather path serves
+        # the rest. ``gram`` None: by cost (``use_gram``); True / False force a path (the tests check both).
         gram_cols = torch.cat([torch.arange(self.n_inner), torch.arange(self.n_inner + self.n_vkernel, self.n_elem)])
-        gather_cols = torch.arange(self.n_inner, self.n_inner + self.n_vkernel) if self.gram else torch.arange(self.n_elem)
         gram_tables = tables[gram_cols].unique()  # sorted tables that need a Gram matrix
+        n_fields = int(fields_t.max()) + 1 if n_fields is None else n_fields  # F of e (None: a lower bound)
+        auto = use_gram(len(gram_cols), len(gram_tables), n_fields, dim)
+        self.gram = self.order == 2 and len(gram_cols) > 0 and (auto if gram is None else gram)
+        gather_cols = torch.arange(self.n_inner, self.n_inner + self.n_vkernel) if self.gram else torch.arange(self.n_elem)
         self.register_buffer("gram_tables", gram_tables, persistent=False)  # (T',)
         self.register_buffer("gram_slot", torch.searchsorted(gram_tables, tables[gram_cols]), persistent=False)
         self.register_buffer("gram_fields", fields_t[gram_cols], persistent=False)  # (C_g, 2)

@@ -71,11 +71,11 @@ def all_pairs(n_fields: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
 
 
-def _transferred(columns: Sequence | None, dim: int) -> nn.ModuleList | None:
+def _transferred(columns: Sequence | None, dim: int, n_fields: int) -> nn.ModuleList | None:
     """Interaction layers over one shared table for interaction-IF columns taken from an AIM run (paper §4.6)."""
     if not columns:
         return None
-    return nn.ModuleList(InteractionLayer([tuple(f) for f in fields], funcs, dim, [0] * N_FUNCTIONS)
+    return nn.ModuleList(InteractionLayer([tuple(f) for f in fields], funcs, dim, [0] * N_FUNCTIONS, n_fields=n_fields)
                          for fields, funcs in columns)
 
 
@@ -91,7 +91,7 @@ class FM(nn.Module):
         super().__init__()
         self.linear = FieldLinear(vocab_sizes)
         self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
-        self.transfer = _transferred(columns, dim)
+        self.transfer = _transferred(columns, dim, len(vocab_sizes))
         self.mlp = MLP(len(vocab_sizes) * dim, mlp, dropout) if mlp else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +120,7 @@ class IPNN(nn.Module):
         pairs = all_pairs(F)
         # <e_i, e_j> of pair (i, j) is entry i·F + j of the flattened Gram matrix E Eᵀ.
         self.register_buffer("pairs", torch.tensor([i * F + j for i, j in pairs], dtype=torch.long), persistent=False)
-        self.transfer = _transferred(columns, dim)
+        self.transfer = _transferred(columns, dim, len(vocab_sizes))
         n_products = sum(len(funcs) for _, funcs in columns) if columns else len(pairs)
         self.mlp = MLP(len(vocab_sizes) * dim + n_products, mlp, dropout)
 
@@ -209,7 +209,8 @@ class AIM(nn.Module):
         for fields, funcs in spec.blocks:
             order = len(fields[0])
             self.interactions.append(
-                InteractionLayer(fields, funcs, spec.dim, [table_of.get(f, 0) for f in range(N_FUNCTIONS)])
+                InteractionLayer(fields, funcs, spec.dim, [table_of.get(f, 0) for f in range(N_FUNCTIONS)],
+                                 n_fields=F)
             )
             eps = 1e-10 if order == 4 else spec.bn_eps  # aim_reference.md §2: the 4th-order BN uses eps 1e-10
             self.gates.append(InteractionGate(len(funcs), spec.alpha_init, eps, spec.bn_momentum, spec.search_dims))
