@@ -561,3 +561,23 @@ def test_retrain_eval_fast_path_reads_the_gathered_tables_and_equals_the_layers_
     slow = model.linear(x) + sum(g(layer(e)).sum(-1) for layer, g in zip(model.interactions, model.gates))
     slow = slow + model.mlp.net(e.flatten(1).index_select(1, model.mlp_inputs)).squeeze(-1)
     torch.testing.assert_close(model(x), slow, rtol=1e-5, atol=1e-5)
+
+
+def test_retrain_eval_path_that_never_places_e_equals_the_layers_run_as_is():
+    """A selection whose every column is scored from its members' rows (a few order-2 pairs, order-3 triples; no
+    Gram matrix, no outer product): in eval mode the columns read the pruned tables' concatenation directly,
+    pruned positions through its zero column; the logit is the one of every layer run in order."""
+    torch.manual_seed(3)
+    pairs = [((0, 1), INNER), ((0, 3), VKERNEL), ((1, 4), VKERNEL), ((2, 3), SKERNEL)]
+    triples = [((0, 1, 3), INNER), ((1, 2, 4), SKERNEL)]
+    blocks = tuple((tuple(q for q, _ in cols), tuple(f for _, f in cols)) for cols in (pairs, triples))
+    positions = ((0, 1), (2, 3), (1,), (0, 1, 2, 3), ())
+    model = off_init(AIM(AIMSpec(VOCAB, 4, False, blocks, positions=positions, mlp=(8, 6))).eval())
+    assert model.reads_gathered and not any(layer.gram for layer in model.interactions)
+    x = torch.stack([torch.randint(0, v, (64,)) for v in VOCAB], 1)
+    e = model.embedding(x)
+    slow = model.linear(x) + sum(g(layer(e)).sum(-1) for layer, g in zip(model.interactions, model.gates))
+    slow = slow + model.mlp.net(e.flatten(1).index_select(1, model.mlp_inputs)).squeeze(-1)
+    torch.testing.assert_close(model(x), slow, rtol=1e-5, atol=1e-5)
+    with_outer = AIMSpec(VOCAB, 4, False, ((((0, 1), (0, 2)), (INNER, OUTER)),), positions=positions, mlp=(8,))
+    assert not AIM(with_outer).reads_gathered  # the outer product reads e: placed as before

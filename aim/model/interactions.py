@@ -25,7 +25,7 @@ Python loop over pairs or functions, only over the p members of an interaction:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -149,8 +149,35 @@ class InteractionLayer(nn.Module):
             outer = outer * picked[:, :, m]
         return outer
 
+    @property
+    def gathers_only(self) -> bool:
+        """Every column comes from the members' rows (no Gram matrix, no outer product): ``from_rows`` can score
+        the layer from any tensor holding those rows, e.g. the pruned tables' concatenation (``member_rows``)."""
+        return not self.gram and not self.n_outer
+
+    def member_rows(self, T: int) -> torch.Tensor:
+        """(p, C) the row of each column's m-th member in the (B, F·T, d) view of e (gather path layout)."""
+        return (self.gather_fields * T + self.gather_tables[:, None]).T
+
+    def from_rows(self, take: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """Scores of a ``gathers_only`` layer; ``take(m)`` gives the m-th members' vectors (B, C, d)."""
+        prod = take(0)
+        for m in range(1, self.order):
+            prod = prod * take(m)
+        n_in, n_vk = self.n_inner, self.n_vkernel
+        parts = [prod[:, :n_in].sum(-1)] if n_in else []
+        if n_vk:
+            parts.append((prod[:, n_in : n_in + n_vk] * self.kernel).sum(-1))
+        if self.n_skernel:
+            parts.append(prod[:, n_in + n_vk :].sum(-1) * self.scalar.squeeze(1))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
     def forward(self, e: torch.Tensor) -> torch.Tensor:
         B, F, T, d = e.shape
+        if self.gathers_only:
+            flat = e.reshape(B, F * T, d)
+            rows = self.member_rows(T)
+            return self.from_rows(lambda m: flat.index_select(1, rows[m]))
         inner = vkernel = skernel = outer = None
         if self.gram:
             et = e.index_select(2, self.gram_tables).transpose(1, 2)  # (B, T', F, d)

@@ -247,11 +247,22 @@ class AIM(nn.Module):
             if torch.equal(concat_column.sort().values, torch.arange(len(concat_column))):
                 order = concat_column.argsort()
         self.register_buffer("mlp_order", order, persistent=False)
+        # ... and when every column is scored from its members' rows (few order-2 pairs, higher orders; no Gram
+        # matrix, no outer product), the columns too read that concatenation, through the entries ``source`` maps
+        # each member's d positions to (pruned ones to its zero column): e is never placed (B, F·T·d) at all.
+        self.reads_gathered = order is not None and all(layer.gathers_only for layer in self.interactions)
+        if self.reads_gathered:
+            source = self.embedding.source.view(F * self.embedding.tables, spec.dim)
+            for k, layer in enumerate(self.interactions):
+                rows = layer.member_rows(self.embedding.tables)  # (p, C)
+                self.register_buffer(f"gathered_rows_{k}", source[rows].flatten(1), persistent=False)  # (p, C·d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gathered = None
         if self.mlp_order is not None and not self.training:
             gathered = self.embedding.gathered(x)  # (B, K + 1)
+            if self.reads_gathered:
+                return self._forward_gathered(x, gathered)
             e = self.embedding.place(gathered) if len(self.interactions) else None  # only the columns read e
         else:
             e = self.embedding(x)  # (B, F, T, d)
@@ -268,6 +279,16 @@ class AIM(nn.Module):
             h = e.sum(2).flatten(1) if self.spec.head == "summed" else e.flatten(1)  # (B, F·d) or (B, F·T·d)
             logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
         return logit
+
+    def _forward_gathered(self, x: torch.Tensor, gathered: torch.Tensor) -> torch.Tensor:
+        """Eval mode, ``reads_gathered``: the columns and the MLP both read the pruned tables' concatenation."""
+        B, d = len(gathered), self.spec.dim
+        logit = self.linear(x)
+        for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
+            rows = getattr(self, f"gathered_rows_{k}")
+            scores = interact.from_rows(lambda m, rows=rows: gathered.index_select(1, rows[m]).view(B, -1, d))
+            logit = logit + gate.total(scores)
+        return logit + self.mlp(gathered[:, : len(self.mlp_order)], self.mlp_order)
 
     def _forward_products(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """The published re-train head: w₀·<w, x> + Σ_orders w_p·Σ_c α_c BN(f_c) + w_mlp·MLP(products of the kept
