@@ -54,6 +54,11 @@ TERMS: dict[str, Term] = dict((
                   "of every function-wise table (default); **summed**, each field's embedding added up over its "
                   "tables, as many inputs as DeepFM's MLP; **products**, the kept columns' element-wise products, "
                   "as the paper's published code.")),
+    ("precision", Term("precision", "The arithmetic of training and evaluation (`train.precision`): **fp32** "
+                       "(default) or **bf16**, mixed precision: the matrix products in bfloat16, the weights and "
+                       "optimiser in float32. Several times faster where the processor has bfloat16 (recent x86 "
+                       "CPUs with AVX512-BF16 or AMX, recent GPUs), slower where it is emulated; the same AUC "
+                       "within seed noise in our checks (docs/benchmarks.md).")),
     ("run_warnings", Term("run warnings", "What a reader of a run must not miss, recorded by the run itself "
                           "(`run.json` `warnings`): e.g. EDS removed every dimension of a field kept interactions "
                           "read, or the final model scores below the search-stage model on validation.")),

@@ -16,7 +16,7 @@ from aim import analysis
 from aim.config import RunConfig
 from aim.pipeline import SPARSITY_COLUMNS
 from aim.sparsity import auc_standard_error, parsimonious
-from app import jobs
+from app import glossary, jobs
 from tests.fixtures_app import (
     ID_A,
     ID_B,
@@ -235,10 +235,14 @@ def test_launch_form_passes_crossing_fractions_and_head(tmp_path, monkeypatch):
     fields["GRDA crossing fractions (search)"].set_value("0.3")
     fields["GRDA crossing fractions (embed)"].set_value("0.5, 1")
     next(w for w in at.selectbox if w.label == "Head").set_value("products")
+    precision = next(w for w in at.selectbox if w.label == "Precision")
+    assert precision.value == "fp32" and precision.proto.help == glossary.tip("precision")
+    precision.set_value("bf16")
     at.button(key="launch_submit").click().run()
     assert not at.exception and "Started job" in at.success[0].value
     (job,) = jobs.list_jobs(tmp_path / "runs")
     args = job.args
+    assert args[args.index("--precision") + 1] == "bf16" and job.config["train"]["precision"] == "bf16"
     assert "--grda-c" not in args
     assert args[args.index("--grda-cross") + 1] == "0.3" and args[args.index("--embed-grda-cross") + 1] == "0.5,1"
     assert args[args.index("--head") + 1] == "products" and job.config["model"]["head"] == "products"

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from aim import analysis
-from aim.config import HEADS, RETRAIN, VARIANTS, RunConfig
+from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import glossary, jobs, ui
@@ -46,14 +46,16 @@ with st.form("launch"):
     grda_mu = c[3].number_input("GRDA μ", value=d.search.grda_mu, step=0.05, format="%.3f",
                                 help=glossary.tip("grda_mu"))
     head = c[4].selectbox("Head", HEADS, index=HEADS.index(d.model.head), help=glossary.tip("head"))
-    c = st.columns([1, 1, 1.5])
+    c = st.columns([1, 1, 0.6, 1.4])
     grda_cross = c[0].text_input("GRDA crossing fractions (search)", value=d.search.grda_cross,
                                  help="Strength candidates of the search interaction-IF stage (comma list; one "
                                       "value = no choice).\n\n" + glossary.tip("crossing_fraction", "parsimony"))
     embed_cross = c[1].text_input("GRDA crossing fractions (embed)", value=d.search.embed_grda_cross,
                                   help="Strength candidates of the search embed stage (EDS).\n\n"
                                        + glossary.tip("crossing_fraction", "eds"))
-    c[2].caption("Smaller crossing fraction = sparser. The sparsest candidate within one standard error of the best "
+    precision = c[2].selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d.train.precision),
+                               help=glossary.tip("precision"))
+    c[3].caption("Smaller crossing fraction = sparser. The sparsest candidate within one standard error of the best "
                  "validation AUC is kept; the **Sparsity** page of the run shows every candidate.")
     with st.expander("Generic CSV columns"):
         c = st.columns(3)
@@ -70,6 +72,7 @@ if submitted:
         "--synthetic-rows": int(rows) if dataset == "synthetic" else None, "--search-epochs": int(search_epochs),
         "--embed-epochs": int(embed_epochs), "--epochs": int(epochs), "--grda-mu": grda_mu,
         "--grda-cross": grda_cross.replace(" ", ""), "--embed-grda-cross": embed_cross.replace(" ", ""), "--head": head,
+        "--precision": precision,
         "--label": label if dataset == "csv" else None, "--categorical": categorical if dataset == "csv" else None,
         "--numeric": numeric if dataset == "csv" else None})
     try:
