@@ -8,7 +8,7 @@ from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import glossary, jobs, ui
 
-QUICK_START_MINUTES = 2.5  # README, "Quick start": 135-147 s idle, bench/bench_pipeline.py on 2026-12-04
+QUICK_START_MINUTES = 1.5  # README, "Quick start": 89 s idle (75 s in bf16), bench/bench_pipeline.py on 2026-12-04
 
 st.title("Launch a run")
 runs_dir = ui.runs_dir()
