@@ -127,7 +127,7 @@ class InteractionLayer(nn.Module):
             parts.append((prod * scale).flatten(1))
         if self.n_outer:
             parts.append(self._outer(e))
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        return (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]).to(e.dtype)  # e's dtype, as forward
 
     def _elem_fields_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fields (C_e, p) and table (C_e,) of the element-wise columns in column order."""
@@ -204,4 +204,6 @@ class InteractionLayer(nn.Module):
             outer = self._outer(e)
         parts = [s for s, n in ((inner, self.n_inner), (vkernel, self.n_vkernel), (skernel, self.n_skernel),
                                 (outer, self.n_outer)) if n]
-        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        # In e's dtype: under autocast the Gram and outer matmuls give bfloat16, which a layer of those columns
+        # alone would otherwise hand on to ops that do not autocast (the gate's addmv).
+        return (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]).to(e.dtype)
