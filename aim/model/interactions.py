@@ -39,6 +39,14 @@ def sort_columns(fields: Sequence[Sequence[int]], funcs: Sequence[int]) -> list[
     return sorted(range(len(funcs)), key=lambda c: (funcs[c], tuple(fields[c])))
 
 
+def _product(take: Callable[[int], torch.Tensor], order: int) -> torch.Tensor:
+    """Π_m take(m) over the ``order`` members of every column: (B, C, d)."""
+    prod = take(0)
+    for m in range(1, order):
+        prod = prod * take(m)
+    return prod
+
+
 def use_gram(columns: int, tables: int, n_fields: int, dim: int) -> bool:
     """Whether ``columns`` order-2 inner / skernel columns over ``tables`` tables are cheaper as entries of the Gram
     matrices than gathered pair by pair. Both paths are bound by memory traffic: the Gram path writes ``tables``·F·F
@@ -119,9 +127,7 @@ class InteractionLayer(nn.Module):
             fields, tables = self._elem_fields_tables()
             flat = e.reshape(B, F * T, d)
             rows = fields * T + tables[:, None]  # (C_e, p)
-            prod = flat.index_select(1, rows[:, 0])
-            for m in range(1, self.order):
-                prod = prod * flat.index_select(1, rows[:, m])  # (B, C_e, d)
+            prod = _product(lambda m: flat.index_select(1, rows[:, m]), self.order)  # (B, C_e, d)
             scale = torch.cat([torch.ones(self.n_inner, d, dtype=e.dtype, device=e.device), self.kernel,
                                self.scalar.expand(self.n_skernel, d)])  # (C_e, d): 1, K or s per column
             parts.append((prod * scale).flatten(1))
@@ -160,10 +166,9 @@ class InteractionLayer(nn.Module):
         return (self.gather_fields * T + self.gather_tables[:, None]).T
 
     def from_rows(self, take: Callable[[int], torch.Tensor]) -> torch.Tensor:
-        """Scores of a ``gathers_only`` layer; ``take(m)`` gives the m-th members' vectors (B, C, d)."""
-        prod = take(0)
-        for m in range(1, self.order):
-            prod = prod * take(m)
+        """Scores of the gathered columns of a layer without a Gram path (all its element-wise columns); ``take(m)``
+        gives the m-th members' vectors (B, C, d)."""
+        prod = _product(take, self.order)
         n_in, n_vk = self.n_inner, self.n_vkernel
         parts = [prod[:, :n_in].sum(-1)] if n_in else []
         if n_vk:
@@ -174,36 +179,26 @@ class InteractionLayer(nn.Module):
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:
         B, F, T, d = e.shape
-        if self.gathers_only:
-            flat = e.reshape(B, F * T, d)
-            rows = self.member_rows(T)
-            return self.from_rows(lambda m: flat.index_select(1, rows[m]))
-        inner = vkernel = skernel = outer = None
+        flat = e.reshape(B, F * T, d)
+        rows = self.member_rows(T)  # (p, C_x) row of each member in flat
+
+        def take(m: int) -> torch.Tensor:  # loop over the p members of an interaction, not over pairs
+            return flat.index_select(1, rows[m])  # (B, C_x, d)
+
         if self.gram:
             et = e.index_select(2, self.gram_tables).transpose(1, 2)  # (B, T', F, d)
             gram = torch.matmul(et, et.transpose(2, 3)).flatten(1)  # (B, T'·F·F): Σ_k e_ik e_jk per table
             i, j = self.gram_fields.unbind(1)
             scores = gram.index_select(1, (self.gram_slot * F + i) * F + j)  # (B, C_inner + C_skernel)
-            inner, skernel = scores[:, : self.n_inner], scores[:, self.n_inner :]
-        if len(self.gather_tables):
-            flat = e.reshape(B, F * T, d)
-            rows = self.gather_fields * T + self.gather_tables[:, None]  # (C_x, p) row of each member in flat
-            prod = flat.index_select(1, rows[:, 0])  # (B, C_x, d)
-            for m in range(1, self.order):  # loop over the p members of an interaction, not over pairs
-                prod = prod * flat.index_select(1, rows[:, m])
-            if self.gram:
-                vkernel = (prod * self.kernel).sum(-1)  # (B, C_vkernel)
-            else:
-                n_in, n_vk = self.n_inner, self.n_vkernel
-                inner = prod[:, :n_in].sum(-1)
-                vkernel = (prod[:, n_in : n_in + n_vk] * self.kernel).sum(-1)
-                skernel = prod[:, n_in + n_vk :].sum(-1)
-        if self.n_skernel:
-            skernel = skernel * self.scalar.squeeze(1)
+            parts = [scores[:, : self.n_inner]] if self.n_inner else []
+            if self.n_vkernel:
+                parts.append((_product(take, self.order) * self.kernel).sum(-1))  # (B, C_vkernel)
+            if self.n_skernel:
+                parts.append(scores[:, self.n_inner :] * self.scalar.squeeze(1))
+        else:
+            parts = [self.from_rows(take)] if self.n_elem else []
         if self.n_outer:
-            outer = self._outer(e)
-        parts = [s for s, n in ((inner, self.n_inner), (vkernel, self.n_vkernel), (skernel, self.n_skernel),
-                                (outer, self.n_outer)) if n]
+            parts.append(self._outer(e))
         # In e's dtype: under autocast the Gram and outer matmuls give bfloat16, which a layer of those columns
         # alone would otherwise hand on to ops that do not autocast (the gate's addmv).
         return (torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]).to(e.dtype)

@@ -261,9 +261,8 @@ class AIM(nn.Module):
         gathered = None
         if self.mlp_order is not None and not self.training:
             gathered = self.embedding.gathered(x)  # (B, K + 1)
-            if self.reads_gathered:
-                return self._forward_gathered(x, gathered)
-            e = self.embedding.place(gathered) if len(self.interactions) else None  # only the columns read e
+            placed = len(self.interactions) and not self.reads_gathered  # only columns that need e read it
+            e = self.embedding.place(gathered) if placed else None
         else:
             e = self.embedding(x)  # (B, F, T, d)
         if self.dim_gate is not None:
@@ -271,8 +270,8 @@ class AIM(nn.Module):
         if self.output_w is not None:
             return self._forward_products(x, e)
         logit = self.linear(x)
-        for interact, gate in zip(self.interactions, self.gates):
-            logit = logit + gate.total(interact(e))
+        for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
+            logit = logit + gate.total(self._gathered_scores(k, gathered) if e is None else interact(e))
         if gathered is not None:
             logit = logit + self.mlp(gathered[:, : len(self.mlp_order)], self.mlp_order)
         elif self.mlp is not None:
@@ -280,15 +279,10 @@ class AIM(nn.Module):
             logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
         return logit
 
-    def _forward_gathered(self, x: torch.Tensor, gathered: torch.Tensor) -> torch.Tensor:
-        """Eval mode, ``reads_gathered``: the columns and the MLP both read the pruned tables' concatenation."""
-        B, d = len(gathered), self.spec.dim
-        logit = self.linear(x)
-        for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
-            rows = getattr(self, f"gathered_rows_{k}")
-            scores = interact.from_rows(lambda m, rows=rows: gathered.index_select(1, rows[m]).view(B, -1, d))
-            logit = logit + gate.total(scores)
-        return logit + self.mlp(gathered[:, : len(self.mlp_order)], self.mlp_order)
+    def _gathered_scores(self, k: int, gathered: torch.Tensor) -> torch.Tensor:
+        """Eval mode, ``reads_gathered``: the scores of block k read off the pruned tables' concatenation."""
+        B, d, rows = len(gathered), self.spec.dim, getattr(self, f"gathered_rows_{k}")
+        return self.interactions[k].from_rows(lambda m: gathered.index_select(1, rows[m]).view(B, -1, d))
 
     def _forward_products(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
         """The published re-train head: w₀·<w, x> + Σ_orders w_p·Σ_c α_c BN(f_c) + w_mlp·MLP(products of the kept
