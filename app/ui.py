@@ -164,7 +164,11 @@ def age(iso: str | None) -> str:
         seconds = time.time() - (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
     except ValueError:
         return "unknown"
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f} s ago"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago" if seconds < 2 * 86400 else f"{seconds / 86400:.0f} days ago"
 
 
 def status_banner(run: Run) -> None:

@@ -23,6 +23,7 @@ from tests.fixtures_app import (
     ID_C,
     ID_FAILED,
     ID_OTHER,
+    ID_RUNNING,
     ID_STUDY,
     make_other_dataset_run,
     make_runs,
@@ -80,6 +81,24 @@ def test_start_page_lists_the_shipped_runs_under_their_friendly_names(tmp_path, 
     assert links["frappe-order3"].query_string.startswith("run=frappe__aim__")
     assert links["frappe-study"].query_string.startswith("study=study__frappe__")
     assert "interactions" in links["frappe-order3"].page and "studies" in links["frappe-study"].page
+    assert "Your runs" not in [h.value for h in at.subheader]  # an empty runs folder: nothing to point at
+
+
+def test_start_page_opens_with_your_newest_runs_and_studies_and_their_state(env):
+    """The quick start's run is what a new user opens the app to see: the Start page lists the newest runs of the
+    runs folder first (complete: test AUC; running: its progress; failed: says so), then the user's studies."""
+    at = _app()
+    assert at.subheader[0].value == "Your runs"
+    links = [p.proto for p in at.get("page_link")]
+    assert [link.label for link in links[:4]] == [ID_OTHER, ID_FAILED, ID_RUNNING, ID_STUDY]
+    assert "interactions" in links[0].page and links[0].query_string == f"run={ID_OTHER}"
+    assert "studies" in links[3].page and links[3].query_string == f"study={ID_STUDY}"
+    captions = [c.value for c in at.caption]
+    assert captions[:4] == ["test AUC 0.9000", "failed", "search epoch 2 · AUC 0.7123 · gates 8/12",
+                            "3 variants × 3 seeds"]
+    assert any("more on **Runs**" in c for c in captions), captions
+    lines = [m.value for m in at.markdown]
+    assert any(m.startswith("frappe · aim · seed 0 · started ") and m.endswith("days ago") for m in lines), lines[:6]
 
 
 def test_shipped_names_come_from_the_tool_entries():

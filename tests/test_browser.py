@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app import serve
-from tests.fixtures_app import ID_A, ID_B, ID_STUDY, ID_TINY, make_runs, make_tiny_parent
+from tests.fixtures_app import ID_A, ID_B, ID_C, ID_FAILED, ID_STUDY, ID_TINY, make_runs, make_tiny_parent
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -93,6 +93,25 @@ def test_the_app_opens_on_a_run_and_draws_fig7(server, page):
     assert csv.value.suggested_filename == f"{ID_A}_alpha_vs_stats_auc.csv"
     assert "plotly" in Path(html.value.path()).read_text()
     _shot(page, "interactions")
+
+
+def test_the_start_page_leads_to_your_newest_runs(server, page):
+    """The quick start's path: the root URL lists the runs folder's newest runs first; one click draws Fig. 7."""
+    url, _ = server
+    _open(page, url, "Start here")
+    page.get_by_role("heading", name="Your runs").wait_for()
+    assert page.get_by_text("failed", exact=True).count() == 1  # the newest fixture run, with its state
+    page.get_by_role("link", name=ID_FAILED).click()  # a failed run still shows what it wrote: its α
+    page.get_by_role("heading", name="Interactions", level=1).wait_for()
+    page.locator(".js-plotly-plot .legendtext", has_text="kept (3)").wait_for()
+    assert _selected(page, "Run") == f"{ID_FAILED}  [failed]" and page.url.endswith(f"/interactions?run={ID_FAILED}")
+    assert page.get_by_text("This run failed").count() == 1
+    _open(page, url, "Start here")
+    page.get_by_role("link", name=ID_C).click()  # a complete baseline
+    page.get_by_role("heading", name="Interactions", level=1).wait_for()
+    page.wait_for_url(f"**/interactions?run={ID_C}")
+    page.wait_for_selector("[data-testid=stStatusWidget]", state="detached")
+    assert _selected(page, "Run") == ID_C
 
 
 def test_a_deep_link_opens_the_compare_view_of_two_runs(server, page):

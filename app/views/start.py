@@ -1,8 +1,11 @@
-"""Start here: what AIM does, the shipped runs under their friendly names with a link to the view that shows each
-best, and the glossary the other pages' tooltips come from."""
+"""Start here: what AIM does, the user's own newest runs and studies (the quick start's run among them) with a link
+to each, the shipped runs under their friendly names with a link to the view that shows each best, and the
+glossary the other pages' tooltips come from."""
 
 import streamlit as st
 
+from aim import analysis
+from aim.runs import read_progress
 from app import glossary, shipped, ui
 
 PIPELINE = """digraph {
@@ -26,6 +29,7 @@ TOUR = [("synthetic-order3", "views/interactions.py",
          "baseline, parameters and time (paper Tables 3-10)."),
         ("frappe-order3", "views/embeddings.py",
          "**What did EDS prune?** Dimensions kept per field against its vocabulary size (paper Table 6).")]
+YOURS_SHOWN = 3  # the user's newest runs (and studies) listed on this page; the rest are on Runs
 BEST_VIEW = {"run": ("views/interactions.py", "run", "α vs statistics AUC (Fig. 7)"),
              "study": ("views/studies.py", "study", "ablation table over seeds")}
 
@@ -44,6 +48,46 @@ def headline(item: shipped.Shipped) -> str:
     return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else data.runs[item.folder].status
 
 
+def run_line(rid: str) -> tuple[str, str]:
+    """A user's run in one line (what it ran, when) and its headline (test AUC, else its state or progress)."""
+    run = data.runs[rid]
+    progress = read_progress(run.path) if run.status == "running" else None
+    row = analysis.run_row(run.meta, progress, job_ended=ended.get(rid))
+    what = f"{row['dataset'] or '?'} · {row['variant'] or '?'} · seed {row['seed']}"
+    auc = row["test_auc"]
+    head = f"test AUC {auc:.4f}" if isinstance(auc, int | float) else row["progress"] or row["status"]
+    return f"{what} · started {ui.age(run.meta.get('created'))}", head
+
+
+def your_runs() -> None:
+    """The newest runs and studies of the user's folders, first on the page: the quick start's run is the thing a
+    new user opens the app to see. Nothing when they hold none."""
+    mine = [rid for rid in data.ids() if data.sources[rid] != "cached" and rid not in data.study_of]
+    studies = sorted((sid for sid, src in data.study_sources.items() if src != "cached"),
+                     key=lambda sid: (data.studies[sid].meta.get("created") or "", sid), reverse=True)
+    if not mine and not studies:
+        return
+    st.subheader("Your runs")
+    with st.container(border=True):
+        for rid in mine[:YOURS_SHOWN]:
+            line, head = run_line(rid)
+            c1, c2, c3 = st.columns([2, 2, 0.9], vertical_alignment="center")
+            c1.page_link("views/interactions.py", label=rid, icon=":material/open_in_new:",
+                         query_params={"run": rid}, help="α vs statistics AUC (Fig. 7) of this run")
+            c2.markdown(line)
+            c3.caption(head)
+        for sid in studies[:YOURS_SHOWN]:
+            study = data.studies[sid]
+            c1, c2, c3 = st.columns([2, 2, 0.9], vertical_alignment="center")
+            c1.page_link("views/studies.py", label=sid, icon=":material/open_in_new:", query_params={"study": sid},
+                         help="the ablation table over seeds of this study")
+            c2.markdown(f"study · {study.meta.get('dataset', '?')} · started {ui.age(study.meta.get('created'))}")
+            c3.caption(f"{len(study.variants)} variants × {len(study.seeds)} seeds")
+    more = max(len(mine) - YOURS_SHOWN, 0) + max(len(studies) - YOURS_SHOWN, 0)
+    st.caption(f"The newest of your runs folder (`{ui.runs_dir()}`) and studies"
+               + (f"; {more} more on **Runs**." if more else "; every run is also on **Runs**."))
+
+
 st.title("Start here")
 st.markdown(
     "**AIM** (Automatic Interaction Machine) learns which feature interactions a click-through-rate model needs. "
@@ -54,6 +98,8 @@ st.markdown(
 st.graphviz_chart(PIPELINE)
 
 data = ui.loaded()
+ended = ui.ended_jobs()
+your_runs()
 runs = {rid: r.meta for rid, r in data.runs.items() if data.sources[rid] == "cached" and rid not in data.study_of}
 studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
 found = shipped.shipped(runs, studies, entries())
