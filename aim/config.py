@@ -192,10 +192,6 @@ class SearchConfig:
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
-    search_l2: float = _help("Adam weight decay on the embedding tables during the searches (stages A and B; "
-                            "0 = none, as in the published code). Without it a search model with many columns "
-                            "can over-fit before its gates close, and the parsimony rule then compares "
-                            "over-fitting rather than selections (docs/results.md)", default=0.0)
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -211,7 +207,6 @@ class SearchConfig:
         _check(self.refine >= 0, f"refine must be >= 0, got {self.refine}")
         _check(self.candidate_jobs >= 0, f"candidate_jobs must be >= 0 (0 = automatic), got {self.candidate_jobs}")
         _check(self.eds_floor >= 0, f"eds_floor must be >= 0, got {self.eds_floor}")
-        _check(self.search_l2 >= 0, f"search_l2 must be >= 0, got {self.search_l2}")
         for name in ("grda_mu", "embed_grda_mu"):
             _check(0 < getattr(self, name) < 1, f"{name} must be in (0, 1), got {getattr(self, name)}")
         for name in ("grda_lr", "embed_grda_lr"):
@@ -332,7 +327,6 @@ class RunConfig:
 # defaults do now. Keys not listed take the dataclass default.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {
     ("SearchConfig", "embed_mlp"): False,  # added 2026-12-04, off; stage B had no MLP before
-    ("SearchConfig", "search_l2"): 0.0,  # added 2026-12-05, off; the searches had no embedding L2 before
 }
 
 

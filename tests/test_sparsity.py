@@ -253,39 +253,3 @@ def test_eds_floor_zero_lets_a_read_field_lose_everything_and_the_run_warns(tmp_
     lost = [i for i in read if run.fields.loc[i, "dims_kept"] == 0]
     assert lost, "a crossing at 5 % of stage B should strip some read field: the test needs one"
     assert any("EDS removed every embedding dimension" in w for w in run.meta["warnings"])
-
-
-# --------------------------------------------------------------------------------- search.search_l2
-
-def test_search_l2_decays_the_search_models_tables_and_nothing_else(tiny_config):
-    """``search.search_l2`` is Adam weight decay on the embedding tables of the searches (off by default, as
-    before it existed): with it the stage-A model's tables shrink; the gates stay GRDA's (no decay on α)."""
-    from aim import pipeline
-    from aim.search import SplitTensors, search_order
-    from aim.train import Tensors
-
-    base = tiny_config("aim")
-    data = pipeline.load_data(base)
-    tensors = SplitTensors(Tensors.of(data.train), Tensors.of(data.valid), Tensors.of(data.test))
-    pairs = [(0, 1), (0, 2), (1, 2), (2, 3)]
-    out = {}
-    for l2 in (0.0, 1.0):
-        cfg = dataclasses.replace(base, search=dataclasses.replace(base.search, search_l2=l2, search_epochs=2))
-        torch.manual_seed(0)
-        out[l2] = search_order(cfg, data.vocab_sizes, tensors, pipeline._seed(cfg), pairs)
-    norm = {l2: sum(float(p.norm()) ** 2 for p in r.model.embedding.parameters())
-            for l2, r in out.items()}
-    assert norm[1.0] < 0.9 * norm[0.0]
-    assert (np.abs(out[1.0].alpha) > 0).any()  # GRDA still decides the gates
-
-
-def test_search_l2_is_recorded_refused_when_negative_and_absent_means_off():
-    from aim.config import ConfigError
-
-    assert SearchConfig().search_l2 == 0.0
-    with pytest.raises(ConfigError, match="search_l2 must be >= 0"):
-        SearchConfig(search_l2=-0.1)
-    old = RunConfig().to_json()
-    del old["search"]["search_l2"]  # a run.json written before the option existed
-    assert RunConfig.from_json(old).search.search_l2 == 0.0
-    assert RunConfig.from_json(RunConfig(search=SearchConfig(search_l2=0.01)).to_json()).search.search_l2 == 0.01
