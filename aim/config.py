@@ -192,10 +192,6 @@ class SearchConfig:
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
-    search_plateau: bool = _help("reduce-on-plateau in the searches (stages A and B): after an epoch without "
-                                 "validation AUC gain Adam's learning rate is cut by train.plateau_factor (GRDA's "
-                                 "is not; no early stop). Off: the searches train at a constant rate, as in the "
-                                 "published code", default=False)
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -331,7 +327,6 @@ class RunConfig:
 # defaults do now. Keys not listed take the dataclass default.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {
     ("SearchConfig", "embed_mlp"): False,  # added 2026-12-04, off; stage B had no MLP before
-    ("SearchConfig", "search_plateau"): False,  # added 2026-12-05, off; the searches never slowed Adam before
 }
 
 

@@ -337,7 +337,6 @@ def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
-                 plateau_factor=t.plateau_factor if s.search_plateau else 1.0,
                  on_progress=on_progress, device=t.device, precision=t.precision)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t))
@@ -392,8 +391,7 @@ def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Col
                  lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
                  gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
                  embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, on_progress=on_progress,
-                 plateau_factor=t.plateau_factor if s.search_plateau else 1.0, device=t.device,
-                 precision=t.precision)
+                 device=t.device, precision=t.precision)
     beta = model.dim_gate.beta.detach().numpy().copy()
     dual = result.duals.reshape(beta.shape) if result.duals is not None else None
     return EmbedSearch(beta, result, _all_metrics(model, data, t), dual)

@@ -385,13 +385,6 @@ def _fit(model: nn.Module, net: nn.Module, train: Tensors, valid: Tensors, adams
                 for opt in adams:
                     for group in opt.param_groups:
                         group["lr"] *= plateau_factor
-        elif plateau_factor < 1:  # a search: no stop, no restore (the gates are what it returns); only Adam slows
-            if row["valid_auc"] > best_auc:
-                best_auc = row["valid_auc"]
-            else:
-                for opt in adams:
-                    for group in opt.param_groups:
-                        group["lr"] *= plateau_factor
     if snap_every and grda is not None and result.snapshots[-1][1] != global_step:
         result.snapshots.append((len(result.history), global_step, _gate_vector(gates.params)))
     if grda is not None and global_step:

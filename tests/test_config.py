@@ -179,7 +179,6 @@ def test_a_key_a_stored_config_lacks_reads_as_what_it_meant_when_written_not_as_
     from aim import config
 
     assert RunConfig.from_json({"search": {}}).search.embed_mlp is False  # stage B had no MLP before the key
-    assert RunConfig.from_json({"search": {}}).search.search_plateau is False  # the searches never slowed Adam
     # A default that changes later does not change what an old run.json says its run did.
     monkeypatch.setitem(config.ABSENT_MEANS, ("SearchConfig", "eds_unused"), "drop")
     assert RunConfig.from_json({"search": {"grda_mu": 0.8}}).search.eds_unused == "drop"

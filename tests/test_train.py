@@ -38,20 +38,6 @@ def test_learning_rate_is_cut_after_each_epoch_without_gain_until_patience_runs_
     assert result.best_epoch == 1
 
 
-def test_a_search_without_patience_cuts_adams_rate_on_a_plateau_but_runs_every_epoch_and_restores_nothing():
-    """``search.search_plateau``: no early stop and no restore (a search returns its last gates), only the cut."""
-    data = _data()
-    model = ConstantModel()
-    result = fit(model, data, data, stage="t", epochs=4, batch_size=16, lr=1e-3, eval_batch_size=64,
-                 generator=torch.Generator().manual_seed(0), plateau_factor=0.1)
-    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]
-    assert [row["lr"] for row in result.history] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-5])  # the rate each epoch ran at
-    assert result.best_epoch == 4  # the last state, as always without patience
-    plain = fit(ConstantModel(), data, data, stage="t", epochs=3, batch_size=16, lr=1e-3, eval_batch_size=64,
-                generator=torch.Generator().manual_seed(0))
-    assert [row["lr"] for row in plain.history] == pytest.approx([1e-3] * 3)  # off by default
-
-
 def _tiny_fm(seed: int = 0, mlp: tuple[int, ...] = (6,)) -> FM:
     torch.manual_seed(seed)
     return FM((4, 3, 5), dim=3, init_std=0.1, mlp=mlp, dropout=0.0)
