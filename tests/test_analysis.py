@@ -156,7 +156,7 @@ def test_alpha_scatter_splits_kept_dropped_and_marks_planted():
     assert len(traces["planted"].x) == 4  # user×item and item×hour, both functions
     assert [c[0] for c in traces["kept"].customdata] == ["0", "3", "6", "10"]
     assert "user × item" in traces["kept"].hovertext[0] and "statistics AUC 0.7000" in traces["kept"].hovertext[0]
-    assert fig.layout.xaxis.title.text == "statistics AUC" and fig.layout.yaxis.title.text == "|α|"
+    assert fig.layout.xaxis.title.text == "statistics AUC" and fig.layout.yaxis.title.text == "gate |α|"
     assert A.alpha_scatter(pts.iloc[:0]).layout.annotations[0].text == "no interactions match the filters"
 
 

@@ -101,6 +101,19 @@ def test_start_page_opens_with_your_newest_runs_and_studies_and_their_state(env)
     assert any(m.startswith("frappe · aim · seed 0 · started ") and m.endswith("days ago") for m in lines), lines[:6]
 
 
+def test_your_csv_runs_are_told_apart_by_their_file(tmp_path, monkeypatch):
+    """Every CSV run is dataset ``csv``: the Start page names the file each one read."""
+    from aim.config import ModelConfig, RunConfig
+    from tests.fixtures_app import write_run
+
+    runs = point_app_at(tmp_path / "runs", tmp_path, monkeypatch)
+    cfg = RunConfig(dataset="csv", data_path="/data/logs/numeric.csv", model=ModelConfig(embed_dim=4, mlp=(8,)))
+    write_run(runs, "csv__aim__seed0__20260301T000000", "aim", 0, cfg, None, None, None, status="failed",
+              error="RuntimeError: boom", dataset="csv")
+    at = _app()
+    assert any(m.value.startswith("csv (numeric.csv) · aim · seed 0 · started ") for m in at.markdown)
+
+
 def test_shipped_names_come_from_the_tool_entries():
     entries = [shipped.Entry("frappe-order3", "run", {"--dataset": "frappe", "--max-order": "3"}, "one run"),
                shipped.Entry("criteo", "run", {"--dataset": "criteo"}, "a sample"),

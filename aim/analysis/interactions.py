@@ -88,8 +88,8 @@ def alpha_scatter(points: pd.DataFrame, title: str = "|α| vs statistics AUC") -
     ``planted`` (rings over the planted points, synthetic data only); ``customdata[0]`` is the point's ``key``."""
     if points.empty:
         return empty_figure("no interactions match the filters", title=title)
-    fig = new_figure(title=title, xaxis_title="statistics AUC", yaxis_title="|α|", legend={"orientation": "h", "y": -0.18},
-               dragmode="lasso")
+    fig = new_figure(title=title, xaxis_title="statistics AUC", yaxis_title="gate |α|",
+                     legend={"orientation": "h", "y": -0.18}, dragmode="lasso")
     for name, mask, colour in (("kept", points["kept"] == 1, KEPT_COLOR), ("dropped", points["kept"] != 1,
                                                                             DROPPED_COLOR)):
         sub = points[mask]
@@ -250,8 +250,8 @@ def sparsification_replay(frame: pd.DataFrame, max_frames: int = 40) -> go.Figur
         c = counts.loc[t]
         return f"step {int(c['step'])}: {int(c['nonzero'])}/{int(c['total'])} non-zero gates"
 
-    fig = new_figure(title=label(ts[0]), xaxis_title="column (coloured: kept at the end, by function)", yaxis_title="|α|",
-               yaxis_range=[0, ymax], showlegend=False, bargap=0.05)
+    fig = new_figure(title=label(ts[0]), xaxis_title="column (coloured: kept at the end, by function)",
+                     yaxis_title="gate |α|", yaxis_range=[0, ymax], showlegend=False, bargap=0.05)
     fig.add_bar(x=wide.index.to_numpy(), y=wide[ts[0]].to_numpy(), marker={"color": colours},
                 hovertext=(labels["field_names"] + " · " + labels["function"]).to_numpy(dtype=object),
                 hovertemplate="%{hovertext}<br>|α| %{y:.4f}<extra></extra>")

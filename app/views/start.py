@@ -2,6 +2,8 @@
 to each, the shipped runs under their friendly names with a link to the view that shows each best, and the
 glossary the other pages' tooltips come from."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from aim import analysis
@@ -48,12 +50,19 @@ def headline(item: shipped.Shipped) -> str:
     return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else data.runs[item.folder].status
 
 
+def on_data(dataset: str | None, config: dict | None) -> str:
+    """``csv (numeric.csv)``: the dataset and, when it does not say it already, the data file or folder it read
+    (every CSV run and study is dataset ``csv``; the file tells them apart)."""
+    name = Path(str((config or {}).get("data_path") or "")).name
+    return f"{dataset or '?'}" + (f" ({name})" if name and name != dataset else "")
+
+
 def run_line(rid: str) -> tuple[str, str]:
     """A user's run in one line (what it ran, when) and its headline (test AUC, else its state or progress)."""
     run = data.runs[rid]
     progress = read_progress(run.path) if run.status == "running" else None
     row = analysis.run_row(run.meta, progress, job_ended=ended.get(rid))
-    what = f"{row['dataset'] or '?'} · {row['variant'] or '?'} · seed {row['seed']}"
+    what = f"{on_data(row['dataset'], run.meta.get('config'))} · {row['variant'] or '?'} · seed {row['seed']}"
     auc = row["test_auc"]
     head = f"test AUC {auc:.4f}" if isinstance(auc, int | float) else row["progress"] or row["status"]
     return f"{what} · started {ui.age(run.meta.get('created'))}", head
@@ -81,7 +90,8 @@ def your_runs() -> None:
             c1, c2, c3 = st.columns([2, 2, 0.9], vertical_alignment="center")
             c1.page_link("views/studies.py", label=sid, icon=":material/open_in_new:", query_params={"study": sid},
                          help="the ablation table over seeds of this study")
-            c2.markdown(f"study · {study.meta.get('dataset', '?')} · started {ui.age(study.meta.get('created'))}")
+            data_of = on_data(study.meta.get("dataset"), study.meta.get("base_config"))
+            c2.markdown(f"study · {data_of} · started {ui.age(study.meta.get('created'))}")
             c3.caption(f"{len(study.variants)} variants × {len(study.seeds)} seeds")
     more = max(len(mine) - YOURS_SHOWN, 0) + max(len(studies) - YOURS_SHOWN, 0)
     st.caption(f"The newest of your runs folder (`{ui.runs_dir()}`) and studies"
