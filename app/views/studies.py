@@ -71,7 +71,8 @@ if study.kind == "fis-vs-stats":
     st.stop()
 
 m = st.columns(4)
-m[0].metric("Dataset", str(study.meta.get("dataset")))
+source = (study.meta.get("base_config") or {}).get("data_path")
+m[0].metric("Dataset", str(study.meta.get("dataset")), help=f"read from `{source}`" if source else None)
 m[1].metric("Variants × seeds", f"{len(study.variants)} × {len(study.seeds)}", help=glossary.tip("variant", "seeds"))
 m[2].metric("Runs complete", f"{counts['complete']} / {counts['total']}")
 m[3].metric("Best baseline", aim_study.best_baseline(summary) or "none", help=glossary.tip("best_baseline"))
