@@ -28,16 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the aim package of this checkout
+
+from aim.data.synthetic import calibrate_bias, standardise, zipf_ids  # noqa: E402
+
 MAKES = ("null", "table", "numeric", "wide")
-
-
-def zipf_ids(rng: np.random.Generator, n: int, vocab: int, exponent: float = 1.1) -> np.ndarray:
-    p = rng.permutation(1.0 / np.arange(1, vocab + 1) ** exponent)
-    return rng.choice(vocab, size=n, p=p / p.sum())
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    return (v - v.mean()) / (v.std() + 1e-12)
 
 
 def first_order(rng: np.random.Generator, cols: dict[str, np.ndarray], names: list[str], scale: float) -> np.ndarray:
@@ -45,20 +41,13 @@ def first_order(rng: np.random.Generator, cols: dict[str, np.ndarray], names: li
     out = np.zeros(len(next(iter(cols.values()))))
     for name in names:
         x = cols[name]
-        out += scale * unit(rng.normal(size=int(x.max()) + 1)[x])
+        out += scale * standardise(rng.normal(size=int(x.max()) + 1)[x])
     return out
 
 
 def with_bias(rng: np.random.Generator, logit: np.ndarray, rate: float) -> np.ndarray:
-    """Labels drawn from sigmoid(logit + b), b chosen (bisection) so the mean probability is ``rate``."""
-    lo, hi = -20.0, 20.0
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if (1 / (1 + np.exp(-(logit + mid)))).mean() > rate:
-            hi = mid
-        else:
-            lo = mid
-    p = 1 / (1 + np.exp(-(logit + (lo + hi) / 2)))
+    """Labels drawn from sigmoid(logit + b), b chosen so the mean probability is ``rate``."""
+    p = 1 / (1 + np.exp(-(logit + calibrate_bias(logit, rate))))
     return (rng.random(len(p)) < p).astype(np.int8)
 
 
@@ -80,7 +69,7 @@ def make_table(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, list[str
     logit = first_order(rng, cols, ["t0", "t1", "t2", "t3", "t4", "t6"], 0.4)
     for a, b in pairs:
         table = rng.normal(size=(vocabs[int(a[1:])], vocabs[int(b[1:])]))
-        logit += 1.0 * unit(table[cols[a], cols[b]])
+        logit += 1.0 * standardise(table[cols[a], cols[b]])
     return (pd.DataFrame({"click": with_bias(rng, logit, 0.05), **cols}), list(cols), [],
             [list(p) for p in pairs])
 
@@ -89,13 +78,13 @@ def make_numeric(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, list[s
     cats = {f"k{i}": zipf_ids(rng, n, v) for i, v in enumerate([30, 200, 700, 50, 120, 1500])}
     nums = {f"n{i}": np.round(rng.lognormal(mean=m, sigma=1.0, size=n), 3) for i, m in enumerate([0, 2, 1, 3])}
     logit = first_order(rng, cats, ["k0", "k1", "k2", "k3"], 0.5)
-    logit += 0.5 * unit(np.log1p(nums["n0"]))  # a smooth numeric effect
+    logit += 0.5 * standardise(np.log1p(nums["n0"]))  # a smooth numeric effect
     logit += 0.4 * (nums["n3"] > np.quantile(nums["n3"], 0.8))  # a threshold
     # numeric bucket × category: the price band matters differently per category
     band = np.digitize(nums["n1"], np.quantile(nums["n1"], [0.25, 0.5, 0.75]))
-    logit += 1.0 * unit(rng.normal(size=(4, 30))[band, cats["k0"]])
+    logit += 1.0 * standardise(rng.normal(size=(4, 30))[band, cats["k0"]])
     # "agree modulo 7": a full-rank rule between two categorical fields
-    logit += 1.0 * unit((cats["k1"] % 7 == cats["k4"] % 7).astype(float))
+    logit += 1.0 * standardise((cats["k1"] % 7 == cats["k4"] % 7).astype(float))
     frame = pd.DataFrame({"click": with_bias(rng, logit, 0.12), **cats, **nums})
     return frame, list(cats), list(nums), [["n1", "k0"], ["k1", "k4"]]
 
@@ -109,7 +98,7 @@ def make_wide(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, list[str]
     for a, b in pairs[:2]:
         ua = rng.normal(size=(vocabs[int(a[1:])], 3))
         ub = rng.normal(size=(vocabs[int(b[1:])], 3))
-        logit += 0.9 * unit((ua[cols[a]] * ub[cols[b]]).sum(1))
+        logit += 0.9 * standardise((ua[cols[a]] * ub[cols[b]]).sum(1))
     a, b = pairs[2]  # one hot combination: the most frequent id of each field together
     hot_a = np.bincount(cols[a]).argmax()
     hot_b = np.bincount(cols[b]).argmax()

@@ -29,14 +29,16 @@ LATENT = 4
 KINDS = ("inner", "kernel", "outer")
 
 
-def _zipf_ids(rng: np.random.Generator, n: int, vocab: int) -> np.ndarray:
-    p = 1.0 / np.arange(1, vocab + 1) ** 1.1
+def zipf_ids(rng: np.random.Generator, n: int, vocab: int, exponent: float = 1.1) -> np.ndarray:
+    """``n`` ids in [0, vocab) with p(k) ∝ (k+1)^-exponent, the frequent ids placed at random."""
+    p = 1.0 / np.arange(1, vocab + 1) ** exponent
     # Shuffle which id is frequent so "id 1 is most common" carries no meaning.
     p = rng.permutation(p / p.sum())
     return rng.choice(vocab, size=n, p=p).astype(np.int32)
 
 
-def _standardise(v: np.ndarray) -> np.ndarray:
+def standardise(v: np.ndarray) -> np.ndarray:
+    """``v`` at mean 0 and unit variance."""
     return (v - v.mean()) / (v.std() + 1e-12)
 
 
@@ -79,7 +81,8 @@ def _plan(cfg: SyntheticConfig, rng: np.random.Generator) -> tuple[list[tuple[in
     return pairs + triples, kinds + ["inner3"] * len(triples), noise
 
 
-def _calibrate_bias(logit: np.ndarray, target: float) -> float:
+def calibrate_bias(logit: np.ndarray, target: float) -> float:
+    """The bias b (bisection) that makes the mean of sigmoid(logit + b) ``target``."""
     lo, hi = -20.0, 20.0
     for _ in range(60):
         mid = (lo + hi) / 2
@@ -95,7 +98,7 @@ def generate(cfg: SyntheticConfig, split_seed: int = 0) -> CTRData:
     rng = np.random.default_rng(cfg.data_seed)
     vocabs = np.round(np.exp(rng.uniform(np.log(cfg.vocab), np.log(4 * cfg.vocab), cfg.fields))).astype(int)
     planted, kinds, noise = _plan(cfg, rng)
-    X = np.stack([_zipf_ids(rng, cfg.rows, int(v)) for v in vocabs], axis=1)  # (N, F) ids in [0, V_f)
+    X = np.stack([zipf_ids(rng, cfg.rows, int(v)) for v in vocabs], axis=1)  # (N, F) ids in [0, V_f)
 
     logit = np.zeros(cfg.rows)
     for f in range(cfg.fields):
@@ -113,8 +116,8 @@ def generate(cfg: SyntheticConfig, split_seed: int = 0) -> CTRData:
                 weight = np.array([1.5, -1.5, 1.0, -1.0])
             term = weight * np.prod([latent[f][X[:, f]] for f in fields], axis=0)
             term = term.sum(axis=1)
-        logit += cfg.signal * _standardise(term)
-    logit += _calibrate_bias(logit, cfg.positive_rate)
+        logit += cfg.signal * standardise(term)
+    logit += calibrate_bias(logit, cfg.positive_rate)
     y = (rng.random(cfg.rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
 
     # Shift ids by one: id 0 is the OOV bucket by the project's convention (aim/data/base.py).

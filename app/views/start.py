@@ -41,13 +41,31 @@ def entries() -> list[shipped.Entry]:
     return shipped.tool_entries()
 
 
+def study_size(sid: str) -> str:
+    study = data.studies[sid]
+    return f"{len(study.variants)} variants × {len(study.seeds)} seeds"
+
+
+def test_auc(meta: dict) -> str | None:
+    auc = ((meta.get("metrics") or {}).get("test") or {}).get("auc")
+    return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else None
+
+
 def headline(item: shipped.Shipped) -> str:
     """The number that says most about a shipped folder: a run's test AUC, a study's size."""
     if item.kind == "study":
-        study = data.studies[item.folder]
-        return f"{len(study.variants)} variants × {len(study.seeds)} seeds"
-    auc = ((data.runs[item.folder].meta.get("metrics") or {}).get("test") or {}).get("auc")
-    return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else data.runs[item.folder].status
+        return study_size(item.folder)
+    run = data.runs[item.folder]
+    return test_auc(run.meta) or run.status
+
+
+def link_row(widths: list[float], page: str, label: str, query: dict[str, str], tip: str, text: str,
+             caption: str) -> None:
+    """One line of a list: a link to ``page`` with ``query``, what it is, and its headline."""
+    c1, c2, c3 = st.columns(widths, vertical_alignment="center")
+    c1.page_link(page, label=label, icon=":material/open_in_new:", query_params=query, help=tip)
+    c2.markdown(text)
+    c3.caption(caption)
 
 
 def on_data(dataset: str | None, config: dict | None) -> str:
@@ -57,14 +75,13 @@ def on_data(dataset: str | None, config: dict | None) -> str:
     return f"{dataset or '?'}" + (f" ({name})" if name and name != dataset else "")
 
 
-def run_line(rid: str) -> tuple[str, str]:
+def run_line(rid: str, ended: dict[str, str]) -> tuple[str, str]:
     """A user's run in one line (what it ran, when) and its headline (test AUC, else its state or progress)."""
     run = data.runs[rid]
     progress = read_progress(run.path) if run.status == "running" else None
     row = analysis.run_row(run.meta, progress, job_ended=ended.get(rid))
     what = f"{on_data(row['dataset'], run.meta.get('config'))} · {row['variant'] or '?'} · seed {row['seed']}"
-    auc = row["test_auc"]
-    head = f"test AUC {auc:.4f}" if isinstance(auc, int | float) else row["progress"] or row["status"]
+    head = test_auc(run.meta) or row["progress"] or row["status"]
     return f"{what} · started {ui.age(run.meta.get('created'))}", head
 
 
@@ -76,23 +93,20 @@ def your_runs() -> None:
                      key=lambda sid: (data.studies[sid].meta.get("created") or "", sid), reverse=True)
     if not mine and not studies:
         return
+    shown = mine[:YOURS_SHOWN]
+    # the app's jobs folder is read only when a run says "running" (was its job cancelled or has it failed?)
+    ended = ui.ended_jobs() if any(data.runs[rid].status == "running" for rid in shown) else {}
     st.subheader("Your runs")
     with st.container(border=True):
-        for rid in mine[:YOURS_SHOWN]:
-            line, head = run_line(rid)
-            c1, c2, c3 = st.columns([2, 2, 0.9], vertical_alignment="center")
-            c1.page_link("views/interactions.py", label=rid, icon=":material/open_in_new:",
-                         query_params={"run": rid}, help="α vs statistics AUC (Fig. 7) of this run")
-            c2.markdown(line)
-            c3.caption(head)
+        for rid in shown:
+            link_row([2, 2, 0.9], "views/interactions.py", rid, {"run": rid},
+                     "α vs statistics AUC (Fig. 7) of this run", *run_line(rid, ended))
         for sid in studies[:YOURS_SHOWN]:
-            study = data.studies[sid]
-            c1, c2, c3 = st.columns([2, 2, 0.9], vertical_alignment="center")
-            c1.page_link("views/studies.py", label=sid, icon=":material/open_in_new:", query_params={"study": sid},
-                         help="the ablation table over seeds of this study")
-            data_of = on_data(study.meta.get("dataset"), study.meta.get("base_config"))
-            c2.markdown(f"study · {data_of} · started {ui.age(study.meta.get('created'))}")
-            c3.caption(f"{len(study.variants)} variants × {len(study.seeds)} seeds")
+            meta = data.studies[sid].meta
+            data_of = on_data(meta.get("dataset"), meta.get("base_config"))
+            line = f"study · {data_of} · started {ui.age(meta.get('created'))}"
+            link_row([2, 2, 0.9], "views/studies.py", sid, {"study": sid},
+                     "the ablation table over seeds of this study", line, study_size(sid))
     more = max(len(mine) - YOURS_SHOWN, 0) + max(len(studies) - YOURS_SHOWN, 0)
     st.caption(f"The newest of your runs folder (`{ui.runs_dir()}`) and studies"
                + (f"; {more} more on **Runs**." if more else "; every run is also on **Runs**."))
@@ -108,7 +122,6 @@ st.markdown(
 st.graphviz_chart(PIPELINE)
 
 data = ui.loaded()
-ended = ui.ended_jobs()
 your_runs()
 runs = {rid: r.meta for rid, r in data.runs.items() if data.sources[rid] == "cached" and rid not in data.study_of}
 studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
@@ -134,12 +147,9 @@ for kind, heading in (("run", "Single runs: open on *Interactions*"), ("study", 
     st.markdown(f"**{heading}**")
     with st.container(border=True):
         for item in items:
-            c1, c2, c3 = st.columns([1, 3, 0.9], vertical_alignment="center")
-            c1.page_link(page, label=item.name, icon=":material/open_in_new:", query_params={param: item.folder},
-                         help=f"{view}: `{item.folder}`")
             said = item.note.split(":")[0] in item.about  # the cached Criteo / Avazu notes repeat the tool's line
-            c2.markdown(item.about + (f" · *{item.note}*" if item.note and not said else ""))
-            c3.caption(headline(item))
+            link_row([1, 3, 0.9], page, item.name, {param: item.folder}, f"{view}: `{item.folder}`",
+                     item.about + (f" · *{item.note}*" if item.note and not said else ""), headline(item))
 st.caption("Every run and study, yours included, is on **Runs**; **Compare runs** puts 2-4 of them side by side.")
 
 st.subheader("Glossary")
