@@ -35,6 +35,7 @@ from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_stri
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
 from aim.runs import RUN_FILE, read_json, read_progress, write_json
+from app import access
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS_DIR = ".jobs"
@@ -292,7 +293,9 @@ def list_jobs(runs_dir: str | Path) -> list[Job]:
 
 def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Job:
     """Validate ``args`` and launch ``python -m aim run ARGS --out RUNS_DIR`` in the background; refuse a launch
-    whose config is already running and one beyond ``limit`` running jobs (default ``max_jobs()``)."""
+    whose config is already running and one beyond ``limit`` running jobs (default ``max_jobs()``); refused
+    in read-only mode (``app.access``)."""
+    _allowed("start a training job")
     cfg = validate(args)
     if cfg.data_path:  # the job runs from the repository root: make the user's relative path absolute
         absolute = str(Path(cfg.data_path).expanduser().resolve())
@@ -313,6 +316,13 @@ def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Jo
         if len(running) >= limit:
             raise JobError(f"{len(running)} jobs are running, the limit is {limit} (AIM_MAX_JOBS); wait or cancel one")
         return _spawn(args, cfg, key, out, thread_share(len(running)))
+
+
+def _allowed(action: str) -> None:
+    try:
+        access.check(action)
+    except access.ReadOnlyError as exc:
+        raise JobError(str(exc)) from None
 
 
 def thread_share(running: int) -> int:
@@ -349,7 +359,9 @@ def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path, threads: int) -
 
 
 def cancel(job: Job) -> Job:
-    """SIGTERM the job's process group (the job and anything it started), if the process is still the job's."""
+    """SIGTERM the job's process group (the job and anything it started), if the process is still the job's;
+    refused in read-only mode."""
+    _allowed("cancel a job")
     if job.ended is not None or not _well_formed(job) or not _alive(job):
         return refresh(job)
     with contextlib.suppress(ProcessLookupError):

@@ -12,13 +12,16 @@ from aim.cli import retrain_args
 from aim.config import RunConfig
 from aim.errors import ConfigError
 from aim.runs import Run
-from app import jobs, ui
+from app import access, jobs, ui
 
 LAUNCHED = "retrain_jobs"  # session state: job id -> parent run id, for the jobs this session launched here
 
 
 def button(run: Run, chosen: pd.DataFrame) -> None:
-    """"Re-train with these": the selected points' columns, everything else as ``run`` was trained."""
+    """"Re-train with these": the selected points' columns, everything else as ``run`` was trained (not offered
+    in read-only mode, where ``app.jobs`` would refuse it anyway)."""
+    if access.read_only():
+        return
     spec = analysis.selection_spec(chosen)
     if not st.button(f"Re-train with these ({len(chosen)})", icon=":material/model_training:", key="retrain_selection",
                      help="Trains the final model on exactly these interaction-IF columns (no search), with this "

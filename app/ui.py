@@ -17,7 +17,7 @@ from aim import analysis
 from aim.errors import AIMError
 from aim.runs import RUN_FILE, Run, read_progress
 from aim.study import Study
-from app import catalog, jobs
+from app import access, catalog, jobs
 
 
 @st.cache_resource(show_spinner=False, max_entries=2048)
@@ -62,7 +62,10 @@ class Loaded:
 
 
 def runs_dir() -> Path:
-    return Path(st.session_state.get("runs_dir") or catalog.default_runs_dir()).expanduser()
+    """The sidebar's runs folder; in read-only mode always the configured one (``AIM_RUNS_DIR``), whatever a
+    session holds."""
+    chosen = None if access.read_only() else st.session_state.get("runs_dir")
+    return Path(chosen or catalog.default_runs_dir()).expanduser()
 
 
 def load_all() -> Loaded:

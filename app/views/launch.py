@@ -6,11 +6,14 @@ from aim import analysis
 from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
-from app import glossary, jobs, ui
+from app import access, glossary, jobs, ui
 
 QUICK_START_MINUTES = 1.5  # README, "Quick start": 89 s idle (75 s in bf16), bench/bench_pipeline.py on 2026-12-04
 
 st.title("Launch a run")
+if access.read_only():  # the frame leaves this page out; a stale tab or a direct script run lands here
+    st.error("This app is read-only: it cannot start or cancel runs.", icon=":material/lock:")
+    st.stop()
 runs_dir = ui.runs_dir()
 st.caption(f"Runs are written to `{runs_dir}` (sidebar) and appear in **Runs** when they start. At most "
            f"{jobs.max_jobs()} jobs run at once (AIM_MAX_JOBS).")

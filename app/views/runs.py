@@ -6,7 +6,7 @@ import streamlit as st
 from aim import analysis
 from aim.errors import AIMError
 from aim.runs import RUN_FILE, read_json, read_progress
-from app import glossary, ui
+from app import access, glossary, ui
 
 st.title("Runs")
 data = ui.loaded()
@@ -35,7 +35,8 @@ RUN_COLUMNS = {
 in_studies = int((table["study"] != "").sum()) if not table.empty else 0
 
 if table.empty:
-    st.info("No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
+    st.info(f"No runs in `{ui.runs_dir()}` yet (this app is read-only)." if access.read_only() else
+            "No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
             f"{ui.runs_dir()}`, or point the sidebar's *Runs folder* at a folder of runs.")
 else:
     with_studies = st.toggle(f"Include the {in_studies} runs of studies", key="runs_with_studies",

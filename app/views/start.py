@@ -8,7 +8,7 @@ import streamlit as st
 
 from aim import analysis
 from aim.runs import read_progress
-from app import glossary, shipped, ui
+from app import access, glossary, shipped, ui
 
 PIPELINE = """digraph {
   rankdir=LR; bgcolor="transparent";
@@ -137,8 +137,8 @@ if tour:
         c2.markdown(text)
 st.subheader("The shipped runs")
 if not found:
-    st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs, or "
-            "**Launch a run**.")
+    st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs"
+            + ("." if access.read_only() else ", or **Launch a run**."))
 for kind, heading in (("run", "Single runs: open on *Interactions*"), ("study", "Studies: open on *Studies*")):
     items = [s for s in found if s.kind == kind]
     if not items:
