@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -271,6 +272,29 @@ def status(job: Job) -> str:
 
 def progress(job: Job) -> dict | None:
     return read_progress(job.run_dir) if job.run_dir is not None else None
+
+
+def live_text(job: Job) -> str:
+    """What a running job is doing, in one line: its run's ``progress.json`` (``analysis.progress_text``) unless its
+    log has moved on since (a stage whose candidates train in worker processes prints their epochs to the log but
+    updates no progress until it ends), then the log's last line; "starting (loading data)" before either."""
+    from aim.analysis import progress_text
+
+    now = progress(job)
+    text = progress_text(now)
+    log = Path(job.log)
+    try:
+        log_time = log.stat().st_mtime
+    except OSError:
+        log_time = None
+    try:
+        progress_time = datetime.fromisoformat(str((now or {}).get("updated"))).timestamp()
+    except ValueError:
+        progress_time = None
+    last = next((ln.strip() for ln in reversed(_read_text(log).splitlines()) if ln.strip()), "")
+    if last and (not text or (log_time is not None and (progress_time is None or log_time > progress_time + 2))):
+        return last if len(last) <= 160 else last[:157] + "..."
+    return text or "starting (loading data)"
 
 
 def log_tail(job: Job, lines: int = 15) -> str:

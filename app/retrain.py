@@ -51,6 +51,6 @@ def follow() -> None:
         with st.container(border=True):
             st.markdown(f"**Re-train {state}** · job `{job.id}` · parent `{parent}`")
             if state == "running":
-                st.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+                st.caption(jobs.live_text(job))
             else:
                 st.code(jobs.log_tail(job) or "(empty)", language=None)

@@ -68,6 +68,9 @@ with st.sidebar:
                       help="Where your runs are read from and launched runs are written (env AIM_RUNS_DIR). "
                            "Shipped runs are always read from cached_runs/ (env AIM_CACHED_RUNS_DIR).")
     data = ui.load_all()
+    folder_problem = None if READ_ONLY else catalog.runs_folder_problem(ui.runs_dir(), data.scan)
+    if folder_problem:
+        st.warning(folder_problem, icon=":material/folder_off:")
     st.caption(f"{len(data.runs)} runs · {len(data.corrupt)} unreadable · {len(data.scan.studies)} studies")
     if st.button("Reload runs", icon=":material/refresh:", help="Re-read every run folder from disk", key="reload"):
         ui.clear_cache()

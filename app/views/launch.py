@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from aim import analysis
 from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
@@ -99,7 +98,7 @@ def job_list() -> None:
             c1, c2 = st.columns([5, 1])
             c1.markdown(f"**{state}** · job `{job.id}` · `{' '.join(job.args)}`")
             if state == "running":
-                c1.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+                c1.caption(jobs.live_text(job))
                 if c2.button("Cancel", key=f"cancel_{job.id}"):
                     jobs.cancel(job)
                     st.rerun(scope="fragment")
