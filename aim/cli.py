@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--transfer-from", dest="study_transfer_from", default="", metavar="RUN_DIR",
                       help="an AIM run folder: adds the rows deepfm-transfer and ipnn-transfer (paper Table 10)")
     plan.add_argument("--resume", metavar="STUDY_DIR", default=None,
-                      help="finish STUDY_DIR with its own settings: reuse its complete runs, redo the others "
-                           "(every other option is ignored)")
+                      help="finish STUDY_DIR with its own settings (its variants, seeds, config and --jobs): reuse "
+                           "its complete runs, redo the others; only --jobs may be given again")
     plan.add_argument("--out", default="studies", help="folder the study folder is created in")
     _add_config_options(study, per_run=False)
     table = sub.add_parser("table", help="print the summary table of a study")

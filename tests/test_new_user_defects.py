@@ -232,3 +232,26 @@ def test_sparsity_labels_of_close_candidates_take_turns():
     pos = list(_text_positions(x, y))
     assert len(set(pos[:3])) == 3 and pos[3] == pos[4] == TEXT_POSITIONS[0]
     assert list(_text_positions(pd.Series(["L2 = 0", "L2 = 0"]))) == list(TEXT_POSITIONS[:2])
+
+
+# 10. `aim study --resume` forgot --jobs (two processes where the study was started with one)
+
+
+def test_resume_keeps_the_studys_own_jobs(tmp_path, tiny_config, monkeypatch):
+    import aim.study as st
+    from aim.study import variants
+
+    path = st.run_study(tiny_config("fm"), "fm", [0], tmp_path, jobs=1, log=lambda _: None)
+    assert json.loads((path / "study.json").read_text())["jobs"] == 1
+    seen = {}
+    real = variants.run_plan
+
+    def spy(path_, meta, plan, jobs, log, *args, **kwargs):
+        seen["jobs"] = jobs
+        return real(path_, meta, plan, jobs, log, *args, **kwargs)
+
+    monkeypatch.setattr(variants, "run_plan", spy)
+    st.resume_study(path, log=lambda _: None)  # no --jobs: the study's own 1, not min(seeds, CPUs)
+    assert seen["jobs"] == 1
+    st.resume_study(path, jobs=2, log=lambda _: None)  # given again: that one
+    assert seen["jobs"] == 2
