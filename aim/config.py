@@ -15,8 +15,10 @@ from typing import Any
 from aim.errors import ConfigError
 from aim.sparsity import parse_fractions
 
-VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer", "retrain")
+VARIANTS = ("fm", "deepfm", "ipnn", "lr", "gbdt", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer",
+            "retrain")
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
+CLASSIC_VARIANTS = ("lr", "gbdt")  # scikit-learn logistic regression, LightGBM trees (aim/classic.py)
 RETRAIN = "retrain"  # the AIM re-train of a hand-picked selection (--columns), no search
 RETRAIN_DIMS = ("parent", "full")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id

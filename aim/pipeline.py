@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 import aim
-from aim import distributed
+from aim import classic, distributed
 from aim.config import FUNCTIONS, RETRAIN, TRANSFER_VARIANTS, RunConfig, TrainConfig
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
@@ -371,7 +371,10 @@ def _final_state(t: Trained, seconds: float) -> dict:
 
 
 def rebuild_model(spec: dict) -> torch.nn.Module:
-    """The network described by a run's ``model`` entry (``run.json``), ready for ``load_state_dict``."""
+    """The network described by a run's ``model`` entry (``run.json``), ready for ``load_state_dict``; lr / gbdt
+    runs hold no network: ``aim.classic.load_model`` reloads them."""
+    if spec["kind"] in classic.VARIANTS:
+        raise ValueError(f"a {spec['kind']} run holds no network: aim.classic.load_model(RUN_DIR) reloads it")
     if spec["kind"] == "aim":
         return AIM(AIMSpec.from_json(spec["spec"]))
     return (IPNN if spec["kind"].startswith("ipnn") else FM)(**spec["args"])
@@ -457,6 +460,20 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         stages["train"] = _stage_meta(final.fit, final.metrics, seconds)
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log))
+    elif cfg.variant in classic.VARIANTS:  # lr / gbdt: scikit-learn / LightGBM on the same ids and splits
+        if distributed.world() > 1:
+            raise ConfigError(f"variant {cfg.variant} trains in one process: start it without torchrun")
+
+        def on_classic(row: dict) -> None:
+            writer.progress(stage=row["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"])
+
+        final, seconds = run_stage("train", lambda: classic.train(cfg, data, on_classic, log), classic.state_of,
+                                   classic.of_state)
+        history[:] = final.fit.history  # restored or computed: its rows once
+        stages["train"] = _stage_meta(final.fit, final.metrics, seconds) | final.stage_info
+        positions = tuple(((0,) if final.kind == "lr" else ()) for _ in data.fields)  # lr: one weight per id
+        stage["name"] = "tables"
+        save_table("interactions", interaction_table(data, [], pairs, log))
     else:
         searches = _search_orders(cfg, vocab, tensors, generator, on_epoch, run_stage, log, on_progress)
         for r in searches:
@@ -494,8 +511,11 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     save_table("history", pd.DataFrame(history).reindex(columns=[
         "stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
         "gates_total", "grda_lr"]))
-    writer.weights(final.model.state_dict())
-    writer.update(model=final.spec, stages=stages, timings=timings(final, tensors, cfg.train),
+    if isinstance(final, classic.Classic) and final.kind == "gbdt":
+        writer.model_text(final.model_text)
+    else:
+        writer.weights(final.tensors if isinstance(final, classic.Classic) else final.model.state_dict())
+    writer.update(model=final.spec, stages=stages, timings=timings(final, tensors, cfg.train, seconds),
                   **summarise(data, searches, final, positions, chosen))
     writer.progress(stage="done", epoch=None, valid_auc=final.metrics["valid"]["auc"])
     writer.finish("complete")
@@ -562,13 +582,21 @@ def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, gene
     return results
 
 
-def timings(final: Trained, data: SplitTensors, train: TrainConfig) -> dict:
-    """Training seconds per epoch of the final model and inference seconds per 100,000 rows (same for all
-    variants: ``predict`` in inference mode on the test split in the run's precision, best of 3)."""
-    batch = train.eval_batch_size
-    best = min(_timed(lambda: predict(final.model, data.test.X, batch, train.precision)) for _ in range(3))
-    epochs = [row["seconds"] for row in final.fit.history]
-    return {"train_epoch_seconds": float(np.mean(epochs)), "infer_seconds_per_100k": best / len(data.test.y) * 1e5}
+def timings(final: Trained | classic.Classic, data: SplitTensors, train: TrainConfig, seconds: float) -> dict:
+    """Training seconds of the final model: per epoch, and in all (``train_seconds``: the final stage's wall
+    seconds, its hyper-parameter choice included; lr / gbdt have no epochs, so their ``train_epoch_seconds`` is
+    that total), and inference seconds per 100,000 rows (same for all variants: predicting the test split, in
+    inference mode in the run's precision for the networks, best of 3)."""
+    if isinstance(final, classic.Classic):
+        model, X = final.predictor(), data.test.X.numpy()
+        best = min(_timed(lambda: model.predict(X)) for _ in range(3))
+        per_epoch = seconds
+    else:
+        batch = train.eval_batch_size
+        best = min(_timed(lambda: predict(final.model, data.test.X, batch, train.precision)) for _ in range(3))
+        per_epoch = float(np.mean([row["seconds"] for row in final.fit.history]))
+    return {"train_epoch_seconds": per_epoch, "train_seconds": float(seconds),
+            "infer_seconds_per_100k": best / len(data.test.y) * 1e5}
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -577,7 +605,7 @@ def _timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def summarise(data: CTRData, searches: list[InteractionSearch], final: Trained,
+def summarise(data: CTRData, searches: list[InteractionSearch], final: Trained | classic.Classic,
               positions: tuple[tuple[int, ...], ...] | None, chosen: tuple = ()) -> dict:
     """The headline figures of a run (what ``python -m aim show`` prints and the Runs table lists); ``chosen``:
     the column blocks of a retrain run."""

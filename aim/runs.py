@@ -9,6 +9,7 @@ A run is a folder::
     history.csv           one row per epoch of every stage
     alpha_snapshots.csv   α of every column during the search (long format), to replay GRDA's sparsification
     weights.pt            the final model: a dict of tensors only, loaded with ``weights_only=True``
+    model.txt             the gbdt variant's trees in LightGBM's own text format (no weights.pt)
     checkpoints/          one file per finished stage while the run is not complete (``--resume`` continues it)
     .lock                 held (``flock``) by the process writing the run: the kernel drops it when that process
                           dies, however it dies, so a reader tells a live run from a killed one
@@ -47,6 +48,7 @@ STATUSES = ("running", "complete", "failed")
 RUN_FILE = "run.json"
 PROGRESS_FILE = "progress.json"
 WEIGHTS_FILE = "weights.pt"
+MODEL_TEXT_FILE = "model.txt"  # gbdt: LightGBM's text model (aim.classic), never a pickle
 LOCK_FILE = ".lock"
 CHECKPOINTS_DIR = "checkpoints"
 MIN_FREE_BYTES = 32 * 2**20  # refuse to start a run on a file system with less room than this
@@ -335,6 +337,10 @@ class RunWriter:
 
     def weights(self, tensors: dict[str, torch.Tensor]) -> None:
         write_weights(self.path / WEIGHTS_FILE, tensors)
+
+    def model_text(self, text: str) -> None:
+        """A model in its library's own text format (the gbdt variant's LightGBM trees), written atomically."""
+        _atomic_write(self.path / MODEL_TEXT_FILE, lambda fh: fh.write(text))
 
     def finish(self, status: str, error: str | None = None, stage: str | None = None) -> None:
         """Mark the run ``complete`` or ``failed`` (with the error and the stage it happened in) and release it."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aim.runs import RUN_FILE, WEIGHTS_FILE, Run, load_run
+from aim.runs import MODEL_TEXT_FILE, RUN_FILE, WEIGHTS_FILE, Run, load_run
 from aim.study import STUDY_FILE, load_study
 
 CACHED = Path(__file__).resolve().parents[1] / "cached_runs"
@@ -19,7 +19,7 @@ def test_cached_runs_ship_runs_only_within_budget():
     assert "run" in kinds and kinds <= {"run", "study"}, f"cached_runs/ holds runs and studies only: {sorted(kinds)}"
     files = [f for f in CACHED.rglob("*") if f.is_file()]
     assert sum(f.stat().st_size for f in files) < MAX_BYTES
-    assert not [f for f in files if f.name == WEIGHTS_FILE], "no view reads weights: do not ship them"
+    assert not [f for f in files if f.name in (WEIGHTS_FILE, MODEL_TEXT_FILE)], "no view reads weights: do not ship them"
 
 
 def check_run(path: Path) -> Run:

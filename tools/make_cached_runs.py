@@ -6,7 +6,7 @@
 
 Each entry is one ``python -m aim run`` or ``python -m aim study`` command with fixed seeds. It runs in a work
 folder (``runs/cached_build/`` by default, git-ignored); when it finishes, its folder is copied into
-``cached_runs/`` without ``weights.pt`` (no view reads weights, and they are 90% of a run's bytes) and recorded
+``cached_runs/`` without ``weights.pt`` / ``model.txt`` (no view reads weights, and they are 90% of a run's bytes) and recorded
 in ``<work>/done.json``, so a rerun skips finished entries and an interrupted study is resumed, not redone.
 Entries run cheapest-first within what the app needs most; ``--only`` picks some.
 
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se"
+VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se,lr,gbdt"
 REAL = {"frappe": ("frappe", "frappe", []), "ml100k": ("movielens", "ml-100k", ["--dropout", "0.3"])}
-SKIP_FILES = {"weights.pt", "checkpoints", ".lock", ".jobs"}  # weights and resume state: no view reads them
+SKIP_FILES = {"weights.pt", "model.txt", "checkpoints", ".lock", ".jobs"}  # weights (gbdt: model.txt) and resume
+# state: no view reads them
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def entries(data_root: Path, jobs: int) -> list[Entry]:
                                           "thousand rows; its AUC means little"),
                             about=f"{name} sample: a format demonstration on a few thousand rows"))
     out.append(Entry("synthetic-study", "study", ("--seeds", "3", "--jobs", str(jobs)),
-                     about="synthetic data: 3 seeds of the six variants"))
+                     about="synthetic data: 3 seeds of the default variants (the six of the paper, lr, gbdt)"))
     out.append(Entry("ml100k-fis-vs-stats", "study", ("--kind", "fis-vs-stats", "--seeds", "3", "--jobs", str(jobs)),
                      needs="ml100k-order3", needs_flag="--from", kind="fis-vs-stats", dataset="movielens",
                      about="movielens: paper §4.4.2, the top pairs of ml100k-order3 by |α|, by statistics AUC and "

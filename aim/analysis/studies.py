@@ -28,7 +28,7 @@ STUDY_COLUMNS = ["id", "dataset", "status", "variants", "seeds", "runs complete"
 
 
 def variant_kind(variant: str) -> str:
-    """``baseline`` (fm / deepfm / ipnn), ``transfer`` (deepfm-transfer, ipnn-transfer) or ``aim`` (the rest)."""
+    """``baseline`` (fm / deepfm / ipnn / lr / gbdt), ``transfer`` (deepfm-transfer, ipnn-transfer) or ``aim`` (the rest)."""
     if variant in BASELINES:
         return "baseline"
     return "transfer" if variant.endswith(TRANSFER_SUFFIX) else "aim"

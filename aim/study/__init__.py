@@ -22,7 +22,7 @@ embedding of paper Table 5; the plain AIM tokens use function-wise embeddings).
 
 Statistics (``summarise``): mean ± *sample* standard deviation (ddof=1, the ± over seeds of the paper's tables)
 of the test AUC and log loss of the complete runs; the p-value of each variant against the *best baseline* (the
-one of fm / deepfm / ipnn in the study with the highest mean test AUC) is the two-tailed **unpaired** t-test
+one of fm / deepfm / ipnn / lr / gbdt in the study with the highest mean test AUC) is the two-tailed **unpaired** t-test
 with equal variances (Student's, ``scipy.stats.ttest_ind(..., equal_var=True)``) on the per-seed values;
 ``significant`` marks p_auc < ``SIGNIFICANCE`` (0.005, the paper's threshold) in either direction; the
 table exports mark a significant improvement with ``*`` and a significant degradation with a dagger.

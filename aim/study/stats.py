@@ -106,7 +106,7 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
 
 
 def best_baseline(df: pd.DataFrame) -> str | None:
-    """The baseline (fm / deepfm / ipnn) of a summary with the highest mean test AUC; None when there is none
+    """The baseline (fm / deepfm / ipnn / lr / gbdt) of a summary with the highest mean test AUC; None when there is none
     (ties go to the earlier row)."""
     base = df[df["variant"].isin(BASELINES) & df["auc_mean"].notna()]
     if base.empty:

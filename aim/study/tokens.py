@@ -11,10 +11,10 @@ from typing import Any
 from aim.config import RETRAIN, VARIANTS, RunConfig
 from aim.errors import ConfigError
 
-BASELINES = ("fm", "deepfm", "ipnn")
+BASELINES = ("fm", "deepfm", "ipnn", "lr", "gbdt")  # best_baseline picks among these
 TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
 SE_SUFFIX = "-se"
-DEFAULT_VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim")
+DEFAULT_VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "lr", "gbdt")  # lr, gbdt: seconds each
 
 Log = Callable[[str], None]
 

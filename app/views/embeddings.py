@@ -4,11 +4,16 @@ and the parameters saved."""
 import streamlit as st
 
 from aim import analysis
+from aim.config import CLASSIC_VARIANTS
 from app import glossary, ui
 
 st.title("Embedding dimensions")
 run, fields = ui.run_with_table("fields", "field table yet")
-if "embed" not in run.meta.get("stages", {}):
+if run.meta.get("variant") in CLASSIC_VARIANTS:
+    st.info(f"`{run.meta.get('variant')}` has no embeddings: "
+            + ("one weight per id, shown as 1 dimension per field." if run.meta.get("variant") == "lr" else
+               "boosted trees split on the ids themselves, shown as 0 dimensions."))
+elif "embed" not in run.meta.get("stages", {}):
     st.info(f"`{run.meta.get('variant')}` does not search embedding dimensions (only `aim` runs EDS): "
             "every field keeps the full size.")
 

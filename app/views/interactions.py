@@ -3,6 +3,7 @@
 import streamlit as st
 
 from aim import analysis
+from aim.config import CLASSIC_VARIANTS
 from app import glossary, retrain, ui
 
 COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("order")),
@@ -21,6 +22,11 @@ if not analysis.has_alpha(inter):
     st.info(f"This run re-trains a hand-picked selection of {len(inter)} interaction-IF columns"
             + (f" of `{parent}`" if parent else "") + " with no gate, so there is no α. They, ranked by statistics AUC:"
             if run.meta.get("variant") == "retrain" else
+            f"`{run.meta.get('variant')}` is a baseline "
+            + ("with no interaction term" if run.meta.get("variant") == "lr" else
+               "whose trees learn interactions implicitly in their splits, naming none")
+            + ", so there is no α. The pairs, ranked by statistics AUC:" if run.meta.get("variant") in CLASSIC_VARIANTS
+            else
             f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
             "so there is no α. Its interactions, ranked by statistics AUC:")
     ranked = inter.sort_values("stats_auc", ascending=False)[["field_names", "function", "stats_auc", "planted"]]

@@ -31,7 +31,9 @@ with st.form("launch"):
     data_path = c2.text_input("Data file or folder (not for synthetic)", help="\n\n".join(
         f"**{n}**: {x['data']}" for n, x in datasets.items()))
     launchable = [v for v in VARIANTS if v != RETRAIN]  # a re-train starts from a selection on Interactions
-    variant = c3.selectbox("Variant", launchable, index=launchable.index(d.variant), help=glossary.tip("variant"))
+    variant = c3.selectbox("Variant", launchable, index=launchable.index(d.variant),
+                           help=glossary.tip("variant", "lr", "gbdt") + "\n\nlr and gbdt use none of the network "
+                           "settings below (epochs, sizes, GRDA).")
     max_order = c4.selectbox("Max order", (2, 3, 4), index=(2, 3, 4).index(d.max_order), help=glossary.tip("order"))
     c = st.columns(5)
     seed = c[0].number_input("Seed", value=d.seed, step=1)
