@@ -105,6 +105,23 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
     return df
 
 
+def rule_text(seeds: int | None = None, reference: str | None = None) -> str:
+    """The product's one significance rule (the paper's) in words, as every table note, page and report states it; ``reference``: the row the p-values are against (None: the best baseline),
+    ``seeds``: how many seeds each side has (said when given)."""
+    over = f"over {seeds} seeds" if seeds else "over the seeds"
+    against = f"against {reference}" if reference else "against the best baseline"
+    return f"significant = p < {SIGNIFICANCE} in a two-tailed Student's t-test (pooled variance) {over}, {against}"
+
+
+def verdict(p: float, delta: float) -> str:
+    """``significantly better`` / ``significantly worse`` (p < SIGNIFICANCE, by the sign of ``delta``, the
+    difference in the direction where positive is better) or ``not significantly different`` (also when p is
+    unknown)."""
+    if not (isinstance(p, int | float) and p < SIGNIFICANCE) or not delta:
+        return "not significantly different"
+    return "significantly better" if delta > 0 else "significantly worse"
+
+
 def best_baseline(df: pd.DataFrame) -> str | None:
     """The baseline (fm / deepfm / ipnn) of a summary with the highest mean test AUC; None when there is none
     (ties go to the earlier row)."""
