@@ -103,7 +103,8 @@ TERMS: dict[str, Term] = dict((
     ("fwe_se", Term("FWE / SE", "Function-wise embeddings (one embedding table per interaction function, AIM's "
                     "default) vs a shared embedding (one table for all functions, variants ending in `-se`).")),
     ("variant", Term("variant", "What a run trains: the baselines **fm**, **deepfm**, **ipnn** (every pair, inner "
-                     "product, no search); **aim-ifs-eds** (FIS only, inner product only: AutoFIS-like); "
+                     "product, no search) and, where this version has them, **lr** (logistic regression) and **gbdt** "
+                     "(boosted trees); **aim-ifs-eds** (FIS only, inner product only: AutoFIS-like); "
                      "**aim-eds** (FIS + IFS); **aim** (FIS + IFS + EDS); **-se**: shared embedding; "
                      "**-transfer**: DeepFM / IPNN trained on the pairs another AIM run selected.")),
     ("transfer", Term("transfer", "A plain DeepFM or IPNN that uses only the interactions an AIM run selected "
@@ -112,8 +113,15 @@ TERMS: dict[str, Term] = dict((
                     "embed (EDS, GRDA on β) → re-train the selected architecture with Adam.")),
     ("best_baseline", Term("best baseline", "The baseline (fm, deepfm or ipnn) with the highest mean test AUC in a "
                            "study; every other variant is t-tested against it.")),
-    ("p_value", Term("p", "Two-tailed unpaired t-test of a variant's seeds against the best baseline's seeds; "
-                     "\\* / † mark significantly better / worse (p < 0.005). The best baseline itself has none (—).")),
+    ("p_value", Term("p", "Two-tailed Student's t-test (pooled variance) of a variant's seeds against the best "
+                     "baseline's seeds. The rule (the paper's, the same everywhere in the app, the reports and "
+                     "`python -m aim table`): significant when p < 0.005; \\* / † mark significantly better / worse. "
+                     "Without a mark a variant is *not significantly different*, even if its mean is higher. The "
+                     "best baseline itself has no p (—).")),
+    ("pm", Term("±", "Mean ± sample standard deviation (ddof = 1) over the seeds: how much the result moves from one "
+                "random seed to the next.")),
+    ("no_eds", Term("no EDS", "The variant does not search embedding dimensions, so EDS cut nothing: its parameters "
+                    "after EDS are its parameters.")),
     ("auc", Term("AUC", "Area under the ROC curve of the click predictions on held-out rows: higher is better "
                  "(0.5 = random).")),
     ("logloss", Term("log loss", "Binary cross-entropy of the click predictions on held-out rows: **lower is "

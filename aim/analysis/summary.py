@@ -421,3 +421,55 @@ def study_deepfm_params(study: Any) -> float | None:
         return None
     v = summary.set_index("variant").loc["deepfm", "params_after_eds"]
     return float(v) if _finite(v) else None
+
+
+# ------------------------------------------------------------------------------------ kept interactions over seeds
+
+def kept_table(inters: Mapping[Any, pd.DataFrame]) -> pd.DataFrame:
+    """The interactions an AIM variant kept over its seeds (``{seed: interactions table}``): one row per
+    interaction kept on any seed, the most seeds first (then the largest mean |α|): interaction, order,
+    ``kept on`` ("5 of 5 seeds"), the functions kept (how many seeds keep each), the mean |α| over the seeds
+    that keep it and the statistics AUC (a property of the data split, the same on every seed: its mean)."""
+    from aim.analysis.interactions import alpha_points
+
+    n = len(inters)
+    rows: dict[str, dict] = {}
+    for seed, inter in inters.items():
+        if inter is None or inter.empty:
+            continue
+        points = alpha_points(inter, per="interaction")
+        for p in points[points["kept"] == 1].itertuples(index=False):
+            r = rows.setdefault(str(p.field_names), {"order": int(p.order), "seeds": 0, "alpha": [], "auc": [],
+                                                     "functions": {}})
+            r["seeds"] += 1
+            r["alpha"].append(float(p.abs_alpha))
+            if _finite(p.stats_auc):
+                r["auc"].append(float(p.stats_auc))
+            for f in str(p.functions_kept).split(", "):
+                if f:
+                    r["functions"][f] = r["functions"].get(f, 0) + 1
+    out = [{"interaction": k, "order": r["order"], "kept on": f"{r['seeds']} of {n} seeds", "_seeds": r["seeds"],
+            "functions kept (seeds)": ", ".join(f"{f} ({c})" for f, c in sorted(r["functions"].items(),
+                                                                                  key=lambda x: (-x[1], x[0]))),
+            "mean |α| when kept": sum(r["alpha"]) / len(r["alpha"]),
+            "statistics AUC": sum(r["auc"]) / len(r["auc"]) if r["auc"] else math.nan} for k, r in rows.items()]
+    df = pd.DataFrame(out, columns=["interaction", "order", "kept on", "_seeds", "functions kept (seeds)",
+                                    "mean |α| when kept", "statistics AUC"])
+    df = df.sort_values(["_seeds", "mean |α| when kept"], ascending=[False, False], kind="stable")
+    return df.drop(columns="_seeds").reset_index(drop=True)
+
+
+def inverse_stats_note(stats_auc: Mapping[str, float]) -> str | None:
+    """One sentence on the kept interactions whose statistics AUC is below 0.5 (``{name: statistics AUC}`` of the
+    kept ones), None when there is none."""
+    low = sorted(((n, float(v)) for n, v in stats_auc.items() if _finite(v) and float(v) < 0.5), key=lambda x: x[1])
+    if not low:
+        return None
+    far = max(0.5 - v for _, v in low)
+    listed = ", ".join(f"{n} {v:.3f}" for n, v in low)
+    return (f"{len(low)} of the kept interactions have a statistics AUC below 0.5 ({listed}). Below 0.5 means that "
+            "ranking the test rows by the pair's click rate in training orders them the wrong way round more often "
+            "than not: the statistic ranks inversely. For a statistic, the distance from 0.5 is what measures how "
+            f"much the pair alone tells (0.45 tells as much as 0.55, reversed); these are within {far:.3f} of 0.5, "
+            "so the raw click rates of the pair say little, yet the gates kept it: the model learns its own use of "
+            "the pair from the embeddings (the paper, §4.4.2, reads a higher statistics AUC as more important).")

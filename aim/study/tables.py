@@ -12,7 +12,7 @@ import pandas as pd
 
 from aim.errors import ConfigError, RunFormatError
 from aim.study.folder import SUMMARY_FILE, load_study
-from aim.study.stats import FI_PREFIX, SIGNIFICANCE, _records, best_baseline
+from aim.study.stats import FI_PREFIX, SIGNIFICANCE, _records, best_baseline, rule_text
 from aim.study.tokens import BASELINES
 
 TABLE_FORMATS = ("csv", "latex", "markdown")
@@ -145,8 +145,9 @@ def _table_cells(df: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[st
 
 def _note(df: pd.DataFrame) -> str:
     best = best_baseline(df) if len(df) else None
-    return (f"mean ± sample std (ddof=1) over seeds; * / †: p < {SIGNIFICANCE} better / worse than the best baseline "
-            f"({best or 'none'}), two-tailed unpaired t-test (equal variances)")
+    return (f"mean ± sample std (ddof=1) over seeds. Rule (the paper's): {rule_text(reference=f'the best baseline ({best})' if best else 'the best baseline (none here)')}; "
+            f"* / †: significantly better / worse than {best or 'it'}; no mark: not significantly different, "
+            "whatever the difference of the means")
 
 
 def to_latex(df: pd.DataFrame) -> str:
@@ -212,8 +213,8 @@ def _rule_cells(df: pd.DataFrame, reference: str, latex: bool) -> tuple[list[str
 
 
 def _rules_note(reference: str) -> str:
-    return (f"mean ± sample std (ddof=1) over seeds; p: two-tailed unpaired t-test (equal variances) against the "
-            f"{reference} rule")
+    return (f"mean ± sample std (ddof=1) over seeds. Rule (the paper's): "
+            f"{rule_text(reference=f'the {reference} rule')}; p >= {SIGNIFICANCE}: not significantly different")
 
 
 def rules_markdown(df: pd.DataFrame, reference: str) -> str:
