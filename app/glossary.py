@@ -111,7 +111,7 @@ TERMS: dict[str, Term] = dict((
                       "(paper §4.6): does AIM's selection help other models?")),
     ("stages", Term("stages", "search interaction-IF (FIS + IFS, GRDA on α) → higher orders (optional) → search "
                     "embed (EDS, GRDA on β) → re-train the selected architecture with Adam.")),
-    ("best baseline", Term("best baseline", "The baseline (fm, deepfm or ipnn; lr or gbdt where present) with "
+    ("best_baseline", Term("best baseline", "The baseline (fm, deepfm or ipnn; lr or gbdt where present) with "
                            "the highest mean test AUC in a study; every other variant is t-tested against it.")),
     ("p_value", Term("p", "Two-tailed Student's t-test (pooled variance) of a variant's seeds against the best "
                      "baseline's seeds. The rule (the paper's, the same everywhere in the app, the reports and "
