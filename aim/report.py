@@ -284,10 +284,10 @@ def run_report(run: Run) -> str:
     page.facts([*_searched(m, config), ("variant", m.get("variant")), ("test AUC", _fmt(test.get("auc"), "{:.4f}")),
                 ("test log loss", _fmt(test.get("logloss"), "{:.4f}"))])
     study = _study_of(run)
-    deepfm = plain.study_deepfm_params(study) if study is not None else None
     inter = run.interactions
+    lines = plain.run_summary_of(run, study)
     page.h2("In plain words")
-    page.headline(plain.run_summary_lines(m, plain.kept_by_order(inter), deepfm, study.id if study else None))
+    page.headline(lines)
     page.h2("Warnings")
     page.warnings(_run_warnings(m), RUN_CHECKED)
 
@@ -331,8 +331,7 @@ def run_report(run: Run) -> str:
     params = _params_text(m)
     if params:
         page.text(params[0].upper() + params[1:])
-    size = [line for line in plain.run_summary_lines(m, None, deepfm, study.id if study else None)
-            if line.startswith("Size:")]
+    size = [line for line in lines if line.startswith("Size:")]
     if size:
         page.text(size[0])
     if fields is not None and not fields.empty:

@@ -311,10 +311,12 @@ def rules_summary_lines(summary: pd.DataFrame, reference: str, top: Any = None, 
 # ------------------------------------------------------------------------------------------------------- a run
 
 def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] | None = None,
-                      deepfm_params: float | None = None, study_id: str | None = None) -> list[str]:
+                      deepfm_params: float | None = None, study_id: str | None = None,
+                      variant_params: float | None = None) -> list[str]:
     """The summary of one run: what it kept (``kept_by_order``: order -> kept interaction names; None for a
     baseline), planted precision / recall, its test AUC (one run compares with nothing: a study does), its size
-    against ``deepfm_params`` (the mean DeepFM of the run's own study, when it has one) and what to try next."""
+    against ``deepfm_params`` (the mean DeepFM of the run's own study, when it has one; ``variant_params``: the
+    study's mean of this run's variant, said beside this seed's) and what to try next."""
     variant = str(meta.get("variant", ""))
     dataset = (meta.get("dataset") or {}).get("name") or (meta.get("config") or {}).get("dataset") or "DATASET"
     test = (meta.get("metrics") or {}).get("test") or {}
@@ -346,8 +348,11 @@ def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] 
                if has_eds else f"{variant} has no EDS (embedding dimension search), so nothing was cut."
                if variant.startswith("aim") else "")
         if _finite(deepfm_params):
-            out.append(f"Size: {params(after)} parameters, {float(after) / float(deepfm_params):.2f}× the DeepFM of "
-                       f"its study ({params(deepfm_params)}, mean over its seeds); {PAPER_SIZE}. {eds}".rstrip())
+            mean = (f"; over the study's seeds {name(variant)} averages {params(variant_params)}, "
+                    f"{float(variant_params) / float(deepfm_params):.2f}×" if _finite(variant_params) else "")
+            out.append(f"Size: this seed's final model has {params(after)} parameters, "
+                       f"{float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
+                       f"study's DeepFM runs){mean}. For scale, {PAPER_SIZE}. {eds}".rstrip())
         else:
             out.append(f"Size: {params(after)} parameters. {eds} No DeepFM run in the same study to compare with; for "
                        f"scale, {PAPER_SIZE}.".replace("  ", " "))
@@ -414,13 +419,23 @@ def kept_by_order(inter: pd.DataFrame | None) -> dict[int, list[str]] | None:
     return out
 
 
-def study_deepfm_params(study: Any) -> float | None:
-    """The mean final parameters of the DeepFM runs of ``study`` (from its summary), None without any."""
+def study_params(study: Any, variant: str = "deepfm") -> float | None:
+    """The mean final parameters of the ``variant`` runs of ``study`` (from its saved summary), None without."""
     summary = getattr(study, "summary", None)
-    if summary is None or summary.empty or "deepfm" not in set(summary["variant"]):
+    if summary is None or summary.empty or variant not in set(summary["variant"]):
         return None
-    v = summary.set_index("variant").loc["deepfm", "params_after_eds"]
+    v = summary.set_index("variant").loc[variant, "params_after_eds"]
     return float(v) if _finite(v) else None
+
+
+def run_summary_of(run: Any, study: Any = None) -> list[str]:
+    """``run_summary_lines`` of a loaded run (``aim.runs.Run`` with its tables) and the study whose runs it is
+    part of (or None)."""
+    from aim.study.tokens import token_of
+
+    variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})
+    return run_summary_lines(run.meta, kept_by_order(run.interactions), study_params(study) if study else None,
+                             getattr(study, "id", None), study_params(study, variant) if study else None)
 
 
 # ------------------------------------------------------------------------------------ kept interactions over seeds
