@@ -25,6 +25,7 @@ from aim import analysis
 from aim.errors import ConfigError, OutputError, RunFormatError
 from aim.runs import RUN_FILE, Run, load_run, os_problem
 from aim.analysis import summary as plain
+from aim.analysis.studies import eds_cut
 from aim.study import FI_PREFIX, STUDY_FILE, Study, best_baseline, is_study, load_study, summarise
 from aim.study.stats import rule_text, verdict
 
@@ -391,32 +392,16 @@ def _accuracy_table(summary: pd.DataFrame, seeds: int, best: str | None) -> pd.D
     return df
 
 
-def _eds_cut(before: Any, after: Any) -> str:
-    """What EDS cut of a variant's mean parameters: "38.3%"; "no EDS" where it cut nothing (it did not run)."""
-    try:
-        b, a = float(before), float(after)
-    except (TypeError, ValueError):
-        return "–"
-    if not (math.isfinite(b) and math.isfinite(a)) or b <= 0:
-        return "–"
-    return "no EDS" if a == b else f"{1 - a / b:.1%}"
-
-
 def _complexity_table(summary: pd.DataFrame, seeds: int) -> pd.DataFrame:
     """Per variant: mean parameters before / after EDS (whole numbers), what EDS cut ("no EDS"), the size against
-    DeepFM, timings and the FI ratios."""
+    DeepFM, timings and the FI ratios: the app's Complexity table."""
     df = analysis.ablation_table(summary, seeds)
     if df.empty:
         return df
-    s = summary.set_index("variant")
-    deepfm = float(s.loc["deepfm", "params_after_eds"]) if "deepfm" in s.index else math.nan
     out = pd.DataFrame({"variant": df["variant"], "runs": df["runs"], "params (mean)": df["params"].map(_int),
-                        "after EDS (mean)": df["params after EDS"].map(_int),
-                        "EDS cut": [_eds_cut(b, a) for b, a in zip(summary["params_before_eds"],
-                                                                     summary["params_after_eds"], strict=True)]})
-    if math.isfinite(deepfm):
-        out["× DeepFM"] = [f"{a / deepfm:.2f}×" if math.isfinite(a) else "–"
-                           for a in pd.to_numeric(summary["params_after_eds"])]
+                        "after EDS (mean)": df["params after EDS"].map(_int), "EDS cut": df["EDS cut"]})
+    if df["× DeepFM"].notna().any():
+        out["× DeepFM"] = [f"{v:.2f}×" if math.isfinite(v) else "–" for v in df["× DeepFM"]]
     for c in ("train s/epoch", "infer s/100k", "train s", *(c for c in df.columns if c.startswith("FI ratio"))):
         if c in df.columns:
             out[c] = df[c].values
@@ -428,7 +413,7 @@ def _seed_params(runs: Mapping[int, Run]) -> pd.DataFrame:
     for seed, run in sorted(runs.items()):
         p = analysis.params_summary(run.meta)
         rows.append({"seed": seed, "before EDS": _int(p["before_eds"]), "after EDS": _int(p["after_eds"]),
-                     "EDS cut": _eds_cut(p["before_eds"], p["after_eds"])})
+                     "EDS cut": eds_cut(p["before_eds"], p["after_eds"])})
     return pd.DataFrame(rows, columns=["seed", "before EDS", "after EDS", "EDS cut"])
 
 

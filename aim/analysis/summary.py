@@ -347,7 +347,11 @@ def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] 
                f"({cut(before, after)}), against the same model without EDS, not against DeepFM."
                if has_eds else f"{variant} has no EDS (embedding dimension search), so nothing was cut."
                if variant.startswith("aim") else "")
-        if _finite(deepfm_params):
+        if not variant.startswith("aim"):
+            versus = (f", {float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
+                      "study's DeepFM runs)" if _finite(deepfm_params) and variant != "deepfm" else "")
+            out.append(f"Size: {params(after)} parameters{versus}.")
+        elif _finite(deepfm_params):
             mean = (f"; over the study's seeds {name(variant)} averages {params(variant_params)}, "
                     f"{float(variant_params) / float(deepfm_params):.2f}×" if _finite(variant_params) else "")
             out.append(f"Size: this seed's final model has {params(after)} parameters, "
