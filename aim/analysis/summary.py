@@ -111,7 +111,8 @@ def _kept_sentence(variant: str, kept: Mapping[Any, set[str]]) -> str:
         return f"Found: {name(variant)} kept no interaction on any of its {n} seeds."
     total = sum(len(g) for _, g in groups)
     parts = [f"{len(g)} on {'all ' + str(n) if k == n else f'{k} of {n}'} seeds ({_names(g)})" for k, g in groups]
-    return (f"Found: {name(variant)} kept {total} different interactions over {n} seeds: " + "; ".join(parts) + ". "
+    what = "1 interaction" if total == 1 else f"{total} different interactions"
+    return (f"Found: {name(variant)} kept {what} over {n} seeds: " + "; ".join(parts) + ". "
             "An interaction kept on every seed is a robust finding; one kept on a single seed may be chance.")
 
 
@@ -169,16 +170,18 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
         out.append(f"What is still visible: {name(aim)}'s mean is {number(abs(delta))} "
                    f"{'higher' if higher else 'lower'}{seeds_part}, but under the rule that is not enough to call it "
                    f"{'better' if higher else 'worse'}.")
-    others = []
+    others, compared = [], 0
     for variant, r in s.iterrows():
         if variant in (aim, best) or not _finite(r["p_auc"]) or not r["n"]:
             continue
+        compared += 1
         d = float(r["auc_mean"]) - float(b["auc_mean"])
         w = verdict(float(r["p_auc"]), d)
         if w != "not significantly different":
             others.append(f"{name(str(variant))} ({w.split()[1]}, {number(d, sign=True)}, p = {pvalue(r['p_auc'])})")
-    out.append(f"Significantly different from {name(best)} among the other variants: {_names(others)}." if others
-               else f"No other variant is significantly different from {name(best)}.")
+    if compared:
+        out.append(f"Significantly different from {name(best)} among the other variants: {_names(others)}." if others
+                   else f"No other variant is significantly different from {name(best)}.")
     return out, word
 
 
@@ -268,7 +271,7 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
 
 def _next(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None, winners: list[str]) -> str:
     if kept is not None and kept and not any(kept.values()):
-        return "Next: AIM kept no interaction; try more rows."
+        return f"Next: {name(aim)} kept no interaction; try more rows."
     if best is None:
         return (f"Next: add the baselines (python -m aim study --variants fm,deepfm,ipnn,{aim}) to compare with "
                 "them.")
