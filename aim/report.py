@@ -64,7 +64,9 @@ class _Page:
         self.parts.append(f"<div class='facts'>{cells}</div>")
 
     def headline(self, sentences: list[str]) -> None:
-        items = "".join(f"<li>{_e(s)}</li>" for s in sentences)
+        """Sentences as a list, the label of each ("Found:", "Accuracy:", ...) in bold."""
+        items = "".join(f"<li><b>{_e(s.partition(': ')[0])}:</b> {_e(s.partition(': ')[2])}</li>"
+                        if ": " in s and len(s.partition(": ")[0]) <= 24 else f"<li>{_e(s)}</li>" for s in sentences)
         self.parts.append(f"<ul class='headline'>{items}</ul>")
 
     def warnings(self, items: list[str], checked: str) -> None:

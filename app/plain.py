@@ -13,18 +13,30 @@ def markdown_safe(text: str) -> str:
     return text
 
 
-def summary_box(lines: list[str], rule: str | None = None) -> None:
-    """``lines`` as a bulleted "In plain words" box; ``rule``: the significance rule, said under it."""
+def _bullet(line: str) -> str:
+    """A summary sentence as a Markdown bullet, its label ("Found:", "Accuracy:", ...) in bold."""
+    label, sep, rest = line.partition(": ")
+    if sep and len(label) <= 24 and label[:1].isupper():
+        return f"- **{markdown_safe(label)}:** {markdown_safe(rest)}"
+    return f"- {markdown_safe(line)}"
+
+
+def summary_box(lines: list[str], rule: str | None = None, note: str | None = None) -> None:
+    """``lines`` as a bulleted "In plain words" box; ``rule``: the significance rule, said under it; ``note``: one
+    more remark under it."""
     with st.container(border=True, key="plain_words"):
-        st.markdown("**In plain words**\n\n" + "\n".join(f"- {markdown_safe(line)}" for line in lines))
+        st.markdown("**In plain words**\n\n" + "\n".join(_bullet(line) for line in lines))
         if rule:
             st.caption(markdown_safe(f"The rule behind every “better”, “worse” and “not significantly different” "
                                      f"(the paper's): {rule}."))
+        if note:
+            st.caption(markdown_safe(note))
 
 
 def run_summary(run, inter) -> None:
     """The summary box of one run (``inter``: its interaction table), its size against the DeepFM of the study the
     run is part of, when the app has that study."""
+    from aim import analysis
     from aim.analysis import summary as plain
     from aim.study.tokens import token_of
     from app import ui
@@ -32,9 +44,14 @@ def run_summary(run, inter) -> None:
     data = ui.loaded()
     study = data.studies.get(data.study_of.get(run.id, ""))
     variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})
+    note = None
+    if analysis.has_alpha(inter):  # the scatter below shows kept pairs of statistics AUC < 0.5: said once, here
+        points = analysis.alpha_points(inter, per="interaction")
+        kept = points[points["kept"] == 1]
+        note = plain.inverse_stats_note(dict(zip(kept["field_names"], kept["stats_auc"], strict=True)))
     summary_box(plain.run_summary_lines(run.meta, plain.kept_by_order(inter),
                                         plain.study_params(study) if study else None, study.id if study else None,
-                                        plain.study_params(study, variant) if study else None))
+                                        plain.study_params(study, variant) if study else None), note=note)
 
 
 def size_caption(run) -> None:
