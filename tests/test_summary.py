@@ -141,8 +141,8 @@ def test_a_run_on_its_own():
         "Accuracy: test AUC 0.8742, log loss 0.3770 (seed 0). One run cannot say whether it beats a baseline; a "
         "study compares it with the baselines over seeds: python -m aim study --dataset synthetic --seeds 5.",
         "Size: 1,500 parameters. EDS cut this run's model from 2,000 to 1,500 parameters (25% fewer), against the "
-        "same model without EDS, not against DeepFM. No DeepFM run in the same study to compare with; for scale, "
-        + PAPER + ".",
+        "same model without EDS, not against DeepFM. This run is not part of a study, so there is no DeepFM of the "
+        "same data and settings to compare with; for scale, " + PAPER + ".",
         "Next: a study over seeds tells whether these interactions make AIM better than the baselines; if they do, "
         "re-train them in your production model (the transfer variants).",
     ]

@@ -361,8 +361,10 @@ def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] 
                        f"{float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
                        f"study's DeepFM runs){mean}. For scale, {PAPER_SIZE}. {eds}".rstrip())
         else:
-            out.append(f"Size: {params(after)} parameters. {eds} No DeepFM run in the same study to compare with; for "
-                       f"scale, {PAPER_SIZE}.".replace("  ", " "))
+            none = ("Its study has no DeepFM run to compare with" if study_id else
+                    "This run is not part of a study, so there is no DeepFM of the same data and settings to compare "
+                    "with")
+            out.append(f"Size: {params(after)} parameters. {eds} {none}; for scale, {PAPER_SIZE}.".replace("  ", " "))
     if kept_by_order is not None:
         if not found:
             out.append("Next: nothing was kept; try more rows.")
