@@ -83,7 +83,7 @@ def test_the_studies_page_opens_with_the_summary_and_states_the_rule(shipped):
 def test_a_fis_vs_stats_study_gets_its_rules_summary(shipped):
     box = _box(_app(view="studies", study=FIS_VS_STATS.name))
     assert "**Accuracy:** FIS (top pairs by the gates) 0.7972 vs statistics AUC (top pairs by it) 0.7968" in box
-    assert "against the fis rule" in box
+    assert "against the FIS rule" in box
 
 
 def test_the_interactions_page_opens_with_the_run_summary(shipped):

@@ -13,10 +13,10 @@ import pytest
 
 from aim import analysis
 from aim import study as st
+from aim.analysis import summary as plain
 from aim.cli import main
 from aim.errors import ConfigError
 from aim.report import report_html, write_report
-from aim.analysis import summary as plain
 from aim.runs import RUN_FILE, load_run, read_json, write_json
 from aim.study.stats import rule_text
 

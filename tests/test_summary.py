@@ -44,7 +44,7 @@ def test_a_simpler_model_that_ties_is_said_first_with_what_is_still_visible():
         f"p = 0.2): not significantly different under the rule ({RULE}).",
         "What is still visible: AIM's mean is 0.0020 higher and it is above DeepFM on 3 of 3 seeds, but under the "
         "rule that is not enough to call it better.",
-        "Significantly different from DeepFM among the other variants: FM (worse, -0.0910, p = 9.7e-05).",
+        "Other variants: significantly different from DeepFM: FM (worse, -0.0910, p = 9.7e-05).",
         "Size: AIM's final model has 1,500 parameters (mean over 3 seeds), 1.50× DeepFM's 1,000; " + PAPER + ". EDS "
         "cut AIM's own model from 3,000 to 1,500 parameters (50% fewer): that is against AIM without EDS, not "
         "against DeepFM.",
@@ -88,7 +88,7 @@ def test_an_lr_baseline_counts_as_a_simpler_model_once_baselines_list_it(monkeyp
     lines = S.study_summary_lines(summary, aucs)
     assert lines[0] == ("Accuracy: LR, a simpler model, is as good as AIM here. AIM 0.8110 vs LR 0.8110 test AUC "
                         f"(0.0000, p = 1): not significantly different under the rule ({RULE}).")
-    assert lines[1].startswith("Significantly different from LR among the other variants: DeepFM (worse, -0.0100")
+    assert lines[1].startswith("Other variants: significantly different from LR: DeepFM (worse, -0.0100")
     assert lines[-1] == "Next: use the simpler LR, or re-run with more seeds or more data to tell the two apart."
 
 
@@ -97,8 +97,7 @@ def test_another_aim_variant_that_wins_is_the_next_step():
                             "aim": ([0.790, 0.820, 0.830],)})
     lines = S.study_summary_lines(summary, aucs)
     assert lines[0].startswith("Accuracy: IPNN, a baseline without any search, is as good as AIM here.")
-    assert lines[2] == ("Significantly different from IPNN among the other variants: aim-eds (better, +0.0500, "
-                        "p = 4.3e-07).")
+    assert lines[2] == "Other variants: significantly different from IPNN: aim-eds (better, +0.0500, p = 4.3e-07)."
     assert lines[-1] == ("Next: aim-eds, significantly better than IPNN here, is the variant to try; re-train its kept "
                          "interactions in your production model, or re-run with more seeds to confirm.")
 
@@ -107,11 +106,12 @@ def test_planted_precision_and_recall_over_seeds():
     summary, aucs = _study({"deepfm": ([0.80, 0.81],), "aim": ([0.80, 0.81],)})
     same = [{"precision": 1.0, "recall": 1.0, "hits": 3, "planted": 3}] * 2
     assert S.study_summary_lines(summary, aucs, planted=same)[0] == (
-        "Planted interactions (synthetic data): precision 1.00 and recall 1.00 on each of the 2 seeds.")
+        "Planted: against the interactions planted in the synthetic data, precision 1.00 and recall 1.00 on each of "
+        "the 2 seeds.")
     varied = [{"precision": 1.0, "recall": 0.5}, {"precision": 0.5, "recall": 1.0}]
     assert S.study_summary_lines(summary, aucs, planted=varied)[0] == (
-        "Planted interactions (synthetic data): precision 0.75 and recall 0.75 on average over 2 seeds (precision "
-        "0.50-1.00, recall 0.50-1.00).")
+        "Planted: against the interactions planted in the synthetic data, precision 0.75 and recall 0.75 on average "
+        "over 2 seeds (precision 0.50-1.00, recall 0.50-1.00).")
 
 
 def test_rules_study_against_its_reference_rule():
@@ -121,7 +121,7 @@ def test_rules_study_against_its_reference_rule():
         "Found: the 7 pairs each rule picks from runs/parent were re-trained with the same settings over 3 seeds; "
         "rules: FIS (top pairs by the gates), statistics AUC (top pairs by it).",
         "Accuracy: FIS (top pairs by the gates) 0.8010 vs statistics AUC (top pairs by it) 0.8000 test AUC (+0.0010, "
-        "p = 0.29): not significantly different under the rule (two-tailed t-test over 3 seeds, against the fis "
+        "p = 0.29): not significantly different under the rule (two-tailed t-test over 3 seeds, against the FIS "
         "rule, significant when p < 0.005).",
         "Next: the rules tie here; more seeds (or a larger N) would be needed to tell them apart.",
     ]
@@ -137,7 +137,7 @@ RUN = {"variant": "aim", "seed": 0, "dataset": {"name": "synthetic"}, "stages": 
 def test_a_run_on_its_own():
     assert S.run_summary_lines(RUN, {2: ["a × b", "c × d"], 3: []}) == [
         "Found: this AIM run kept 2 of 45 pairs (a × b, c × d); 0 of 120 triples.",
-        "Planted interactions (synthetic data): 2 of 4 found; precision 1.00, recall 0.50.",
+        "Planted: 2 of the 4 interactions planted in the synthetic data found; precision 1.00, recall 0.50.",
         "Accuracy: test AUC 0.8742, log loss 0.3770 (seed 0). One run cannot say whether it beats a baseline; a "
         "study compares it with the baselines over seeds: python -m aim study --dataset synthetic --seeds 5.",
         "Size: 1,500 parameters. EDS cut this run's model from 2,000 to 1,500 parameters (25% fewer), against the "

@@ -124,13 +124,13 @@ def _planted_sentence(planted: Sequence[Mapping]) -> str | None:
     rec = [float(p.get("recall", math.nan)) for p in planted]
     if len(planted) == 1:
         p = planted[0]
-        return (f"Planted interactions (synthetic data): {p.get('hits')} of {p.get('planted')} found; precision "
-                f"{prec[0]:.2f}, recall {rec[0]:.2f}.")
+        return (f"Planted: {p.get('hits')} of the {p.get('planted')} interactions planted in the synthetic data found; "
+                f"precision {prec[0]:.2f}, recall {rec[0]:.2f}.")
     same = len(set(prec)) == 1 and len(set(rec)) == 1
     if same:
-        return (f"Planted interactions (synthetic data): precision {prec[0]:.2f} and recall {rec[0]:.2f} on each of "
-                f"the {len(planted)} seeds.")
-    return (f"Planted interactions (synthetic data): precision {sum(prec) / len(prec):.2f} and recall "
+        return (f"Planted: against the interactions planted in the synthetic data, precision {prec[0]:.2f} and "
+                f"recall {rec[0]:.2f} on each of the {len(planted)} seeds.")
+    return (f"Planted: against the interactions planted in the synthetic data, precision {sum(prec) / len(prec):.2f} and recall "
             f"{sum(rec) / len(rec):.2f} on average over {len(planted)} seeds (precision {min(prec):.2f}-"
             f"{max(prec):.2f}, recall {min(rec):.2f}-{max(rec):.2f}).")
 
@@ -180,8 +180,8 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
         if w != "not significantly different":
             others.append(f"{name(str(variant))} ({w.split()[1]}, {number(d, sign=True)}, p = {pvalue(r['p_auc'])})")
     if compared:
-        out.append(f"Significantly different from {name(best)} among the other variants: {_names(others)}." if others
-                   else f"No other variant is significantly different from {name(best)}.")
+        out.append(f"Other variants: significantly different from {name(best)}: {_names(others)}." if others
+                   else f"Other variants: none is significantly different from {name(best)}.")
     return out, word
 
 
@@ -305,7 +305,7 @@ def rules_summary_lines(summary: pd.DataFrame, reference: str, top: Any = None, 
         out.append(f"Accuracy: {RULE_NAMES.get(reference, reference)} {number(ref['auc_mean'])} vs "
                    f"{RULE_NAMES.get(str(variant), str(variant))} {number(r['auc_mean'])} test AUC "
                    f"({number(delta, sign=True)}, p = {pvalue(r['p_auc'])}): {word} under the rule "
-                   f"({rule_words(int(min(r['n'], ref['n'])), f'the {reference} rule')}).")
+                   f"({rule_words(int(min(r['n'], ref['n'])), f'the {reference.upper()} rule')}).")
     if words and all(w == "not significantly different" for w in words):
         out.append("Next: the rules tie here; more seeds (or a larger N) would be needed to tell them apart.")
     return out
@@ -458,7 +458,7 @@ def kept_table(inters: Mapping[Any, pd.DataFrame]) -> pd.DataFrame:
 
     n = len(inters)
     rows: dict[str, dict] = {}
-    for seed, inter in inters.items():
+    for inter in inters.values():
         if inter is None or inter.empty:
             continue
         points = alpha_points(inter, per="interaction")
