@@ -40,7 +40,7 @@ h1{font-size:1.6em;margin-bottom:.1em}h2{margin-top:2em;border-bottom:1px solid 
 .fact span{color:#666;font-size:.85em}.headline{font-size:1.05em;background:#eef5fc;border-radius:6px;
 padding:.6em 1em .6em 2em}.headline li{margin:.3em 0}.wide{overflow-x:auto}table{border-collapse:collapse;margin:.8em 0;font-size:.9em}
 th,td{border-bottom:1px solid #e5e5e5;padding:.3em .6em;text-align:right}td{white-space:nowrap}th{background:#f6f8fa}
-td.wrap{white-space:normal;text-align:left;min-width:14em}dl.glossary dt{font-weight:600;margin-top:.5em}dl.glossary dd{margin-left:1.2em;color:#333}
+td.wrap{white-space:normal;overflow-wrap:anywhere;text-align:left;min-width:14em}dl.glossary dt{font-weight:600;margin-top:.5em}dl.glossary dd{margin-left:1.2em;color:#333}
 td:first-child,th:first-child{text-align:left}.warn{background:#fff4e5;border-left:4px solid #f0a020;
 padding:.6em 1em}.ok{color:#2a7a2a}.note{color:#666;font-size:.88em}.figure{margin:1em 0}
 """
@@ -445,16 +445,18 @@ def study_report(study: Study) -> str:
     else:
         page.headline(plain.study_summary_lines(summary, **plain.study_inputs(study, metas, summary)))
     page.text(f"The rule behind every “better”, “worse” and “not significantly different” here (the paper's): "
-              f"{rule_text(reference=f'the {study.reference} rule' if study.reference else None)}. A difference "
+              f"{rule_text(reference=f'the {study.reference.upper()} rule' if study.reference else None)}. A difference "
               "with p ≥ 0.005 is not significantly different, whatever the means show.", "note")
     page.h2("Warnings")
     page.warnings(_study_warnings(study, metas), _study_checked(study, counts))
     if study.kind == "fis-vs-stats":
         page.h2("Top pairs by the gates (FIS) against top pairs by statistics AUC (paper §4.4.2)")
-        page.table(analysis.rules_table(summary, study.meta.get("selections") or {}, len(study.seeds)),
-                   {"p (AUC)": "{:.2g}", "p (log loss)": "{:.2g}"}, wrap=("pairs",))
+        rules = analysis.rules_table(summary, study.meta.get("selections") or {}, len(study.seeds))
+        if "pairs" in rules.columns:  # break the long lists after their commas
+            rules["pairs"] = rules["pairs"].astype(str).str.replace(",", ", ")
+        page.table(rules, {"p (AUC)": "{:.2g}", "p (log loss)": "{:.2g}"}, wrap=("pairs",))
         page.text(f"Each rule's {study.meta.get('top')} pairs of {study.meta.get('parent')} re-trained with its "
-                  f"settings and full embedding sizes; p: {rule_text(reference=f'the {study.reference} rule')}. "
+                  f"settings and full embedding sizes; p: {rule_text(reference=f'the {study.reference.upper()} rule')}. "
                   "The same numbers as python -m aim table.", "note")
         page.figure(analysis.rules_figure(summary, values))
         _glossary(page)

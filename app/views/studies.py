@@ -48,7 +48,7 @@ if study.status != "complete":
 
 if study.kind == "fis-vs-stats":
     summary_box(plain.rules_summary_lines(summary, study.reference, study.meta.get("top"), study.meta.get("parent")),
-                rule_text(reference=f"the {study.reference} rule"))
+                rule_text(reference=f"the {study.reference.upper()} rule"))
     st.subheader("Top pairs by the gates (FIS) against top pairs by statistics AUC (paper §4.4.2)")
     m = st.columns(4)
     m[0].metric("Dataset", str(study.meta.get("dataset")))
