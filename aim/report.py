@@ -221,9 +221,8 @@ def _kept_per_order(meta: Mapping) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["order", "interactions kept", "of", "FI ratio", "columns kept", "of columns"])
 
 
-def _top_interactions(inter: pd.DataFrame, kept_in: Mapping[str, int] | None = None, runs: int = 0) -> pd.DataFrame:
-    """The interactions of largest |α| (``alpha_points`` per interaction), with the kept functions; ``kept_in``:
-    interaction name -> number of a study's ``runs`` that keep it."""
+def _top_interactions(inter: pd.DataFrame) -> pd.DataFrame:
+    """The interactions of largest |α| (``alpha_points`` per interaction), with the kept functions."""
     points = analysis.alpha_points(inter, per="interaction").sort_values("abs_alpha", ascending=False)
     top = points[(points["abs_alpha"] > 0) | (points["kept"] == 1)].head(TOP_INTERACTIONS)
     df = pd.DataFrame({"interaction": top["field_names"], "order": top["order"],
@@ -231,8 +230,6 @@ def _top_interactions(inter: pd.DataFrame, kept_in: Mapping[str, int] | None = N
                        "kept functions": top["functions_kept"].replace("", "–"),
                        "function of largest |α|": top["function"], "|α|": top["abs_alpha"],
                        "statistics AUC": top["stats_auc"]})
-    if kept_in is not None:
-        df[f"kept in (of {runs} seeds)"] = [kept_in.get(n, 0) for n in top["field_names"]]
     if analysis.has_planted(inter):
         df["planted"] = ["yes" if p == 1 else "" for p in top["planted"]]
     return df

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aim import analysis
+from aim.analysis import summary as plain
+from aim.study.tokens import token_of
+from app import ui
+
 
 def markdown_safe(text: str) -> str:
     """Plain text shown through st.markdown: the characters Markdown would read as emphasis, code or math,
@@ -36,11 +41,6 @@ def summary_box(lines: list[str], rule: str | None = None, note: str | None = No
 def run_summary(run, inter) -> None:
     """The summary box of one run (``inter``: its interaction table), its size against the DeepFM of the study the
     run is part of, when the app has that study."""
-    from aim import analysis
-    from aim.analysis import summary as plain
-    from aim.study.tokens import token_of
-    from app import ui
-
     data = ui.loaded()
     study = data.studies.get(data.study_of.get(run.id, ""))
     variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})
@@ -57,10 +57,6 @@ def run_summary(run, inter) -> None:
 def size_caption(run) -> None:
     """One caption: the run's final parameters against DeepFM's (of the run's study) and the paper's 1.31×, beside
     what EDS cut, so the cut is not read as a cut against DeepFM (the Embedding dimensions page)."""
-    from aim.analysis import summary as plain
-    from aim.study.tokens import token_of
-    from app import ui
-
     data = ui.loaded()
     study = data.studies.get(data.study_of.get(run.id, ""))
     variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})

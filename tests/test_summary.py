@@ -196,3 +196,19 @@ def test_the_rule_in_words_and_the_verdict():
     assert verdict(0.009, 0.0018) == "not significantly different" and verdict(SIGNIFICANCE, 1) == verdict(0.5, 1)
     assert verdict(0.004, 0.01) == "significantly better" and verdict(0.004, -0.01) == "significantly worse"
     assert verdict(float("nan"), 0.1) == "not significantly different"
+
+
+def test_a_runs_whole_training_time_is_a_column_only_where_runs_report_it():
+    from aim import analysis
+    from aim.study import to_markdown
+
+    def timed(auc: float, seconds: float | None) -> dict:
+        return {**_meta(auc), "timings": {} if seconds is None else {"train_seconds": seconds}}
+
+    summary = summarise({"deepfm": [timed(0.80, 10), timed(0.81, 12)], "aim": [timed(0.82, 30), timed(0.83, None)]})
+    assert list(summary["train_seconds"]) == [11, 30]
+    assert list(analysis.ablation_table(summary, 2)["train s"]) == [11, 30]
+    assert "| Infer s/100k | Train s |" in to_markdown(summary) and "| -- | 11 |" in to_markdown(summary)
+    untimed = summarise({"deepfm": [_meta(0.80)]})
+    assert "train_seconds" not in untimed and "train s" not in analysis.ablation_table(untimed, 1)
+    assert "Train s |" not in to_markdown(untimed)
