@@ -56,12 +56,12 @@ def _frappe_lines() -> list[str]:
 
 
 def test_the_frappe_summary_says_deepfm_ties_under_the_rule_and_aim_is_bigger():
-    lines = _frappe_lines()
-    assert lines[0].startswith("Found: AIM kept 16 different interactions over 5 seeds: 11 on all 5 seeds (item × city")
-    assert lines[1] == ("Accuracy: DeepFM, a simpler model, is as good as AIM here. AIM 0.9522 vs DeepFM 0.9504 test "
+    lines = _frappe_lines()  # a simpler model ties: said first
+    assert lines[3].startswith("Found: AIM kept 16 different interactions over 5 seeds: 11 on all 5 seeds (item × city")
+    assert lines[0] == ("Accuracy: DeepFM, a simpler model, is as good as AIM here. AIM 0.9522 vs DeepFM 0.9504 test "
                         "AUC (+0.0018, p = 0.0092): not significantly different under the rule (two-tailed t-test over "
                         "5 seeds, significant when p < 0.005).")
-    assert lines[2] == ("What is still visible: AIM's mean is 0.0018 higher and it is above DeepFM on 5 of 5 seeds, "
+    assert lines[1] == ("What is still visible: AIM's mean is 0.0018 higher and it is above DeepFM on 5 of 5 seeds, "
                         "but under the rule that is not enough to call it better.")
     assert lines[4].startswith("Size: AIM's final model has 564,845 parameters (mean over 5 seeds), 1.19× DeepFM's "
                                "475,773; the paper's AIM is 1.31× DeepFM's size")

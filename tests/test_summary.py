@@ -33,18 +33,18 @@ TIE = {"fm": ([0.70, 0.71, 0.72], 100, 100, 0.05), "deepfm": ([0.800, 0.801, 0.8
        "aim": ([0.801, 0.803, 0.805], 3000, 1500, 1.5)}
 
 
-def test_a_simpler_model_that_ties_is_said_first_with_what_is_still_visible():
+def test_a_simpler_model_that_ties_is_said_first_then_what_is_still_visible():
     summary, aucs = _study(TIE)
     kept = {0: {"a × b", "a × c"}, 1: {"a × b"}, 2: {"a × b", "b × c"}}
     assert S.study_summary_lines(summary, aucs, kept) == [
-        "Found: AIM kept 3 different interactions over 3 seeds: 1 on all 3 seeds (a × b); 2 on 1 of 3 seeds "
-        "(a × c, b × c). An interaction kept on every seed is a robust finding; one kept on a single seed may be "
-        "chance.",
         "Accuracy: DeepFM, a simpler model, is as good as AIM here. AIM 0.8030 vs DeepFM 0.8010 test AUC (+0.0020, "
         f"p = 0.2): not significantly different under the rule ({RULE}).",
         "What is still visible: AIM's mean is 0.0020 higher and it is above DeepFM on 3 of 3 seeds, but under the "
         "rule that is not enough to call it better.",
         "Other variants: significantly different from DeepFM: FM (worse, -0.0910, p = 9.7e-05).",
+        "Found: AIM kept 3 different interactions over 3 seeds: 1 on all 3 seeds (a × b); 2 on 1 of 3 seeds "
+        "(a × c, b × c). An interaction kept on every seed is a robust finding; one kept on a single seed may be "
+        "chance.",
         "Size: AIM's final model has 1,500 parameters (mean over 3 seeds), 1.50× DeepFM's 1,000; " + PAPER + ". EDS "
         "cut AIM's own model from 3,000 to 1,500 parameters (50% fewer): that is against AIM without EDS, not "
         "against DeepFM.",
@@ -72,9 +72,9 @@ def test_aim_that_wins_points_to_the_transfer_variants():
 def test_a_simpler_model_that_wins_no_eds_no_deepfm_and_nothing_kept():
     summary, aucs = _study({"fm": ([0.900, 0.901, 0.902], 100, 100), "aim-eds": ([0.800, 0.801, 0.802], 2000, 2000)})
     assert S.study_summary_lines(summary, aucs, {0: set(), 1: set(), 2: set()}) == [
-        "Found: aim-eds kept no interaction on any of its 3 seeds.",
         "Accuracy: FM, a simpler model, beats aim-eds. aim-eds 0.8010 vs FM 0.9010 test AUC (-0.1000, p = 2.7e-08): "
         f"significantly worse under the rule ({RULE}).",
+        "Found: aim-eds kept no interaction on any of its 3 seeds.",
         "Size: aim-eds's final model has 2,000 parameters (mean over 3 seeds); this study has no DeepFM to compare "
         "it with; for scale, " + PAPER + ". aim-eds has no EDS (embedding dimension search), so nothing was cut.",
         "Next: aim-eds kept no interaction; try more rows.",
@@ -102,14 +102,19 @@ def test_another_aim_variant_that_wins_is_the_next_step():
                          "interactions in your production model, or re-run with more seeds to confirm.")
 
 
+def _planted(lines: list[str]) -> str:
+    (line,) = [line for line in lines if line.startswith("Planted: ")]
+    return line
+
+
 def test_planted_precision_and_recall_over_seeds():
     summary, aucs = _study({"deepfm": ([0.80, 0.81],), "aim": ([0.80, 0.81],)})
     same = [{"precision": 1.0, "recall": 1.0, "hits": 3, "planted": 3}] * 2
-    assert S.study_summary_lines(summary, aucs, planted=same)[0] == (
+    assert _planted(S.study_summary_lines(summary, aucs, planted=same)) == (
         "Planted: against the interactions planted in the synthetic data, precision 1.00 and recall 1.00 on each of "
         "the 2 seeds.")
     varied = [{"precision": 1.0, "recall": 0.5}, {"precision": 0.5, "recall": 1.0}]
-    assert S.study_summary_lines(summary, aucs, planted=varied)[0] == (
+    assert _planted(S.study_summary_lines(summary, aucs, planted=varied)) == (
         "Planted: against the interactions planted in the synthetic data, precision 0.75 and recall 0.75 on average "
         "over 2 seeds (precision 0.50-1.00, recall 0.50-1.00).")
 

@@ -245,23 +245,24 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
                         ) -> list[str]:
     """The summary of a variants study: ``summary`` (``summarise``: p-values against the best baseline),
     ``auc_by_seed`` (variant -> seed -> test AUC of the complete runs), ``kept`` (seed -> interaction names kept
-    by the AIM variant's run of that seed; None: unknown), ``planted`` (the ``planted`` dicts of those runs)."""
+    by the AIM variant's run of that seed; None: unknown), ``planted`` (the ``planted`` dicts of those runs).
+
+    Order: what was found, accuracy, size, next; but when a baseline ties with AIM or beats it, the accuracy
+    sentences come first, so that is the first thing read."""
     aim = aim_variant(summary)
     best = best_baseline(summary)
-    out = []
     if aim is None:
         return ["Found: no AIM variant of this study has a complete run yet, so there is nothing to summarise."]
-    if kept is not None:
-        out.append(_kept_sentence(aim, kept))
+    found = [_kept_sentence(aim, kept)] if kept is not None else []
     if line := _planted_sentence(planted):
-        out.append(line)
+        found.append(line)
     if best is None:
-        out.append(f"Accuracy: {name(aim)} test AUC {number(summary.set_index('variant').loc[aim, 'auc_mean'])}; no "
-                   "baseline of this study has a complete run, so it is compared with nothing.")
+        accuracy = [f"Accuracy: {name(aim)} test AUC {number(summary.set_index('variant').loc[aim, 'auc_mean'])}; "
+                    "no baseline of this study has a complete run, so it is compared with nothing."]
         word = ""
     else:
-        lines, word = _accuracy(summary, aim, best, auc_by_seed, int(summary.set_index("variant").loc[aim, "n"]))
-        out += lines
+        accuracy, word = _accuracy(summary, aim, best, auc_by_seed, int(summary.set_index("variant").loc[aim, "n"]))
+    out = found + accuracy if word in ("", "significantly better") else accuracy + found
     n = int(summary.set_index("variant").loc[aim, "n"])
     out += _size(summary, aim, f" (mean over {n} seeds)" if n > 1 else "")
     winners = _winners(summary, aim, best) if best else []
