@@ -142,6 +142,8 @@ ui.chart(analysis.fi_ratio_figure(summary), fi, f"{study.id}_fi_ratio", "fi_rati
 
 transfer = analysis.transfer_table(summary, values)
 if not transfer.empty:
+    for c in (c for c in transfer.columns if c.startswith("Δ")):  # a difference that rounds to 0 shows +0.0000
+        transfer[c] = transfer[c].mask(transfer[c].abs() < 5e-5, 0.0)
     st.subheader("Transfer of the selected interactions (paper §4.6)")
     st.dataframe(transfer, hide_index=True, column_config={
         "transfer": st.column_config.TextColumn("transfer", help=glossary.tip("transfer")),
