@@ -119,10 +119,17 @@ TERMS: dict[str, Term] = dict((
                       "(paper §4.6): does AIM's selection help other models?")),
     ("stages", Term("stages", "search interaction-IF (FIS + IFS, GRDA on α) → higher orders (optional) → search "
                     "embed (EDS, GRDA on β) → re-train the selected architecture with Adam.")),
-    ("best_baseline", Term("best baseline", "The baseline (fm, deepfm, ipnn, lr or gbdt) with the highest mean test AUC in a "
-                           "study; every other variant is t-tested against it.")),
-    ("p_value", Term("p", "Two-tailed unpaired t-test of a variant's seeds against the best baseline's seeds; "
-                     "\\* / † mark significantly better / worse (p < 0.005). The best baseline itself has none (—).")),
+    ("best_baseline", Term("best baseline", "The baseline (fm, deepfm, ipnn, lr or gbdt) with the highest"
+                           " mean test AUC in a study; every other variant is t-tested against it.")),
+    ("p_value", Term("p", "Two-tailed Student's t-test (pooled variance) of a variant's seeds against the best "
+                     "baseline's seeds. The rule (the paper's, the same everywhere in the app, the reports and "
+                     "`python -m aim table`): significant when p < 0.005; \\* / † mark significantly better / worse. "
+                     "Without a mark a variant is *not significantly different*, even if its mean is higher. The "
+                     "best baseline itself has no p (—).")),
+    ("pm", Term("±", "Mean ± sample standard deviation (ddof = 1) over the seeds: how much the result moves from one "
+                "random seed to the next.")),
+    ("no_eds", Term("no EDS", "The variant does not search embedding dimensions, so EDS cut nothing: its parameters "
+                    "after EDS are its parameters.")),
     ("auc", Term("AUC", "Area under the ROC curve of the click predictions on held-out rows: higher is better "
                  "(0.5 = random).")),
     ("logloss", Term("log loss", "Binary cross-entropy of the click predictions on held-out rows: **lower is "

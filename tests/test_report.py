@@ -4,6 +4,7 @@ Chromium) the charts drawn with the network cut off."""
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from pathlib import Path
@@ -12,10 +13,12 @@ import pytest
 
 from aim import analysis
 from aim import study as st
+from aim.analysis import summary as plain
 from aim.cli import main
 from aim.errors import ConfigError
 from aim.report import report_html, write_report
 from aim.runs import RUN_FILE, load_run, read_json, write_json
+from aim.study.stats import rule_text
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,7 +45,10 @@ def test_report_of_a_tiny_run(tiny_runs, tmp_path, capsys):
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
-    assert run.id in page and "No warnings." in page
+    assert run.id in page and html.escape("Nothing to report. Checked: the run's status (complete)") in page
+    for line in plain.run_summary_of(run):  # the plain-language summary on top, the glossary at the end
+        assert html.escape(line.partition(": ")[2]) in page, line
+    assert page.index("In plain words") < page.index("Warnings") < page.index("<h2>Glossary</h2>")
     for words in ("What was kept: interactions", "embedding dimensions (EDS)", "orders searched",
                   "inner, vkernel, skernel, outer", f"{run.meta['dataset']['rows']['train']:,}"):
         assert words in page, words
@@ -66,14 +72,19 @@ def test_report_of_a_tiny_study(tiny_study):
     study = st.load_study(tiny_study)
     page = report_html(tiny_study)
     assert_self_contained(page)
-    assert study.id in page and "Results against the baselines" in page and "No warnings." in page
+    assert study.id in page and "Results against the baselines" in page and "Nothing to report. Checked:" in page
     summary = study.current_summary()
     table = analysis.ablation_table(summary, len(study.seeds))
     for auc in table["AUC"]:  # mean ± std exactly as the app's and the CLI's table
         assert auc in page, auc
     aim = summary.set_index("variant").loc["aim"]
-    assert f"p = {aim['p_auc']:.2g}" in page and "Best baseline: fm" in page
-    assert "kept in (of 2 seeds)" in page and "seed 0" in page and "seed 1" in page
+    assert f"p = {aim['p_auc']:.2g}" in page
+    lines = plain.study_summary_lines(summary, **plain.study_inputs(study, study.recorded_metas(), summary))
+    for line in lines:
+        assert html.escape(line.partition(": ")[2]) in page, line
+    assert any(line.startswith("Accuracy: ") and "fm" in line.lower() for line in lines)
+    assert "of 2 seeds" in page and "seed 0" in page and "seed 1" in page
+    assert f"rule: {html.escape(rule_text())}" in page
     assert page.count("<div class='figure'>") == 6
 
 
@@ -88,7 +99,7 @@ def test_study_report_lists_every_warning(tiny_study, tmp_path):
     m.update(status="failed", error="interrupted: SystemExit: terminated by signal 15")
     write_json(path / st.STUDY_FILE, m)
     page = report_html(path)
-    assert "No warnings." not in page
+    assert "Nothing to report" not in page and html.escape("Checked: the study's status (failed)") in page
     for words in ("aim seed 1: EDS dropped field f02 that a kept pair reads", "aim seed 1: stage B &lt;ended&gt; early",
                   f"run folder gone: runs/{study.runs['fm'][1].name}", "fm seed 1: no run",
                   "the study is failed: interrupted: SystemExit: terminated by signal 15"):

@@ -17,7 +17,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from aim.analysis.common import DROPPED_COLOR, empty_figure, new_figure
-from aim.study import BASELINES, FI_PREFIX, SIGNIFICANCE, TRANSFER_VARIANTS, best_baseline, summarise, ttest_pvalue
+from aim.study import BASELINES, FI_PREFIX, SIGNIFICANCE, TRANSFER_VARIANTS, best_baseline, summarise
+from aim.study.stats import TRAIN_SECONDS
 
 Metas = Mapping[str, Mapping[int, Mapping | None]]
 KIND_COLORS = {"baseline": DROPPED_COLOR, "aim": "#1f77b4", "transfer": "#ff7f0e"}
@@ -91,9 +92,14 @@ def _pm(mean: float, std: float) -> str:
 def ablation_table(summary: pd.DataFrame, seeds: int) -> pd.DataFrame:
     """The table the app shows: per variant ``runs`` (complete of ``seeds``), AUC and log loss as mean ± std with
     ``*`` / ``†`` (significantly better / worse than the best baseline, p < 0.005), their p-values, parameters
-    before / after EDS, train seconds per epoch, inference seconds per 100k rows and the FI ratio of each order."""
+    before / after EDS, what EDS cut (``no EDS``), the final size against DeepFM's (``× DeepFM``), train seconds
+    per epoch, inference seconds per 100k rows, the whole training time
+    (``train s``, when the runs report it) and the FI ratio of each order."""
     best = best_baseline(summary)
     ref = summary.set_index("variant").loc[best] if best else None
+    by = summary.set_index("variant")
+    deepfm = float(by.loc["deepfm", "params_after_eds"]) if "deepfm" in by.index else math.nan
+    deepfm = deepfm if math.isfinite(deepfm) and deepfm > 0 else None
     rows = []
     if summary.empty:
         return pd.DataFrame(columns=["variant", "kind", "runs", "AUC", "p (AUC)", "log loss", "p (log loss)"])
@@ -105,11 +111,27 @@ def ablation_table(summary: pd.DataFrame, seeds: int) -> pd.DataFrame:
                "log loss": _pm(r.logloss_mean, r.logloss_std) + ll_mark, "p (log loss)": r.p_logloss,
                # means over seeds, shown as whole parameters as in the CLI tables
                "params": _whole(r.params_before_eds), "params after EDS": _whole(r.params_after_eds),
+               "EDS cut": eds_cut(r.params_before_eds, r.params_after_eds),
+               "× DeepFM": r.params_after_eds / deepfm if deepfm else math.nan,
                "train s/epoch": r.train_epoch_seconds, "infer s/100k": r.infer_seconds_per_100k}
+        if TRAIN_SECONDS in summary.columns:
+            row["train s"] = getattr(r, TRAIN_SECONDS)
         for c in (c for c in summary.columns if c.startswith(FI_PREFIX)):
             row[f"FI ratio order {c[len(FI_PREFIX):]}"] = getattr(r, c)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def eds_cut(before: float, after: float) -> str:
+    """What EDS cut of a variant's (mean) parameters: ``38.3%``; ``no EDS`` where it cut nothing (the variant does
+    not search embedding dimensions), never 0 %; ``–`` when unknown."""
+    try:
+        b, a = float(before), float(after)
+    except (TypeError, ValueError):
+        return "–"
+    if not (math.isfinite(b) and math.isfinite(a)) or b <= 0:
+        return "–"
+    return "no EDS" if a == b else f"{1 - a / b:.1%}"
 
 
 def _padded_range(lo: float, hi: float) -> list[float]:
@@ -176,7 +198,10 @@ def fi_ratio_figure(summary: pd.DataFrame) -> go.Figure:
 
 def transfer_table(summary: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
     """Paper Table 10: each transfer variant of the study next to its plain model (deepfm-transfer next to
-    deepfm): mean test AUC / log loss of both, the difference and the t-test p-value of transfer vs plain."""
+    deepfm): mean test AUC / log loss of both and the difference. ``p (auc)`` / ``p (logloss)`` are the transfer
+    variant's p-values of the summary, against the best baseline as every p of the study (one rule, one p per
+    variant: a second t-test against the plain model would give the same row two p-values); ``values`` is
+    unused, kept for the callers."""
     s = summary.set_index("variant")
     rows = []
     for transfer in (t for t in TRANSFER_VARIANTS if t in s.index):
@@ -186,8 +211,7 @@ def transfer_table(summary: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
             a = s.loc[transfer, f"{metric}_mean"]
             b = s.loc[plain, f"{metric}_mean"] if plain in s.index else math.nan
             row.update({f"plain {metric}": b, f"transfer {metric}": a, f"Δ {metric}": a - b,
-                        f"p ({metric})": ttest_pvalue(*(values.loc[values["variant"] == v, f"test_{metric}"].dropna()
-                                                        for v in (transfer, plain)))})
+                        f"p ({metric})": s.loc[transfer, f"p_{metric}"]})
         rows.append(row)
     return pd.DataFrame(rows, columns=["model", "transfer", *(f"{k} {m}" for m in METRICS for k in (
         "plain", "transfer")), *(f"Δ {m}" for m in METRICS), *(f"p ({m})" for m in METRICS)])

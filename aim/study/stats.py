@@ -17,6 +17,7 @@ SUMMARY_COLUMNS = ["variant", "n", "auc_mean", "auc_std", "logloss_mean", "loglo
                    "significant", "params_before_eds", "params_after_eds", "train_epoch_seconds",
                    "infer_seconds_per_100k"]
 FI_PREFIX = "fi_ratio_order"
+TRAIN_SECONDS = "train_seconds"  # run.json timings.train_seconds: a run's whole training time
 
 
 def ttest_pvalue(a: Sequence[float], b: Sequence[float]) -> float:
@@ -70,8 +71,9 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
 
     Only metas with ``status == "complete"`` (or no status) count; ``n`` is their number. AUC / log loss: mean
     and sample std (ddof=1) of ``metrics.test``; p-values: ``ttest_pvalue`` against the row ``reference`` when
-    given (the fis-vs-stats kind), else the best baseline (NaN for that row itself and when there is none); parameters, ``timings`` and FI ratios: means over
-    the runs that report them (NaN where none does)."""
+    given (the fis-vs-stats kind), else the best baseline (NaN for that row itself and when there is none); parameters,
+    ``timings`` and FI ratios: means over the runs that report them (NaN where none does); a last column
+    ``train_seconds`` only when some run reports ``timings.train_seconds``."""
     complete = {v: [m for m in metas if m.get("status", "complete") == "complete"] for v, metas in runs_by_variant.items()}
     orders = _fi_orders(m for metas in complete.values() for m in metas)
     values: dict[str, dict[str, list[float]]] = {}
@@ -89,8 +91,11 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
                "infer_seconds_per_100k": _mean([_get(m, "timings", "infer_seconds_per_100k") for m in metas])}
         for k in orders:
             row[f"{FI_PREFIX}{k}"] = _mean([_get(m, "interactions", f"order{k}", "fi_ratio") for m in metas])
+        row[TRAIN_SECONDS] = _mean([_get(m, "timings", TRAIN_SECONDS) for m in metas])
         rows.append(row)
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + [f"{FI_PREFIX}{k}" for k in orders])
+    # a run's whole training time, where the runs report it (every variant of newer versions): after the FI ratios
+    extra = [TRAIN_SECONDS] if any(math.isfinite(r[TRAIN_SECONDS]) for r in rows) else []
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + [f"{FI_PREFIX}{k}" for k in orders] + extra)
     df["n"] = df["n"].astype(int)
     df["significant"] = df["significant"].astype(bool)
     best = reference if reference in values else best_baseline(df)
@@ -103,6 +108,26 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
             df.loc[i, "p_logloss"] = ttest_pvalue(values[variant]["logloss"], ref["logloss"])
         df["significant"] = (df["p_auc"] < SIGNIFICANCE).astype(bool)
     return df
+
+
+RULE_CORE = f"p < {SIGNIFICANCE} in a two-tailed Student's t-test (pooled variance)"  # in every statement of the rule
+
+
+def rule_text(seeds: int | None = None, reference: str | None = None) -> str:
+    """The product's one significance rule (the paper's) in words, as every table note, page and report states it; ``reference``: the row the p-values are against (None: the best baseline),
+    ``seeds``: how many seeds each side has (said when given)."""
+    over = f"over {seeds} seeds" if seeds else "over the seeds"
+    against = f"against {reference}" if reference else "against the best baseline"
+    return f"significant = {RULE_CORE} {over}, {against}"
+
+
+def verdict(p: float, delta: float) -> str:
+    """``significantly better`` / ``significantly worse`` (p < SIGNIFICANCE, by the sign of ``delta``, the
+    difference in the direction where positive is better) or ``not significantly different`` (also when p is
+    unknown)."""
+    if not (isinstance(p, int | float) and p < SIGNIFICANCE) or not delta:
+        return "not significantly different"
+    return "significantly better" if delta > 0 else "significantly worse"
 
 
 def best_baseline(df: pd.DataFrame) -> str | None:

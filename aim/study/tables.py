@@ -12,7 +12,7 @@ import pandas as pd
 
 from aim.errors import ConfigError, RunFormatError
 from aim.study.folder import SUMMARY_FILE, load_study
-from aim.study.stats import FI_PREFIX, SIGNIFICANCE, _records, best_baseline
+from aim.study.stats import FI_PREFIX, SIGNIFICANCE, TRAIN_SECONDS, _records, best_baseline, rule_text
 from aim.study.tokens import BASELINES
 
 TABLE_FORMATS = ("csv", "latex", "markdown")
@@ -102,7 +102,8 @@ def _table_cells(df: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[st
     pct = "\\%" if latex else "%"
     fi_cols = [c for c in df.columns if c.startswith(FI_PREFIX)]
     header = (["Model", "$n$" if latex else "n", "AUC", "Log loss", "Params", "Params after EDS"]
-              + [f"FI ratio (order {c[len(FI_PREFIX):]})" for c in fi_cols] + ["Train s/epoch", "Infer s/100k"])
+              + [f"FI ratio (order {c[len(FI_PREFIX):]})" for c in fi_cols] + ["Train s/epoch", "Infer s/100k"]
+              + (["Train s"] if TRAIN_SECONDS in df.columns else []))
     best = best_baseline(df) if len(df) else None
     ref = df.set_index("variant") if len(df) else None
     ref_auc = _num(ref.loc[best, "auc_mean"]) if best else math.nan
@@ -138,15 +139,17 @@ def _table_cells(df: pd.DataFrame, latex: bool) -> tuple[list[str], list[list[st
         fi = [("--" if math.isnan(_num(r[c])) else f"{_num(r[c]) * 100:.1f}{pct}") for c in fi_cols]
         rows.append([name, str(int(_num(r["n"]))) if not math.isnan(_num(r["n"])) else "0", auc, ll,
                      params(r["params_before_eds"]), params(r["params_after_eds"]), *fi,
-                     fixed(r["train_epoch_seconds"], 2), fixed(r["infer_seconds_per_100k"], 3)])
+                     fixed(r["train_epoch_seconds"], 2), fixed(r["infer_seconds_per_100k"], 3),
+                     *([fixed(r[TRAIN_SECONDS], 0)] if TRAIN_SECONDS in df.columns else [])])
         is_baseline.append(name in BASELINES)
     return header, rows, is_baseline
 
 
 def _note(df: pd.DataFrame) -> str:
     best = best_baseline(df) if len(df) else None
-    return (f"mean ± sample std (ddof=1) over seeds; * / †: p < {SIGNIFICANCE} better / worse than the best baseline "
-            f"({best or 'none'}), two-tailed unpaired t-test (equal variances)")
+    return (f"mean ± sample std (ddof=1) over seeds. Rule (the paper's): {rule_text(reference=f'the best baseline ({best})' if best else 'the best baseline (none here)')}; "
+            f"* / †: significantly better / worse than {best or 'it'}; no mark: not significantly different, "
+            "whatever the difference of the means")
 
 
 def to_latex(df: pd.DataFrame) -> str:
@@ -212,8 +215,8 @@ def _rule_cells(df: pd.DataFrame, reference: str, latex: bool) -> tuple[list[str
 
 
 def _rules_note(reference: str) -> str:
-    return (f"mean ± sample std (ddof=1) over seeds; p: two-tailed unpaired t-test (equal variances) against the "
-            f"{reference} rule")
+    return (f"mean ± sample std (ddof=1) over seeds. Rule (the paper's): "
+            f"{rule_text(reference=f'the {reference} rule')}; p >= {SIGNIFICANCE}: not significantly different")
 
 
 def rules_markdown(df: pd.DataFrame, reference: str) -> str:

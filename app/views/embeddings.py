@@ -5,7 +5,7 @@ import streamlit as st
 
 from aim import analysis
 from aim.config import CLASSIC_VARIANTS
-from app import glossary, ui
+from app import glossary, plain, ui
 
 st.title("Embedding dimensions")
 run, fields = ui.run_with_table("fields", "field table yet")
@@ -28,6 +28,7 @@ if params["after_eds"] is not None:
     m[2].metric("Parameters after EDS", f"{params['after_eds']:,}", delta=f"{-saved:,}" if saved else None,
                 delta_color="inverse", help=glossary.tip("params", "eds"))
     m[3].metric("Reduction", f"×{params['factor']:.2f}", help="parameters before EDS / after EDS")
+plain.size_caption(run)  # the final size against DeepFM's beside EDS's cut (app/plain.py)
 
 unread = analysis.unread_fields(run.interactions, fields) if "embed" in run.meta.get("stages", {}) else []
 if unread:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from aim import analysis
 from aim.config import CLASSIC_VARIANTS
-from app import glossary, retrain, ui
+from app import glossary, plain, retrain, ui
 
 COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("order")),
            "function": st.column_config.TextColumn("function", help=glossary.tip("functions")),
@@ -17,6 +17,7 @@ COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("or
 
 st.title("Interactions")
 run, inter = ui.run_with_table("interactions", "interaction table yet")
+plain.run_summary(run, inter)  # what was found, in plain words (aim/analysis/summary.py)
 if not analysis.has_alpha(inter):
     parent = (run.meta.get("parent") or {}).get("id")
     st.info(f"This run re-trains a hand-picked selection of {len(inter)} interaction-IF columns"

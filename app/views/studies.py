@@ -6,7 +6,10 @@ import streamlit as st
 
 from aim import analysis
 from aim import study as aim_study
+from aim.analysis import summary as plain
+from aim.study.stats import rule_text
 from app import glossary, ui
+from app.plain import summary_box
 
 
 def baseline_in_legend(fig: go.Figure) -> go.Figure:
@@ -44,6 +47,8 @@ if study.status != "complete":
             + ". Only its complete runs are in the table.", icon=":material/hourglass_top:")
 
 if study.kind == "fis-vs-stats":
+    summary_box(plain.rules_summary_lines(summary, study.reference, study.meta.get("top"), study.meta.get("parent")),
+                rule_text(reference=f"the {study.reference.upper()} rule"))
     st.subheader("Top pairs by the gates (FIS) against top pairs by statistics AUC (paper §4.4.2)")
     m = st.columns(4)
     m[0].metric("Dataset", str(study.meta.get("dataset")))
@@ -53,7 +58,7 @@ if study.kind == "fis-vs-stats":
                 help=str(study.meta.get("parent")))
     st.caption("Each rule's N pairs are re-trained (no search) with the parent's settings and full embedding sizes; "
                "every pair gets the function the gates kept for it in the parent, else the parent's most frequent "
-               "kept function. p: two-tailed unpaired t-test against the FIS rule.")
+               f"kept function. p: {rule_text(reference='the FIS rule')}.")
     rules = analysis.rules_table(summary, study.meta.get("selections") or {}, len(study.seeds))
     st.dataframe(rules, hide_index=True, column_config={
         "p (AUC)": st.column_config.NumberColumn(format="%.2g", help=glossary.tip("p_value")),
@@ -70,6 +75,7 @@ if study.kind == "fis-vs-stats":
                      hide_index=True, column_config={"open": st.column_config.LinkColumn(display_text="open")})
     st.stop()
 
+summary_box(plain.study_summary_lines(summary, **plain.study_inputs(study, metas, summary)), rule_text())
 m = st.columns(4)
 source = (study.meta.get("base_config") or {}).get("data_path")
 m[0].metric("Dataset", str(study.meta.get("dataset")), help=f"read from `{source}`" if source else None)
@@ -101,16 +107,25 @@ COLUMNS = {
                                                       help=glossary.tip("params", "eds")),
     "train s/epoch": st.column_config.NumberColumn(format="%.2f", help="seconds per re-train epoch"),
     "infer s/100k": st.column_config.NumberColumn(format="%.3f", help="seconds to score 100,000 rows"),
+    "train s": st.column_config.NumberColumn(format="%.0f", help="a run's whole training time, in seconds"),
+    "EDS cut": st.column_config.TextColumn("EDS cut", help=glossary.tip("eds", "no_eds")),
+    "× DeepFM": st.column_config.NumberColumn("× DeepFM", format="%.2f×", help="final parameters / DeepFM's final "
+                                              "parameters (the paper's AIM: 1.31×, Table 7)"),
     **{c: st.column_config.NumberColumn(c, format="percent", help=glossary.tip("fi_ratio")) for c in fi_columns}}
 # two narrow tables instead of one wider than the page: the best baseline's own p is shown as "—"
 st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
     c for c in ("variant", "kind", "runs", "AUC", "p (AUC)", "log loss", "p (log loss)", *fi_columns) if c in table])
-st.caption(f"mean ± sample std over the complete runs; p: two-tailed unpaired t-test against the best baseline "
-           f"(— for the best baseline itself); \\* / † significantly better / worse than it "
-           f"(p < {aim_study.SIGNIFICANCE}). Log loss: lower is better.")
+st.caption(f"mean ± sample std over the complete runs; p against the best baseline (— for the best baseline "
+           f"itself). Rule (the paper's): {rule_text()}; \\* / † significantly better / worse than it, no mark: not "
+           "significantly different, whatever the means. Log loss: lower is better.")
 st.subheader("Complexity")
 st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
-    c for c in ("variant", "runs", "params", "params after EDS", "train s/epoch", "infer s/100k") if c in table])
+    c for c in ("variant", "runs", "params", "params after EDS", "EDS cut", "× DeepFM", "train s/epoch",
+                "infer s/100k", "train s") if c in table])
+st.caption("Parameters: means over the seeds, rounded. EDS cut: the share of the variant's own parameters EDS "
+           "removed (no EDS: the variant does not search embedding dimensions); × DeepFM: its final size against "
+           "DeepFM's. Timings come from study runs that shared the machine, so they are noisy: for speed, see the "
+           "benchmark (bench/, docs/benchmarks.md).")
 row = st.container(horizontal=True)
 for label, fmt, ext in (("CSV", "csv", "csv"), ("LaTeX", "latex", "tex"), ("Markdown", "markdown", "md")):
     row.download_button(label, data=aim_study.format_table(summary, fmt), file_name=f"{study.id}.{ext}",
@@ -127,12 +142,15 @@ ui.chart(analysis.fi_ratio_figure(summary), fi, f"{study.id}_fi_ratio", "fi_rati
 
 transfer = analysis.transfer_table(summary, values)
 if not transfer.empty:
+    for c in (c for c in transfer.columns if c.startswith("Δ")):  # a difference that rounds to 0 shows +0.0000
+        transfer[c] = transfer[c].mask(transfer[c].abs() < 5e-5, 0.0)
     st.subheader("Transfer of the selected interactions (paper §4.6)")
     st.dataframe(transfer, hide_index=True, column_config={
         "transfer": st.column_config.TextColumn("transfer", help=glossary.tip("transfer")),
         **{c: st.column_config.NumberColumn(
             c, format="%+.4f" if c.startswith("Δ") else "%.2g" if c.startswith("p (") else "%.4f",
-            help="t-test of transfer vs plain" if c.startswith("p (") else glossary.tip(
+            help="the transfer variant's p of the table above, against the best baseline (one p per variant)"
+            if c.startswith("p (") else glossary.tip(
                 "logloss" if "logloss" in c else "auc")) for c in transfer.columns[2:]}})
     ui.chart(analysis.transfer_figure(summary), transfer, f"{study.id}_transfer", "transfer")
 
