@@ -143,8 +143,8 @@ def _plain(markdown: str) -> str:
 
 
 def _glossary(page: _Page, keys: Iterable[str] = GLOSSARY_KEYS) -> None:
-    """The words of the report explained, in the app's own texts (app/glossary.py), plus the table marks."""
-    from app.glossary import TERMS
+    """The words of the report explained, in the app's own texts (aim/glossary.py), plus the table marks."""
+    from aim.glossary import TERMS
 
     page.h2("Glossary")
     items = [(TERMS[k].term, _plain(TERMS[k].text)) for k in keys if k in TERMS]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from aim.study.stats import SIGNIFICANCE, best_baseline, verdict
+from aim.study.stats import SIGNIFICANCE, best_baseline, ttest_pvalue, verdict
 
 NAMES = {"lr": "LR", "gbdt": "GBDT", "fm": "FM", "deepfm": "DeepFM", "ipnn": "IPNN", "aim": "AIM"}
 SIMPLER = ("lr", "gbdt", "fm", "deepfm")  # the models a practitioner would run instead of a searched one
@@ -185,6 +185,35 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
     return out, word
 
 
+PRACTITIONER = ("lr", "gbdt")  # the models a practitioner tries before any deep CTR model
+
+
+def _practitioner(summary: pd.DataFrame, aim: str, best: str | None,
+                  auc_by_seed: Mapping[str, Mapping[Any, float]]) -> tuple[list[str], list[str]]:
+    """One sentence on AIM against logistic regression and boosted trees, each tested directly (the same
+    t-test and threshold as the rule, AIM's seeds against theirs), unless that model is the best baseline (the
+    accuracy sentence already speaks of it); and the ones that tie with AIM or beat it."""
+    s = summary.set_index("variant")
+    parts, level = [], []
+    for variant in PRACTITIONER:
+        if variant == best or variant not in s.index or not s.loc[variant, "n"]:
+            continue
+        a, b = auc_by_seed.get(aim, {}), auc_by_seed.get(variant, {})
+        p = ttest_pvalue(list(a.values()), list(b.values()))
+        delta = float(s.loc[aim, "auc_mean"]) - float(s.loc[variant, "auc_mean"])
+        word = verdict(p, delta)
+        parts.append(f"{name(variant)} {number(s.loc[variant, 'auc_mean'])}, {name(aim)} {number(delta, sign=True)} "
+                     f"(p = {pvalue(p)}): {name(aim)} {word.replace('different', 'different from it')}"
+                     .replace(f"{name(aim)} significantly", f"{name(aim)} is significantly")
+                     .replace(f"{name(aim)} not", f"{name(aim)} is not"))
+        if word != "significantly better":
+            level.append(variant)
+    if not parts:
+        return [], []
+    return [f"Against the models a practitioner tries first (same test and threshold, {name(aim)}'s seeds "
+            f"against theirs): {'; '.join(parts)}."], level
+
+
 def _winners(summary: pd.DataFrame, aim: str, best: str) -> list[str]:
     """The searched variants other than ``aim`` significantly better than ``best``, best first."""
     from aim.analysis.studies import variant_kind
@@ -262,15 +291,26 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
         word = ""
     else:
         accuracy, word = _accuracy(summary, aim, best, auc_by_seed, int(summary.set_index("variant").loc[aim, "n"]))
-    out = found + accuracy if word in ("", "significantly better") else accuracy + found
+    practitioner, level = _practitioner(summary, aim, best, auc_by_seed)
+    accuracy += practitioner
+    out = found + accuracy if word in ("", "significantly better") and not level else accuracy + found
     n = int(summary.set_index("variant").loc[aim, "n"])
     out += _size(summary, aim, f" (mean over {n} seeds)" if n > 1 else "")
     winners = _winners(summary, aim, best) if best else []
-    out.append(_next(aim, best, word, kept, winners))
+    out.append(_next(aim, best, word, kept, winners, level))
     return out
 
 
-def _next(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None, winners: list[str]) -> str:
+def _next(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None, winners: list[str],
+          level: Sequence[str] = ()) -> str:
+    also = (f" {_names([name(v) for v in level])}, which need{'s' if len(level) == 1 else ''} no deep model, "
+            f"{'is' if len(level) == 1 else 'are'} not significantly worse than {name(aim)} either: "
+            "weigh them first.") if level else ""
+    return _next_step(aim, best, word, kept, winners) + also
+
+
+def _next_step(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None,
+               winners: list[str]) -> str:
     if kept is not None and kept and not any(kept.values()):
         return f"Next: {name(aim)} kept no interaction; try more rows."
     if best is None:
