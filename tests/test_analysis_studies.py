@@ -102,6 +102,7 @@ def test_study_metric_figure_bars_error_bars_seeds_and_reference(summary, values
     assert list(traces["transfer"].y) == pytest.approx([0.805])
     assert sorted(traces["seeds"].y) == sorted(v for aucs in STUDY_AUC.values() for v in aucs if v is not None)
     assert fig.layout.shapes[0].y0 == pytest.approx(0.79)  # the best-baseline line
+    assert not [t for t in fig.data if t.type == "bar"]  # a zoomed axis: means as marks, never bars
     lo, hi = fig.layout.yaxis.range
     assert lo < 0.78 and hi > 0.84 and hi - lo < 0.2  # zoomed to the data, every seed visible
     assert list(fig.layout.xaxis.categoryarray) == ["deepfm", "aim", "deepfm-transfer"]

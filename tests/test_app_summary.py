@@ -57,7 +57,7 @@ def _frappe_lines() -> list[str]:
 
 def test_the_frappe_summary_says_deepfm_ties_under_the_rule_and_aim_is_bigger():
     lines = _frappe_lines()  # a simpler model ties: said first
-    assert lines[3].startswith("Against the models a practitioner tries first") and "GBDT 0.9503" in lines[3]
+    assert lines[3].startswith("Simplest models: ") and "GBDT 0.9503" in lines[3]
     assert lines[4].startswith("Found: AIM kept 16 different interactions over 5 seeds: 11 on all 5 seeds (item × city")
     assert lines[0] == ("Accuracy: DeepFM, a simpler model, is as good as AIM here. AIM 0.9522 vs DeepFM 0.9504 test "
                         "AUC (+0.0018, p = 0.0092): not significantly different under the rule (two-tailed t-test over "

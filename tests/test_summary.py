@@ -223,9 +223,9 @@ def test_aim_is_tested_directly_against_lr_and_gbdt_and_a_tie_is_weighed_first()
     summary, aucs = _study({"deepfm": ([0.800, 0.801, 0.802],), "lr": ([0.700, 0.700, 0.700],),
                             "gbdt": ([0.797, 0.804, 0.800],), "aim": ([0.805, 0.806, 0.807],)})
     lines = S.study_summary_lines(summary, aucs)
-    practitioner = next(line for line in lines if line.startswith("Against the models a practitioner tries first"))
+    practitioner = next(line for line in lines if line.startswith("Simplest models: "))
     assert "LR 0.7000, AIM +0.1060 (p = " in practitioner and "AIM is significantly better" in practitioner
     assert "GBDT 0.8003, AIM +0.0057 (p = 0.0" in practitioner
-    assert practitioner.endswith("AIM is not significantly different from it.")
+    assert "AIM is not significantly different from it (the models a practitioner" in practitioner
     assert lines[-1].endswith("GBDT, which needs no deep model, is not significantly worse than AIM either: weigh "
                               "them first.")

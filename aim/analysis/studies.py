@@ -140,10 +140,11 @@ def _padded_range(lo: float, hi: float) -> list[float]:
 
 
 def study_metric_figure(summary: pd.DataFrame, values: pd.DataFrame, metric: str = "auc") -> go.Figure:
-    """Bars of the mean test ``metric`` (``auc`` or ``logloss``) per variant with ± sample-std error bars, one
+    """The mean test ``metric`` (``auc`` or ``logloss``) per variant as a wide dash with ± sample-std error bars, one
     trace per kind (``baseline``, ``AIM``, ``transfer``) in study order; the complete runs' values as points
     (trace ``seeds``); a dotted line at the best baseline; ``*`` / ``†`` after the names of the variants
-    significantly better / worse than it. The y axis is zoomed to the data (differences of 0.001 matter)."""
+    significantly better / worse than it. The y axis is zoomed to the data (differences of 0.001 matter), so the means
+    are marks, not bars whose length would exaggerate the differences."""
     name = METRICS[metric]
     title = f"{name}: mean ± std over seeds"
     data = summary.dropna(subset=[f"{metric}_mean"])
@@ -163,10 +164,14 @@ def study_metric_figure(summary: pd.DataFrame, values: pd.DataFrame, metric: str
         if sub.empty:
             continue
         std = sub[f"{metric}_std"].fillna(0.0)
-        fig.add_bar(x=sub["variant"], y=sub[f"{metric}_mean"], name="AIM" if kind == "aim" else kind,
-                    marker_color=KIND_COLORS[kind], error_y={"type": "data", "array": std, "visible": True},
-                    customdata=sub[["n"]], hovertemplate="%{x}<br>%{y:.4f} ± %{error_y.array:.4f} over "
-                                                          "%{customdata[0]} runs<extra></extra>")
+        # a mean as a dot, never a bar: on an axis zoomed to differences of 0.001 a bar's length would lie
+        fig.add_scatter(x=sub["variant"], y=sub[f"{metric}_mean"], name="AIM" if kind == "aim" else kind,
+                        mode="markers", marker={"color": KIND_COLORS[kind], "size": 15, "symbol": "line-ew-open",
+                                                "line": {"width": 4, "color": KIND_COLORS[kind]}},
+                        error_y={"type": "data", "array": std, "visible": True, "color": KIND_COLORS[kind],
+                                 "thickness": 2, "width": 8},
+                        customdata=sub[["n"]], hovertemplate="%{x}<br>mean %{y:.4f} ± %{error_y.array:.4f} over "
+                                                              "%{customdata[0]} runs<extra></extra>")
     seeds = values.dropna(subset=[f"test_{metric}"])
     fig.add_scatter(x=seeds["variant"], y=seeds[f"test_{metric}"], mode="markers", name="seeds",
                     marker={"color": "#222", "size": 6, "symbol": "diamond"}, text=seeds["seed"],

@@ -210,8 +210,8 @@ def _practitioner(summary: pd.DataFrame, aim: str, best: str | None,
             level.append(variant)
     if not parts:
         return [], []
-    return [f"Against the models a practitioner tries first (same test and threshold, {name(aim)}'s seeds "
-            f"against theirs): {'; '.join(parts)}."], level
+    return [f"Simplest models: {'; '.join(parts)} (the models a practitioner tries first, each tested directly: "
+            f"the same t-test and threshold, {name(aim)}'s seeds against theirs)."], level
 
 
 def _winners(summary: pd.DataFrame, aim: str, best: str) -> list[str]:

@@ -113,13 +113,14 @@ COLUMNS = {
                                               "parameters (the paper's AIM: 1.31×, Table 7)"),
     **{c: st.column_config.NumberColumn(c, format="percent", help=glossary.tip("fi_ratio")) for c in fi_columns}}
 # two narrow tables instead of one wider than the page: the best baseline's own p is shown as "—"
-st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
+ROWS_HEIGHT = 35 * (len(table) + 1) + 3  # every variant visible, no scrolling inside the table
+st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, height=ROWS_HEIGHT, column_order=[
     c for c in ("variant", "kind", "runs", "AUC", "p (AUC)", "log loss", "p (log loss)", *fi_columns) if c in table])
 st.caption(f"mean ± sample std over the complete runs; p against the best baseline (— for the best baseline "
            f"itself). Rule (the paper's): {rule_text()}; \\* / † significantly better / worse than it, no mark: not "
            "significantly different, whatever the means. Log loss: lower is better.")
 st.subheader("Complexity")
-st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, column_order=[
+st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, height=ROWS_HEIGHT, column_order=[
     c for c in ("variant", "runs", "params", "params after EDS", "EDS cut", "× DeepFM", "train s/epoch",
                 "infer s/100k", "train s") if c in table])
 st.caption("Parameters: means over the seeds, rounded. EDS cut: the share of the variant's own parameters EDS "
