@@ -443,9 +443,37 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     if cfg.variant == RETRAIN:
         plan = plan_retrain(cfg, data.field_names)
         chosen, positions, notes = plan.blocks, plan.positions, plan.warnings
+
+        def replay_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
+                         rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
+            # run_stage for a replayed parent stage: checkpointed as replay_<stage>, kept out of this run's history
+            stage["name"] = f"replay {name}"
+            restored = ckpt.restore(f"replay_{name}", rebuild)
+            if restored is not None:
+                log(f"[replay {name}] finished before the interruption: restored from its checkpoint")
+                return restored
+            start = time.perf_counter()
+            result = compute()
+            seconds = time.perf_counter() - start
+            ckpt.save(f"replay_{name}", state_of(result, seconds))
+            return result, seconds
+
+        def on_replay_epoch(row: dict) -> None:
+            replay = {**row, "stage": f"replay {row['stage']}"}
+            if not replay.pop("replayed", False):
+                log(f"[{replay['stage']}] epoch {row['epoch']} valid AUC {row['valid_auc']:.4f}")
+            writer.progress(stage=replay["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"])
+
+        searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
+                                                                replay_stage, on_replay_epoch, log)
+        if replayed_positions is not None and cfg.retrain_dims == "parent" and not replayed_positions:
+            positions = None  # the parent's variant has no EDS stage: its final model had full tables
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
-                                                              on_epoch, log, on_progress), _final_state, _final_of)
+                                                              on_epoch, log, on_progress, searched),
+                                   _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
+        writer.update(procedure=procedure | {"start": final.start,
+                                             "starts_tried": sorted({r["start"] for r in final.frontier})})
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log, chosen))
     elif cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
@@ -531,6 +559,49 @@ def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tu
     if final is not None and search is not None and final < search:
         out.append(f"the final model's validation AUC {final:.4f} is below the search-stage model's {search:.4f}")
     return out
+
+
+SEARCH_VARIANTS = ("aim", "aim-eds", "aim-ifs-eds")  # the variants whose final model may start from a search model
+
+
+def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], tensors: SplitTensors,
+                  generator: torch.Generator, run_stage: Callable, on_epoch: Callable[[dict], None],
+                  log: Log) -> tuple[AIM | None, dict, tuple | None]:
+    """What a re-train of a selection starts from, as its parent's final model did: the parent's search model.
+
+    Runs keep no search model, so the parent's search stages (and stage B, the embed search, when the parent ran
+    it) are replayed with the parent's config and this run's seed (the parent's unless ``--seed`` says otherwise),
+    from the same random states the parent's began with. The search model is then the parent's, and the random
+    states are where the parent's re-train stage began: with the parent's own kept columns this run reproduces the
+    parent (same machine and thread count: bit-identical). Returns (the search model or None, the run.json
+    ``procedure``, the replayed positions: () when the parent's variant has no embed stage, None when nothing was
+    replayed). Nothing is replayed when ``search.retrain_start`` is scratch, there is no parent, or the parent did
+    not search (a baseline or a re-train: its final model started from scratch)."""
+    why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
+           "no parent run (--from)" if parent_config is None else
+           f"the parent's variant {parent_config.get('variant')} has no search stage"
+           if parent_config.get("variant") not in SEARCH_VARIANTS else "")
+    if why:
+        log(f"re-train from scratch only: {why}")
+        return None, {"replayed": [], "why": why}, None
+    parent = RunConfig.from_json(parent_config).replace(seed=cfg.seed)
+    log(f"replaying the parent's search ({parent.variant}, seed {parent.seed}) to rebuild its start: the search "
+        "model its final model could start from")
+    t0 = time.perf_counter()
+    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, run_stage)
+    replayed = [r.fit.history[0]["stage"] if r.fit.history else "search" for r in searches]
+    blocks = [r.kept_columns() for r in searches if r.kept.any()]
+    positions: tuple = ()
+    if parent.variant == "aim" and blocks:
+        embed, _ = run_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch, None,
+                                                           None, searches[-1].model), _embed_state, _embed_of)
+        positions = final_positions(parent, embed, blocks)
+        replayed.append("embed")
+    seconds = time.perf_counter() - t0
+    log(f"replaying the parent's search to rebuild its start: {seconds:.1f} s ({', '.join(replayed)})")
+    searched = searches[-1].model if searches else None
+    return searched, {"replayed": replayed, "seed": parent.seed, "parent_variant": parent.variant,
+                      "seconds": round(seconds, 3)}, positions
 
 
 def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,

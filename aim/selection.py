@@ -133,6 +133,13 @@ def blocks(items: Sequence[Item], field_names: Sequence[str]) -> list[Columns]:
     return out
 
 
+def kept_items(inter: pd.DataFrame) -> list[Item]:
+    """The kept (interaction, function) columns of a run's interactions.csv (a search's kept columns, a re-train's
+    selection), in the table's order."""
+    kept = inter[pd.to_numeric(inter["kept"], errors="coerce") == 1]
+    return [(_names(str(n)), str(f)) for n, f in zip(kept["field_names"], kept["function"])]
+
+
 def records(items: Sequence[Item]) -> list[dict]:
     """JSON form (run.json ``selection``)."""
     return [{"fields": list(fields), "function": function} for fields, function in items]
@@ -222,6 +229,7 @@ class RetrainPlan:
     positions: tuple[tuple[int, ...], ...] | None
     parent: dict | None
     warnings: tuple[str, ...] = ()
+    parent_config: dict | None = None  # the parent's run.json config (its search is replayed: aim.pipeline)
 
     def meta(self) -> dict:
         """The run.json keys of a retrain run."""
@@ -239,7 +247,7 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
     from aim.runs import load_run  # aim.runs imports torch: only when a retrain run starts
 
     items = tuple(parse(cfg.columns, field_names))
-    parent, positions, warnings = None, None, []
+    parent, positions, warnings, parent_config = None, None, [], None
     if cfg.transfer_from:
         try:
             run = load_run(cfg.transfer_from)
@@ -250,6 +258,7 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
             raise ConfigError(f"--from {cfg.transfer_from}: its fields {names} differ from this dataset's "
                               f"{list(field_names)}")
         parent = {"id": run.id, "path": str(cfg.transfer_from)}
+        parent_config = run.meta.get("config")
         if cfg.retrain_dims == "parent" and run.fields is not None:
             dim = cfg.model.embed_dim
             positions = [tuple(k for k in p if k < dim) for p in _parent_positions(run.fields)]
@@ -260,4 +269,4 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
                                 f"them, so they keep all {dim}")
                 positions = [tuple(range(dim)) if n in empty else p for n, p in zip(field_names, positions)]
             positions = tuple(positions)
-    return RetrainPlan(items, tuple(blocks(items, field_names)), positions, parent, tuple(warnings))
+    return RetrainPlan(items, tuple(blocks(items, field_names)), positions, parent, tuple(warnings), parent_config)

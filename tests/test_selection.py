@@ -124,3 +124,32 @@ def test_selection_rules_share_the_function_rule(tmp_path):
     assert draws[0] == selection.rule_selection(inter, "random", 4, 0) and draws[0] != draws[1]
     with pytest.raises(ConfigError, match=r"--top must be in \[1, 10\]"):
         selection.rule_selection(inter, "fis", 11)
+
+
+def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
+    """The what-if follows the parent's final-model procedure: the parent's search (and embed search) is replayed
+    to rebuild the search model and the random states, so re-training the parent's kept columns is the parent's
+    own re-train stage (same process, same threads: bit-identical), every start and L2 candidate included."""
+    from tests.conftest import _tiny_config
+
+    cfg = _tiny_config("aim").replace(train=_tiny_config().train.__class__(epochs=2, batch_size=256, embed_l2=0.0))
+    parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
+    spec = selection.to_spec(selection.kept_items(parent.interactions))
+    lines: list[str] = []
+    what_if = load_run(execute(cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path)), tmp_path,
+                               log=lines.append))
+    assert what_if.meta["metrics"] == parent.meta["metrics"]
+    frontier = [r for r in (what_if.sparsity, parent.sparsity) for r in [r[r["stage"] == "retrain"]]]
+    assert frontier[0]["valid_auc"].tolist() == frontier[1]["valid_auc"].tolist() and len(frontier[0]) == 2
+    assert what_if.meta["procedure"] | {"seconds": 0} == {
+        "replayed": ["search", "embed"], "seed": 0, "parent_variant": "aim", "seconds": 0,
+        "start": parent.meta["stages"]["retrain"]["start"], "starts_tried": ["scratch", "search"]}
+    assert any(line.startswith("replaying the parent's search to rebuild its start: ") for line in lines)
+    assert set(what_if.history["stage"]) == {"retrain"}  # the replayed stages are not this run's history
+    # --retrain-start scratch skips the replay: scratch only, and run.json says why
+    scratch = load_run(execute(cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path),
+                                           search=cfg.search.__class__(**{**cfg.search.__dict__,
+                                                                          "retrain_start": "scratch"})),
+                               tmp_path, log=lambda m: None))
+    assert scratch.meta["procedure"]["replayed"] == [] and "scratch" in scratch.meta["procedure"]["why"]
+    assert scratch.meta["procedure"]["starts_tried"] == ["scratch"]
