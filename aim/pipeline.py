@@ -464,8 +464,12 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
                 log(f"[{replay['stage']}] epoch {row['epoch']} valid AUC {row['valid_auc']:.4f}")
             writer.progress(stage=replay["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"])
 
+        def on_replay_progress(p: dict) -> None:
+            on_progress({**p, "stage": f"replay {p['stage']}"})
+
         searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
-                                                                replay_stage, on_replay_epoch, log)
+                                                                replay_stage, on_replay_epoch, log,
+                                                                on_replay_progress)
         if replayed_positions is not None and cfg.retrain_dims == "parent" and not replayed_positions:
             positions = None  # the parent's variant has no EDS stage: its final model had full tables
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
@@ -566,7 +570,8 @@ SEARCH_VARIANTS = ("aim", "aim-eds", "aim-ifs-eds")  # the variants whose final 
 
 def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], tensors: SplitTensors,
                   generator: torch.Generator, run_stage: Callable, on_epoch: Callable[[dict], None],
-                  log: Log) -> tuple[AIM | None, dict, tuple | None]:
+                  log: Log, on_progress: Callable[[dict], None] | None = None
+                  ) -> tuple[AIM | None, dict, tuple | None]:
     """What a re-train of a selection starts from, as its parent's final model did: the parent's search model.
 
     Runs keep no search model, so the parent's search stages (and stage B, the embed search, when the parent ran
@@ -588,13 +593,13 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     log(f"replaying the parent's search ({parent.variant}, seed {parent.seed}) to rebuild its start: the search "
         "model its final model could start from")
     t0 = time.perf_counter()
-    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, run_stage)
+    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, run_stage, on_progress=on_progress)
     replayed = [r.fit.history[0]["stage"] if r.fit.history else "search" for r in searches]
     blocks = [r.kept_columns() for r in searches if r.kept.any()]
     positions: tuple = ()
     if parent.variant == "aim" and blocks:
         embed, _ = run_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch, None,
-                                                           None, searches[-1].model), _embed_state, _embed_of)
+                                                           on_progress, searches[-1].model), _embed_state, _embed_of)
         positions = final_positions(parent, embed, blocks)
         replayed.append("embed")
     seconds = time.perf_counter() - t0

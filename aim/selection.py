@@ -216,6 +216,53 @@ def rule_selection(inter: pd.DataFrame, rule: str, top: int, seed: int = 0) -> l
     return [(r.names, r.kept_function if isinstance(r.kept_function, str) else fallback) for r in chosen.itertuples()]
 
 
+# ----------------------------------------------------------------------------- a selection of scatter points
+
+SOURCES = {"kept": "kept by the parent", "default": "no kept function in the parent: its most frequent kept function",
+           "column": "the selected column"}
+
+
+def points_columns(points: pd.DataFrame, per: str, inter: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The columns that "Re-train with these" trains for selected points of the α scatter (``alpha_points``):
+
+    - ``per="column"``: exactly the selected (interaction, function) columns;
+    - ``per="interaction"``: every function the parent kept for each selected interaction (``functions_kept``,
+      under the page's function filter); an interaction with no kept function gets the parent's most frequent
+      kept function (``default_function`` of ``inter``; the point's own function when the parent kept nothing).
+
+    One row per column, duplicates dropped, in the points' order: ``column`` (``user×item:outer``), ``fields`` (the
+    names), ``function``, ``source`` (why it is there, ``SOURCES``). ``to_spec(items_of(df))`` is the ``--columns``
+    value."""
+    if per not in ("column", "interaction"):
+        raise ValueError(f"per={per!r}: choose 'column' or 'interaction'")
+    fallback = None
+    if per == "interaction" and inter is not None:
+        try:
+            fallback = default_function(inter)
+        except ConfigError:
+            fallback = None
+    rows: dict[Item, str] = {}
+    for r in points.itertuples():
+        names = _names(str(r.field_names).strip())
+        if per == "column":
+            rows.setdefault((names, str(r.function)), SOURCES["column"])
+            continue
+        kept = [f.strip() for f in str(getattr(r, "functions_kept", "") or "").split(",") if f.strip() in FUNCTIONS]
+        if kept:
+            for f in sorted(kept, key=FUNCTIONS.index):
+                rows.setdefault((names, f), SOURCES["kept"])
+        else:
+            rows.setdefault((names, fallback or str(r.function)), SOURCES["default"])
+    return pd.DataFrame({"column": [to_spec([item]) for item in rows], "fields": ["×".join(n) for n, _ in rows],
+                         "function": [f for _, f in rows], "source": list(rows.values())},
+                        columns=["column", "fields", "function", "source"])
+
+
+def items_of(columns: pd.DataFrame) -> list[Item]:
+    """The selection of a ``points_columns`` table."""
+    return [(_names(str(f)), str(k)) for f, k in zip(columns["fields"], columns["function"])]
+
+
 # ------------------------------------------------------------------------------------------- a retrain run
 
 

@@ -153,3 +153,46 @@ def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
                                tmp_path, log=lambda m: None))
     assert scratch.meta["procedure"]["replayed"] == [] and "scratch" in scratch.meta["procedure"]["why"]
     assert scratch.meta["procedure"]["starts_tried"] == ["scratch"]
+
+
+def _inter_table() -> pd.DataFrame:
+    """4 pairs × (inner, vkernel, outer): a×b keeps inner and outer, a×c vkernel, a×d outer, b×c nothing."""
+    alpha = {("a", "b"): (0.5, 0.0, 0.9), ("a", "c"): (0.0, 0.3, 0.0), ("a", "d"): (0.0, 0.0, 0.2),
+             ("b", "c"): (0.01, 0.0, 0.0)}
+    idx = {"a": 0, "b": 1, "c": 2, "d": 3}
+    rows = [(f"{idx[p[0]]} {idx[p[1]]}", " × ".join(p), f, a[k]) for p, a in alpha.items()
+            for k, f in enumerate(("inner", "vkernel", "outer"))]
+    kept = [int(a != 0 and p != "1 2") for p, _, _, a in rows]  # b×c's inner α is non-zero but not kept
+    return pd.DataFrame({"column": range(len(rows)), "order": 2, "fields": [r[0] for r in rows],
+                         "field_names": [r[1] for r in rows], "function": [r[2] for r in rows],
+                         "alpha": [r[3] for r in rows], "kept": kept, "interaction_kept": 0, "stats_auc": 0.6,
+                         "planted": 0})
+
+
+def test_a_selection_of_interactions_sends_every_kept_function_and_the_default_for_a_dropped_one():
+    from aim.analysis import alpha_points
+
+    inter = _inter_table()
+    points = alpha_points(inter, "interaction")
+    assert selection.default_function(inter) == "outer"  # outer kept twice, inner and vkernel once
+    cols = selection.points_columns(points, "interaction", inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×b:outer", "a×c:vkernel", "a×d:outer", "b×c:outer"]
+    assert cols["source"].tolist() == [selection.SOURCES[s] for s in ("kept", "kept", "kept", "kept", "default")]
+    assert selection.to_spec(selection.items_of(cols)) == "a×b:inner,a×b:outer,a×c:vkernel,a×d:outer,b×c:outer"
+    # the function filter of the page: only the kept functions shown are sent
+    cols = selection.points_columns(alpha_points(inter, "interaction", functions=["inner", "vkernel"]), "interaction",
+                                    inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×c:vkernel", "a×d:outer", "b×c:outer"]
+
+
+def test_a_selection_of_columns_sends_exactly_those_columns():
+    from aim.analysis import alpha_points
+
+    inter = _inter_table()
+    points = alpha_points(inter, "column")
+    picked = points[points["key"].isin(["0", "5", "9"])]  # a×b:inner, a×c:outer (dropped), b×c:inner (dropped)
+    cols = selection.points_columns(picked, "column", inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×c:outer", "b×c:inner"]
+    assert set(cols["source"]) == {selection.SOURCES["column"]}
+    with pytest.raises(ValueError):
+        selection.points_columns(picked, "pair", inter)
