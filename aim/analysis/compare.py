@@ -324,3 +324,18 @@ def seed_commands(child_config: Mapping, parent_config: Mapping | None, seeds: I
         out += [shlex.join(["python", "-m", "aim", "run", *config_args(parent.replace(seed=s))])
                 for s in seeds if s not in done]
     return out
+
+
+def verdict_lines(deltas: pd.DataFrame) -> list[str]:
+    """``retrain_deltas`` in words, one Markdown line per metric: ``**Δ test AUC** +0.0012 (noise 0.0050):
+    within noise``."""
+    out = []
+    for r in deltas.itertuples():
+        if r.metric == "parameters":
+            out.append(f"**Δ parameters** {r.delta:+,.0f} ({r.parent:,.0f} → {r.retrain:,.0f}): {r.verdict}"
+                       if math.isfinite(r.delta) else "**Δ parameters** n/a")
+            continue
+        noise = f"noise {r.noise:.4f}" if math.isfinite(r.noise) else "no noise estimate"
+        delta = f"{r.delta:+.4f}" if math.isfinite(r.delta) else "n/a"
+        out.append(f"**Δ {r.metric}** {delta} ({noise}): **{r.verdict}**")
+    return out

@@ -98,6 +98,7 @@ def retrain_vs_parent(rid: str, pid: str) -> None:
         "noise": st.column_config.NumberColumn("noise", format="%.4f"),
         "noise_from": st.column_config.TextColumn("noise from"),
         "verdict": st.column_config.TextColumn("verdict")})
+    st.markdown("  \n".join(vs_parent.verdict_lines(table)))
     st.caption("Rule: " + vs_parent.noise_rule())
     with st.expander("Next step: the same selection over K seeds, for a paired t-test"):
         k = st.number_input("Seeds (K)", min_value=2, max_value=20, value=5, key=f"vs_parent_seeds_{rid}")
