@@ -123,3 +123,36 @@ def test_the_page_lists_the_columns_it_will_retrain_before_launch(tmp_path, monk
     assert at.code[0].value == "f03×f04:inner, f00×noise01:inner, f00×noise01:outer"  # the points' order
     assert "Will re-train 3 interaction-IF columns" in at.markdown[0].value
     assert at.button[0].label.startswith("Re-train with these (3)")
+
+
+def test_a_failed_retrain_resumes_from_its_replayed_stages(tmp_path, monkeypatch):
+    """The replayed parent stages are checkpointed (replay_<stage>): a re-train that fails after them resumes
+    without replaying again and still reproduces the parent (order 3 too)."""
+    from aim import pipeline, selection
+    from aim.errors import AIMError
+    from tests.conftest import _tiny_config
+
+    cfg = _tiny_config("aim").replace(max_order=3)
+    parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
+    what_if = cfg.replace(variant="retrain", columns=selection.to_spec(selection.kept_items(parent.interactions)),
+                          transfer_from=str(parent.path))
+    real = pipeline.retrain
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed in the re-train")
+
+    monkeypatch.setattr(pipeline, "retrain", boom)
+    with pytest.raises(RuntimeError):
+        execute(what_if, tmp_path / "whatif", log=lambda m: None)
+    (failed,) = (tmp_path / "whatif").iterdir()
+    assert load_run(failed).meta["failed_stage"] == "retrain"
+    saved = sorted(p.stem for p in (failed / "checkpoints").glob("*.pt"))
+    assert saved == ["replay_embed", "replay_search", "replay_search3"][: len(saved)] and "replay_search" in saved
+    monkeypatch.setattr(pipeline, "retrain", real)
+    lines: list[str] = []
+    try:
+        done = load_run(pipeline.resume(failed, log=lines.append))
+    except AIMError as exc:  # pragma: no cover - the message says why
+        pytest.fail(str(exc))
+    assert any("[replay search] finished before the interruption" in line for line in lines)
+    assert done.meta["metrics"] == parent.meta["metrics"]
