@@ -156,3 +156,24 @@ def test_a_failed_retrain_resumes_from_its_replayed_stages(tmp_path, monkeypatch
         pytest.fail(str(exc))
     assert any("[replay search] finished before the interruption" in line for line in lines)
     assert done.meta["metrics"] == parent.meta["metrics"]
+
+
+def test_the_warm_start_keeps_a_fresh_gate_for_a_column_the_search_dropped():
+    """A selection may add columns the parent's search dropped (α exactly 0): the warm start copies their kernels
+    but not the zero α and its BN statistics, so they start on, as from scratch; kept columns take the search's."""
+    import torch
+
+    from aim.model.nets import AIM, AIMSpec
+    from aim.model.warm import retrain_warm_start
+    from tests.test_models import _trained_search_model
+
+    searched = _trained_search_model()
+    with torch.no_grad():
+        searched.gates[0].alpha[:3] = 0.0  # the first three columns dropped by the search
+    fields, funcs = searched.spec.blocks[0]
+    model = AIM(AIMSpec(searched.spec.vocab_sizes, 4, False, ((fields[:5], funcs[:5]),), mlp=(8,)))
+    fresh = model.gates[0].alpha.detach().clone()
+    retrain_warm_start(model, searched)
+    torch.testing.assert_close(model.gates[0].alpha[:3], fresh[:3])
+    torch.testing.assert_close(model.gates[0].alpha[3:], searched.gates[0].alpha[3:5])
+    assert (model.gates[0].bn.running_var[:3] == 1).all()
