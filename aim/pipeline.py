@@ -467,9 +467,10 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         def on_replay_progress(p: dict) -> None:
             on_progress({**p, "stage": f"replay {p['stage']}"})
 
+        parent_dir = Path(plan.parent["path"]) if plan.parent else None
         searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
                                                                 replay_stage, on_replay_epoch, log,
-                                                                on_replay_progress)
+                                                                on_replay_progress, parent_dir)
         if replayed_positions is not None and cfg.retrain_dims == "parent" and not replayed_positions:
             positions = None  # the parent's variant has no EDS stage: its final model had full tables
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
@@ -508,6 +509,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
             positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
         searched = searches[-1].model if searches else None
+        if searched is not None and cfg.search.retrain_start != "scratch" and distributed.is_main():
+            save_search_start(writer.path, cfg, generator, searched, positions is not None)  # for its what-ifs
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
                                                               on_epoch, log, on_progress, searched),
                                    _final_state, _final_of)
@@ -570,7 +573,7 @@ SEARCH_VARIANTS = ("aim", "aim-eds", "aim-ifs-eds")  # the variants whose final 
 
 def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], tensors: SplitTensors,
                   generator: torch.Generator, run_stage: Callable, on_epoch: Callable[[dict], None],
-                  log: Log, on_progress: Callable[[dict], None] | None = None
+                  log: Log, on_progress: Callable[[dict], None] | None = None, parent_dir: Path | None = None
                   ) -> tuple[AIM | None, dict, tuple | None]:
     """What a re-train of a selection starts from, as its parent's final model did: the parent's search model.
 
@@ -581,7 +584,10 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     parent (same machine and thread count: bit-identical). Returns (the search model or None, the run.json
     ``procedure``, the replayed positions: () when the parent's variant has no embed stage, None when nothing was
     replayed). Nothing is replayed when ``search.retrain_start`` is scratch, there is no parent, or the parent did
-    not search (a baseline or a re-train: its final model started from scratch)."""
+    not search (a baseline or a re-train: its final model started from scratch).
+
+    A parent written by this version keeps its search start (``search_start.pt``: the search model and the random
+    states its re-train stage began with): with the parent's seed it is read instead of replaying (same result)."""
     why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
            "no parent run (--from)" if parent_config is None else
            f"the parent's variant {parent_config.get('variant')} has no search stage"
@@ -590,6 +596,15 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
         log(f"re-train from scratch only: {why}")
         return None, {"replayed": [], "why": why}, None
     parent = RunConfig.from_json(parent_config).replace(seed=cfg.seed)
+    if parent_dir is not None and cfg.seed == parent_config.get("seed"):
+        t0 = time.perf_counter()
+        stored = load_search_start(parent_dir, RunConfig.from_json(parent_config), generator, log)
+        if stored is not None:
+            searched, positions = stored
+            seconds = time.perf_counter() - t0
+            log(f"read the parent's search start ({SEARCH_START_FILE}) in {seconds:.1f} s: no replay needed")
+            return searched, {"replayed": [], "read": SEARCH_START_FILE, "seed": parent.seed,
+                              "parent_variant": parent.variant, "seconds": round(seconds, 3)}, positions
     log(f"replaying the parent's search ({parent.variant}, seed {parent.seed}) to rebuild its start: the search "
         "model its final model could start from")
     t0 = time.perf_counter()
@@ -607,6 +622,41 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     searched = searches[-1].model if searches else None
     return searched, {"replayed": replayed, "seed": parent.seed, "parent_variant": parent.variant,
                       "seconds": round(seconds, 3)}, positions
+
+
+SEARCH_START_FILE = "search_start.pt"
+
+
+def save_search_start(run_dir: Path, cfg: RunConfig, generator: torch.Generator, searched: AIM,
+                      embed: bool) -> None:
+    """``RUN_DIR/search_start.pt``: the search model the re-train stage may start from and the random states it
+    begins with (as a stage checkpoint, with the run's config): a re-train of a selection of this run reads it
+    instead of replaying the search (``replay_parent``)."""
+    start = Checkpoints(run_dir, cfg, generator)
+    start.folder = run_dir
+    start.save(SEARCH_START_FILE.removesuffix(".pt"), {"spec": searched.spec.to_json(), "model": searched.state_dict(),
+                                                       "embed": embed})
+
+
+def load_search_start(parent_dir: Path, parent: RunConfig, generator: torch.Generator,
+                      log: Log) -> tuple[AIM, tuple] | None:
+    """The parent's search model and, as a side effect, the random states of its re-train stage's start, from its
+    ``search_start.pt``; None (and a log line) when it has none or it cannot be used."""
+    if not (parent_dir / SEARCH_START_FILE).is_file():
+        return None
+    start = Checkpoints(parent_dir, parent, generator)
+    start.folder = parent_dir
+
+    def rebuild(state: dict) -> tuple[AIM, tuple]:
+        model = AIM(AIMSpec.from_json(state["spec"]))
+        model.load_state_dict(state["model"])
+        return model, (None if state["embed"] else ())
+
+    try:
+        return start.restore(SEARCH_START_FILE.removesuffix(".pt"), rebuild)
+    except (AIMError, OSError) as exc:
+        log(f"cannot use the parent's {SEARCH_START_FILE} ({exc}): replaying its search instead")
+        return None
 
 
 def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,

@@ -3,6 +3,8 @@ before any work; the selection rules of the fis-vs-stats study; a tiny re-train 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -127,29 +129,36 @@ def test_selection_rules_share_the_function_rule(tmp_path):
 
 
 def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
-    """The what-if follows the parent's final-model procedure: the parent's search (and embed search) is replayed
-    to rebuild the search model and the random states, so re-training the parent's kept columns is the parent's
-    own re-train stage (same process, same threads: bit-identical), every start and L2 candidate included."""
+    """The what-if follows the parent's final-model procedure: it starts from the parent's search model and random
+    states, read from the parent's search_start.pt or, for a parent without one (the shipped runs, older runs),
+    rebuilt by replaying the parent's search (and embed search). Re-training the parent's kept columns is then the
+    parent's own re-train stage (same process, same threads: bit-identical), every start and L2 candidate."""
+    from aim.pipeline import SEARCH_START_FILE
     from tests.conftest import _tiny_config
 
     cfg = _tiny_config("aim").replace(train=_tiny_config().train.__class__(epochs=2, batch_size=256, embed_l2=0.0))
     parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
     spec = selection.to_spec(selection.kept_items(parent.interactions))
+    what_if = cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path))
+    assert (parent.path / SEARCH_START_FILE).is_file()
+    read = load_run(execute(what_if, tmp_path, log=lambda m: None))
+    (parent.path / SEARCH_START_FILE).unlink()
     lines: list[str] = []
-    what_if = load_run(execute(cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path)), tmp_path,
-                               log=lines.append))
-    assert what_if.meta["metrics"] == parent.meta["metrics"]
-    frontier = [r for r in (what_if.sparsity, parent.sparsity) for r in [r[r["stage"] == "retrain"]]]
-    assert frontier[0]["valid_auc"].tolist() == frontier[1]["valid_auc"].tolist() and len(frontier[0]) == 2
-    assert what_if.meta["procedure"] | {"seconds": 0} == {
-        "replayed": ["search", "embed"], "seed": 0, "parent_variant": "aim", "seconds": 0,
-        "start": parent.meta["stages"]["retrain"]["start"], "starts_tried": ["scratch", "search"]}
+    replayed = load_run(execute(what_if, tmp_path, log=lines.append))
+    start = parent.meta["stages"]["retrain"]["start"]
+    for run in (read, replayed):
+        assert run.meta["metrics"] == parent.meta["metrics"]
+        frontier = [r[r["stage"] == "retrain"] for r in (run.sparsity, parent.sparsity)]
+        assert frontier[0]["valid_auc"].tolist() == frontier[1]["valid_auc"].tolist() and len(frontier[0]) == 2
+        assert set(run.history["stage"]) == {"retrain"}  # the replayed stages are not this run's history
+        assert run.meta["procedure"]["start"] == start and run.meta["procedure"]["starts_tried"] == ["scratch", "search"]
+    assert read.meta["procedure"]["read"] == SEARCH_START_FILE and read.meta["procedure"]["replayed"] == []
+    assert replayed.meta["procedure"] | {"seconds": 0} == {
+        "replayed": ["search", "embed"], "seed": 0, "parent_variant": "aim", "seconds": 0, "start": start,
+        "starts_tried": ["scratch", "search"]}
     assert any(line.startswith("replaying the parent's search to rebuild its start: ") for line in lines)
-    assert set(what_if.history["stage"]) == {"retrain"}  # the replayed stages are not this run's history
     # --retrain-start scratch skips the replay: scratch only, and run.json says why
-    scratch = load_run(execute(cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path),
-                                           search=cfg.search.__class__(**{**cfg.search.__dict__,
-                                                                          "retrain_start": "scratch"})),
+    scratch = load_run(execute(what_if.replace(search=dataclasses.replace(cfg.search, retrain_start="scratch")),
                                tmp_path, log=lambda m: None))
     assert scratch.meta["procedure"]["replayed"] == [] and "scratch" in scratch.meta["procedure"]["why"]
     assert scratch.meta["procedure"]["starts_tried"] == ["scratch"]

@@ -134,6 +134,7 @@ def test_a_failed_retrain_resumes_from_its_replayed_stages(tmp_path, monkeypatch
 
     cfg = _tiny_config("aim").replace(max_order=3)
     parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
+    (parent.path / pipeline.SEARCH_START_FILE).unlink()  # a parent without it (shipped, older): replayed
     what_if = cfg.replace(variant="retrain", columns=selection.to_spec(selection.kept_items(parent.interactions)),
                           transfer_from=str(parent.path))
     real = pipeline.retrain

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se"
 REAL = {"frappe": ("frappe", "frappe", []), "ml100k": ("movielens", "ml-100k", ["--dropout", "0.3"])}
-SKIP_FILES = {"weights.pt", "checkpoints", ".lock", ".jobs"}  # weights and resume state: no view reads them
+SKIP_FILES = {"weights.pt", "search_start.pt", "checkpoints", ".lock", ".jobs"}  # weights, resume state: no view reads them
 
 
 @dataclass(frozen=True)

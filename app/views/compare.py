@@ -68,6 +68,10 @@ def retrain_vs_parent(rid: str, pid: str) -> None:
         st.warning("This re-train predates the replay of its parent's search: it trained from scratch only, while "
                    "its parent's final model could start from its search model, so Δ mixes the selection with the "
                    "procedure. Re-train the selection again for a like-for-like comparison.", icon=":material/warning:")
+    elif procedure.get("read"):
+        st.caption(f"`{rid}` re-trains a selection of `{pid}` as `{pid}`'s final model was trained: from `{pid}`'s "
+                   f"search model and random states (its `{procedure['read']}`), the same L2 grid and starts "
+                   f"(kept: {'the search model' if procedure.get('start') == 'search' else 'scratch'}).")
     elif procedure.get("replayed"):
         st.caption(f"`{rid}` re-trains a selection of `{pid}` as `{pid}`'s final model was trained: its search "
                    f"({', '.join(procedure['replayed'])}) replayed with seed {procedure.get('seed')} in "
