@@ -96,7 +96,9 @@ def test_compare_shows_a_retrain_against_its_parent(tmp_path, monkeypatch):
     assert "**Removed** (2)" in text and "`f00×noise01:outer`" in text and "`f00×f03:inner`" in text
     table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert table["metric"].tolist() == ["test AUC", "test log loss", "parameters"]
-    assert table.loc[0, "noise"] > 0 and table.loc[0, "verdict"] in ("within noise", "better", "worse")
+    assert float(table.loc[0, "noise"]) > 0 and table.loc[0, "verdict"] in ("within noise", "better", "worse")
+    assert table.loc[2, "noise"] == "exact" and table.loc[1, "noise"] == "–"  # no study: no seed spread
+    assert "**Δ test AUC** " in text and "(noise 0." in text
     assert any("replayed with seed 0" in c.value for c in at.caption)
     assert any("python -m aim run" in c.value and "--seed 4" in c.value for c in at.code)
 

@@ -339,3 +339,19 @@ def verdict_lines(deltas: pd.DataFrame) -> list[str]:
         delta = f"{r.delta:+.4f}" if math.isfinite(r.delta) else "n/a"
         out.append(f"**Δ {r.metric}** {delta} ({noise}): **{r.verdict}**")
     return out
+
+
+def deltas_display(deltas: pd.DataFrame) -> pd.DataFrame:
+    """``retrain_deltas`` as text for a table: AUC and log loss to 4 decimals, parameters as counts, "–" for none."""
+    def fmt(value: float, metric: str, signed: bool = False) -> str:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return "–"
+        if metric == "parameters":
+            return f"{value:+,.0f}" if signed else f"{value:,.0f}"
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+    out = deltas.copy()
+    for col in ("parent", "retrain", "delta", "noise"):
+        out[col] = [fmt(v, m, col == "delta") for v, m in zip(deltas[col], deltas["metric"])]
+    out.loc[out["metric"] == "parameters", "noise"] = "exact"
+    return out

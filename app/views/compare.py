@@ -95,13 +95,10 @@ def retrain_vs_parent(rid: str, pid: str) -> None:
             seeds_done = [s for s, m in recorded[variant].items() if m and m.get("status") == "complete"]
             st.caption(f"Seed spread: variant `{variant}` of study `{study_id}` ({spread['n']} complete seeds).")
     table = vs_parent.retrain_deltas(child.meta, parent.meta, spread)
-    st.dataframe(table, hide_index=True, key=f"vs_parent_{rid}", column_config={
-        "parent": st.column_config.NumberColumn("parent", format="%.4f"),
-        "retrain": st.column_config.NumberColumn("re-train", format="%.4f"),
-        "delta": st.column_config.NumberColumn("Δ (re-train − parent)", format="%+.4f"),
-        "noise": st.column_config.NumberColumn("noise", format="%.4f"),
-        "noise_from": st.column_config.TextColumn("noise from"),
-        "verdict": st.column_config.TextColumn("verdict")})
+    st.dataframe(vs_parent.deltas_display(table), hide_index=True, key=f"vs_parent_{rid}", column_config={
+        "retrain": st.column_config.TextColumn("re-train"),
+        "delta": st.column_config.TextColumn("Δ (re-train − parent)"),
+        "noise_from": st.column_config.TextColumn("noise from")})
     st.markdown("  \n".join(vs_parent.verdict_lines(table)))
     st.caption("Rule: " + vs_parent.noise_rule())
     with st.expander("Next step: the same selection over K seeds, for a paired t-test"):
