@@ -471,6 +471,10 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
                                                                 replay_stage, on_replay_epoch, log,
                                                                 on_replay_progress, parent_dir)
+        if procedure.get("same_kept_columns") is False:
+            notes = (*notes, "the replayed parent search kept other columns than the parent's (thread count "
+                             f"{procedure['threads']} here, {procedure['parent_threads']} for the parent): this "
+                             "re-train started close to, not exactly as, the parent's final model")
         if replayed_positions is not None and cfg.retrain_dims == "parent" and not replayed_positions:
             positions = None  # the parent's variant has no EDS stage: its final model had full tables
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
@@ -577,8 +581,7 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
                   ) -> tuple[AIM | None, dict, tuple | None]:
     """What a re-train of a selection starts from, as its parent's final model did: the parent's search model.
 
-    Runs keep no search model, so the parent's search stages (and stage B, the embed search, when the parent ran
-    it) are replayed with the parent's config and this run's seed (the parent's unless ``--seed`` says otherwise),
+    The parent's search stages (and stage B, the embed search, when the parent ran it) are replayed with the parent's config and this run's seed (the parent's unless ``--seed`` says otherwise),
     from the same random states the parent's began with. The search model is then the parent's, and the random
     states are where the parent's re-train stage began: with the parent's own kept columns this run reproduces the
     parent (same machine and thread count: bit-identical). Returns (the search model or None, the run.json
@@ -587,7 +590,9 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     not search (a baseline or a re-train: its final model started from scratch).
 
     A parent written by this version keeps its search start (``search_start.pt``: the search model and the random
-    states its re-train stage began with): with the parent's seed it is read instead of replaying (same result)."""
+    states its re-train stage began with): with the parent's seed it is read instead of replaying (same result).
+    A replay with the parent's seed checks that it kept the parent's columns (``same_kept_columns``): float sums
+    differ with the thread count, so a replay on another thread count may drift from the parent's search."""
     why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
            "no parent run (--from)" if parent_config is None else
            f"the parent's variant {parent_config.get('variant')} has no search stage"
@@ -607,21 +612,51 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
                               "parent_variant": parent.variant, "seconds": round(seconds, 3)}, positions
     log(f"replaying the parent's search ({parent.variant}, seed {parent.seed}) to rebuild its start: the search "
         "model its final model could start from")
-    t0 = time.perf_counter()
-    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, run_stage, on_progress=on_progress)
+    spent: list[float] = []  # each stage's seconds, as computed or as recorded by its checkpoint (a resume)
+
+    def timed_stage(*args: Any) -> tuple[Any, float]:
+        result, seconds = run_stage(*args)
+        spent.append(seconds)
+        return result, seconds
+
+    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, timed_stage, on_progress=on_progress)
     replayed = [r.fit.history[0]["stage"] if r.fit.history else "search" for r in searches]
     blocks = [r.kept_columns() for r in searches if r.kept.any()]
     positions: tuple = ()
     if parent.variant == "aim" and blocks:
-        embed, _ = run_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch, None,
-                                                           on_progress, searches[-1].model), _embed_state, _embed_of)
+        embed, _ = timed_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch,
+                                                             None, on_progress, searches[-1].model),
+                               _embed_state, _embed_of)
         positions = final_positions(parent, embed, blocks)
         replayed.append("embed")
-    seconds = time.perf_counter() - t0
+    seconds = sum(spent)
     log(f"replaying the parent's search to rebuild its start: {seconds:.1f} s ({', '.join(replayed)})")
     searched = searches[-1].model if searches else None
-    return searched, {"replayed": replayed, "seed": parent.seed, "parent_variant": parent.variant,
-                      "seconds": round(seconds, 3)}, positions
+    procedure = {"replayed": replayed, "seed": parent.seed, "parent_variant": parent.variant,
+                 "seconds": round(seconds, 3)}
+    if parent_dir is not None and cfg.seed == parent_config.get("seed"):
+        procedure |= _same_search(parent_dir, searches, log)
+    return searched, procedure, positions
+
+
+def _same_search(parent_dir: Path, searches: list[InteractionSearch], log: Log) -> dict:
+    """Whether a replay with the parent's seed kept the parent's columns (interactions.csv), and the thread counts."""
+    try:
+        run = load_run(parent_dir)
+    except AIMError:
+        return {}
+    inter, threads = run.interactions, run.meta.get("threads")
+    if inter is None:
+        return {}
+    theirs = {(str(f), str(k)) for f, k, kept in zip(inter["fields"], inter["function"], inter["kept"]) if kept == 1}
+    ours = {(" ".join(map(str, f)), FUNCTIONS[k]) for r in searches
+            for f, k, a in zip(r.columns[0], r.columns[1], r.alpha) if a != 0}
+    same = theirs == ours
+    if not same:
+        log(f"warning: the replayed search kept {len(ours ^ theirs)} column(s) other than the parent's "
+            f"({torch.get_num_threads()} thread(s) here, {threads} for the parent: float sums differ with the "
+            "thread count), so the start is close to, not exactly, the parent's")
+    return {"same_kept_columns": same, "threads": torch.get_num_threads(), "parent_threads": threads}
 
 
 SEARCH_START_FILE = "search_start.pt"

@@ -153,9 +153,12 @@ def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
         assert set(run.history["stage"]) == {"retrain"}  # the replayed stages are not this run's history
         assert run.meta["procedure"]["start"] == start and run.meta["procedure"]["starts_tried"] == ["scratch", "search"]
     assert read.meta["procedure"]["read"] == SEARCH_START_FILE and read.meta["procedure"]["replayed"] == []
+    threads = parent.meta["threads"]
     assert replayed.meta["procedure"] | {"seconds": 0} == {
         "replayed": ["search", "embed"], "seed": 0, "parent_variant": "aim", "seconds": 0, "start": start,
-        "starts_tried": ["scratch", "search"]}
+        "starts_tried": ["scratch", "search"], "same_kept_columns": True, "threads": threads,
+        "parent_threads": threads}
+    assert not replayed.meta["warnings"]
     assert any(line.startswith("replaying the parent's search to rebuild its start: ") for line in lines)
     # --retrain-start scratch skips the replay: scratch only, and run.json says why
     scratch = load_run(execute(what_if.replace(search=dataclasses.replace(cfg.search, retrain_start="scratch")),

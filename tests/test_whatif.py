@@ -180,3 +180,22 @@ def test_the_warm_start_keeps_a_fresh_gate_for_a_column_the_search_dropped():
     torch.testing.assert_close(model.gates[0].alpha[:3], fresh[:3])
     torch.testing.assert_close(model.gates[0].alpha[3:], searched.gates[0].alpha[3:5])
     assert (model.gates[0].bn.running_var[:3] == 1).all()
+
+
+def test_a_replay_that_drifts_from_the_parents_search_is_flagged(tmp_path):
+    """On another thread count the replayed search may keep other columns than the parent's: run.json says so and
+    the run warns (here the parent's interactions.csv is edited to stand for such a drift)."""
+    from aim import pipeline, selection
+    from tests.conftest import _tiny_config
+
+    cfg = _tiny_config("aim")
+    parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
+    (parent.path / pipeline.SEARCH_START_FILE).unlink()
+    spec = selection.to_spec(selection.kept_items(parent.interactions))
+    inter = parent.interactions
+    inter.loc[inter.index[inter["kept"] == 1][0], "kept"] = 0
+    inter.to_csv(parent.path / "interactions.csv", index=False)
+    run = load_run(execute(cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path)), tmp_path,
+                           log=lambda m: None))
+    assert run.meta["procedure"]["same_kept_columns"] is False
+    assert any("replayed parent search kept other columns" in w for w in run.meta["warnings"])
