@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--transfer-from", dest="study_transfer_from", default="", metavar="RUN_DIR",
                       help="an AIM run folder: adds the rows deepfm-transfer and ipnn-transfer (paper Table 10)")
     plan.add_argument("--resume", metavar="STUDY_DIR", default=None,
-                      help="finish STUDY_DIR with its own settings: reuse its complete runs, redo the others "
-                           "(every other option is ignored)")
+                      help="finish STUDY_DIR with its own settings (its variants, seeds, config and --jobs): reuse "
+                           "its complete runs, redo the others; only --jobs may be given again")
     plan.add_argument("--out", default="studies", help="folder the study folder is created in")
     _add_config_options(study, per_run=False)
     table = sub.add_parser("table", help="print the summary table of a study")
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 def validate_dataset(cfg: RunConfig) -> None:
     """The dataset name is known, and ``--data`` is given exactly when it is needed and has the dataset's layout
     (the files it names exist; nothing is read yet). ``ConfigError`` naming the choices or the expected layout."""
-    from aim.data.registry import DATASETS, describe_datasets
+    from aim.data.registry import DATASETS, check_columns, describe_datasets
     from aim.errors import DataError
 
     names = [d["name"] for d in describe_datasets()]
@@ -229,6 +229,7 @@ def validate_dataset(cfg: RunConfig) -> None:
         raise ConfigError(f"--data {cfg.data_path}: no such file or folder")
     try:
         DATASETS[cfg.dataset].sources(Path(cfg.data_path))
+        check_columns(cfg.dataset, cfg.data_path, cfg.data)  # a mistyped CSV column: refused before any work
     except DataError as exc:
         raise ConfigError(f"--data {exc}") from None
 
@@ -383,12 +384,32 @@ def cmd_show(args: argparse.Namespace) -> int:
         s = study_summary(args.run_dir)
         print(json.dumps(s, indent=1) if args.json else format_study(s))
         return 0
+    _check_run_folder(Path(args.run_dir))
     s = summary(args.run_dir)
     if args.json:
         print(json.dumps(s, indent=1))
     else:
         _print_summary(s)
     return 0
+
+
+def _check_run_folder(path: Path) -> None:
+    """``ConfigError`` saying what ``path`` is when it is not a run or study folder: missing, a file, or a folder
+    of runs (the usual slip: ``aim show runs``), with the runs it holds to name instead."""
+    from aim.runs import RUN_FILE
+
+    if (path / RUN_FILE).is_file():
+        return
+    if not path.exists():
+        raise ConfigError(f"{path}: no such folder; expected a run folder (made by python -m aim run)")
+    if not path.is_dir():
+        raise ConfigError(f"{path}: not a folder; expected a run folder (made by python -m aim run)")
+    held = sorted((p.name for p in path.iterdir() if (p / RUN_FILE).is_file()), reverse=True)
+    if held:
+        raise ConfigError(f"{path}: a folder of {len(held)} run(s), not a run (a run folder holds {RUN_FILE}); name "
+                          f"one, e.g. python -m aim show {path / held[0]}")
+    raise ConfigError(f"{path}: has no {RUN_FILE}; expected a run folder (with {RUN_FILE}, made by python -m aim "
+                      "run) or a study folder (with study.json, made by python -m aim study)")
 
 
 def _print_summary(s: dict) -> None:

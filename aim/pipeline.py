@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import platform
 import shutil
 import subprocess
@@ -199,7 +200,8 @@ def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRDat
     writer = RunWriter(Path(out_root), run_id(cfg)) if distributed.is_main() else distributed.FollowerWriter()
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
-                      "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(), **retrain_meta,
+                      "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(),
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), **retrain_meta,
                       **distributed.describe(cfg.train.device)})
     except BaseException:
         writer.release()

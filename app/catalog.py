@@ -177,6 +177,34 @@ def scan(roots: list[tuple[str, Path]]) -> Scan:
     return out
 
 
+def runs_folder_problem(folder: Path, scan: Scan, source: str = "runs") -> str | None:
+    """What is wrong with the runs folder, in a sentence, or None: a file, a run or a study itself instead of the
+    folder holding it, a folder with no run or study in it, or (when typed, not the configured default, which a
+    first launch creates) a folder that does not exist. Without this the app quietly shows only the shipped runs."""
+    try:
+        if not folder.exists():
+            if folder == default_runs_dir():
+                return None
+            return f"`{folder}` does not exist: no runs are read from it (a run launched here would create it)."
+        if not folder.is_dir():
+            return f"`{folder}` is a file, not a folder of runs."
+        for marker, what in ((RUN_FILE, "a run"), (STUDY_FILE, "a study")):
+            if (folder / marker).is_file():
+                return (f"`{folder}` is {what} itself (it holds `{marker}`), not a folder of runs: point at the "
+                        f"folder that holds it, `{folder.parent}`.")
+    except OSError as exc:
+        return f"`{folder}` cannot be read ({exc.strerror or exc})."
+    found = any(c.source == source for c in scan.candidates) or any(s.source == source for s in scan.studies)
+    return None if found else f"`{folder}` holds no run or study yet."
+
+
+def reported_missing(scan: Scan) -> list[Path]:
+    """The scanned roots that do not exist and that the user chose: the default ``studies/`` folder is missing
+    until a first ``python -m aim study``, which is no news."""
+    default = default_studies_dir()
+    return [p for p in scan.missing_roots if p != default or os.environ.get("AIM_STUDIES_DIR")]
+
+
 def cache_key(path: Path) -> float:
     """run.json's modification time, nudged while a process holds the run's writer lock: a run whose process is
     killed changes key, so it is re-read and shown as interrupted instead of "running" forever."""

@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_stri
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
 from aim.runs import RUN_FILE, read_json, read_progress, write_json
+from app import access
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS_DIR = ".jobs"
@@ -272,6 +274,29 @@ def progress(job: Job) -> dict | None:
     return read_progress(job.run_dir) if job.run_dir is not None else None
 
 
+def live_text(job: Job) -> str:
+    """What a running job is doing, in one line: its run's ``progress.json`` (``analysis.progress_text``) unless its
+    log has moved on since (a stage whose candidates train in worker processes prints their epochs to the log but
+    updates no progress until it ends), then the log's last line; "starting (loading data)" before either."""
+    from aim.analysis import progress_text
+
+    now = progress(job)
+    text = progress_text(now)
+    log = Path(job.log)
+    try:
+        log_time = log.stat().st_mtime
+    except OSError:
+        log_time = None
+    try:
+        progress_time = datetime.fromisoformat(str((now or {}).get("updated"))).timestamp()
+    except ValueError:
+        progress_time = None
+    last = next((ln.strip() for ln in reversed(_read_text(log).splitlines()) if ln.strip()), "")
+    if last and (not text or (log_time is not None and (progress_time is None or log_time > progress_time + 2))):
+        return last if len(last) <= 160 else last[:157] + "..."
+    return text or "starting (loading data)"
+
+
 def log_tail(job: Job, lines: int = 15) -> str:
     return "\n".join(_read_text(Path(job.log)).splitlines()[-lines:])
 
@@ -292,7 +317,9 @@ def list_jobs(runs_dir: str | Path) -> list[Job]:
 
 def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Job:
     """Validate ``args`` and launch ``python -m aim run ARGS --out RUNS_DIR`` in the background; refuse a launch
-    whose config is already running and one beyond ``limit`` running jobs (default ``max_jobs()``)."""
+    whose config is already running and one beyond ``limit`` running jobs (default ``max_jobs()``); refused
+    in read-only mode (``app.access``)."""
+    _allowed("start a training job")
     cfg = validate(args)
     if cfg.data_path:  # the job runs from the repository root: make the user's relative path absolute
         absolute = str(Path(cfg.data_path).expanduser().resolve())
@@ -313,6 +340,13 @@ def start(args: list[str], runs_dir: str | Path, limit: int | None = None) -> Jo
         if len(running) >= limit:
             raise JobError(f"{len(running)} jobs are running, the limit is {limit} (AIM_MAX_JOBS); wait or cancel one")
         return _spawn(args, cfg, key, out, thread_share(len(running)))
+
+
+def _allowed(action: str) -> None:
+    try:
+        access.check(action)
+    except access.ReadOnlyError as exc:
+        raise JobError(str(exc)) from None
 
 
 def thread_share(running: int) -> int:
@@ -349,7 +383,9 @@ def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path, threads: int) -
 
 
 def cancel(job: Job) -> Job:
-    """SIGTERM the job's process group (the job and anything it started), if the process is still the job's."""
+    """SIGTERM the job's process group (the job and anything it started), if the process is still the job's;
+    refused in read-only mode."""
+    _allowed("cancel a job")
     if job.ended is not None or not _well_formed(job) or not _alive(job):
         return refresh(job)
     with contextlib.suppress(ProcessLookupError):

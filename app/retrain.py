@@ -7,13 +7,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aim import analysis
 from aim.cli import retrain_args
 from aim.config import RunConfig
 from aim.errors import ConfigError
 from aim.runs import Run
 from aim.selection import SOURCES, items_of, points_columns, to_spec
-from app import jobs, ui
+from app import access, jobs, ui
 
 LAUNCHED = "retrain_jobs"  # session state: job id -> parent run id, for the jobs this session launched here
 
@@ -21,7 +20,10 @@ LAUNCHED = "retrain_jobs"  # session state: job id -> parent run id, for the job
 def button(run: Run, chosen: pd.DataFrame, per: str = "interaction", inter: pd.DataFrame | None = None) -> None:
     """"Re-train with these": the columns of the selected points (``selection.points_columns``: every kept function
     of a selected interaction, or exactly the selected columns), listed before launch, everything else as ``run``
-    was trained (its search replayed so the re-train starts as its final model did)."""
+    was trained (its search replayed so the re-train starts as its final model did). Not offered in read-only
+    mode, where ``app.jobs`` would refuse it anyway."""
+    if access.read_only():
+        return
     columns = points_columns(chosen, per, inter)
     spec = to_spec(items_of(columns))
     st.markdown(f"**Will re-train {len(columns)} interaction-IF column{'s' if len(columns) != 1 else ''}** "
@@ -60,6 +62,6 @@ def follow() -> None:
         with st.container(border=True):
             st.markdown(f"**Re-train {state}** · job `{job.id}` · parent `{parent}`")
             if state == "running":
-                st.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+                st.caption(jobs.live_text(job))
             else:
                 st.code(jobs.log_tail(job) or "(empty)", language=None)

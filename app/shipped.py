@@ -5,6 +5,7 @@ itself, so the list follows it; a folder no entry matches is listed under its id
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from collections.abc import Mapping
@@ -83,6 +84,16 @@ def _describe(kind: str, meta: Mapping) -> str:
                 "seeds")
     return (f"{_value(meta, '--dataset')}: {_value(meta, '--variant')}, seed {_value(meta, '--seed')}, orders up to "
             f"{_value(meta, '--max-order')}")
+
+
+@functools.cache
+def _cached_entries() -> tuple[Entry, ...]:
+    return tuple(tool_entries())
+
+
+def entries() -> list[Entry]:
+    """``tool_entries()``, read once per process (the tool's file does not change under a running app)."""
+    return list(_cached_entries())
 
 
 def shipped(runs: Mapping[str, Mapping], studies: Mapping[str, Mapping], entries: list[Entry]) -> list[Shipped]:

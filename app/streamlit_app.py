@@ -12,9 +12,25 @@ if str(ROOT) not in sys.path:  # streamlit puts app/ on the path, the package im
 
 import streamlit as st  # noqa: E402
 
-from app import catalog, ui  # noqa: E402
+from app import access, catalog, ui  # noqa: E402
 
 st.set_page_config(page_title="AIM Explorer", page_icon="🔎", layout="wide")
+
+
+def _secrets() -> dict:
+    try:
+        return {"read_only": st.secrets.get("read_only", False)}
+    except Exception:  # no secrets.toml (the usual case) or an unreadable one: nothing asked there
+        return {}
+
+
+if access.requested(argv=sys.argv[1:], secrets=_secrets()):
+    access.enable()
+problem = access.exposure_problem(st.get_option("server.address"))
+if problem:
+    st.error(problem, icon=":material/lock_open:")
+    st.stop()
+READ_ONLY = access.read_only()
 
 PAGES = {
     "start": st.Page("views/start.py", title="Start here", icon=":material/waving_hand:", url_path="start",
@@ -31,11 +47,13 @@ PAGES = {
     "studies": st.Page("views/studies.py", title="Studies", icon=":material/query_stats:", url_path="studies"),
     "launch": st.Page("views/launch.py", title="Launch a run", icon=":material/rocket_launch:", url_path="launch"),
 }
+if READ_ONLY:  # not even reachable by its URL or ?view=launch
+    del PAGES["launch"]
 page = st.navigation({
     "AIM Explorer": [PAGES["start"], PAGES["runs"]],
     "One run": [PAGES["interactions"], PAGES["functions"], PAGES["embeddings"], PAGES["sparsity"]],
     "Several runs": [PAGES["compare"], PAGES["studies"]],
-    "Train": [PAGES["launch"]],
+    **({"Train": [PAGES["launch"]]} if "launch" in PAGES else {}),
 })
 
 view = st.query_params.get("view")
@@ -43,10 +61,16 @@ if view in PAGES and PAGES[view].url_path != page.url_path:
     st.switch_page(PAGES[view], query_params={k: v for k, v in st.query_params.to_dict().items() if k != "view"})
 
 with st.sidebar:
-    st.text_input("Runs folder", value=str(catalog.default_runs_dir()), key="runs_dir",
-                  help="Where your runs are read from and launched runs are written (env AIM_RUNS_DIR). "
-                       "Shipped runs are always read from cached_runs/ (env AIM_CACHED_RUNS_DIR).")
+    if READ_ONLY:
+        st.caption(f"Read-only: showing the runs of `{ui.runs_dir()}` and the shipped runs.")
+    else:
+        st.text_input("Runs folder", value=str(catalog.default_runs_dir()), key="runs_dir",
+                      help="Where your runs are read from and launched runs are written (env AIM_RUNS_DIR). "
+                           "Shipped runs are always read from cached_runs/ (env AIM_CACHED_RUNS_DIR).")
     data = ui.load_all()
+    folder_problem = None if READ_ONLY else catalog.runs_folder_problem(ui.runs_dir(), data.scan)
+    if folder_problem:
+        st.warning(folder_problem, icon=":material/folder_off:")
     st.caption(f"{len(data.runs)} runs · {len(data.corrupt)} unreadable · {len(data.scan.studies)} studies")
     if st.button("Reload runs", icon=":material/refresh:", help="Re-read every run folder from disk", key="reload"):
         ui.clear_cache()

@@ -17,7 +17,7 @@ from aim import analysis
 from aim.errors import AIMError
 from aim.runs import RUN_FILE, Run, read_progress
 from aim.study import Study
-from app import catalog, jobs
+from app import access, catalog, jobs
 
 
 @st.cache_resource(show_spinner=False, max_entries=2048)
@@ -62,7 +62,10 @@ class Loaded:
 
 
 def runs_dir() -> Path:
-    return Path(st.session_state.get("runs_dir") or catalog.default_runs_dir()).expanduser()
+    """The sidebar's runs folder; in read-only mode always the configured one (``AIM_RUNS_DIR``), whatever a
+    session holds."""
+    chosen = None if access.read_only() else st.session_state.get("runs_dir")
+    return Path(chosen or catalog.default_runs_dir()).expanduser()
 
 
 def load_all() -> Loaded:
@@ -129,6 +132,22 @@ def pick_run(data: Loaded, label: str = "Run") -> Run | None:
     return data.runs[choice]
 
 
+def dataset_of(run: Run) -> str | None:
+    return (run.meta.get("dataset") or {}).get("name") or (run.meta.get("config") or {}).get("dataset")
+
+
+def default_pair(data: Loaded) -> list[str]:
+    """What Compare opens on without a link: the newest complete run and the newest other complete run of the
+    same dataset (runs of different datasets share almost nothing to compare); two newest runs only when no
+    dataset has two complete runs."""
+    done = data.complete() or data.ids()
+    for first in done:
+        same = [rid for rid in done if rid != first and dataset_of(data.runs[rid]) == dataset_of(data.runs[first])]
+        if same:
+            return [first, same[0]]
+    return done[:2]
+
+
 def pick_runs(data: Loaded, limit: int = 4) -> tuple[list[str], str | None]:
     """2-4 runs bound to ``?runs=a,b`` and a reference run bound to ``?ref=<id>``."""
     ids = data.ids()
@@ -137,7 +156,7 @@ def pick_runs(data: Loaded, limit: int = 4) -> tuple[list[str], str | None]:
     if missing:
         st.warning(f"Not found (from the link): {', '.join(missing)}")
     current = [r for r in wanted if r in ids] or [r for r in st.session_state.get("runs", []) if r in ids]
-    st.session_state["pick_runs"] = current[:limit] or (data.complete() or ids)[:2]
+    st.session_state["pick_runs"] = current[:limit] or default_pair(data)
     chosen = st.multiselect(f"Runs to compare (2 to {limit})", ids, key="pick_runs", max_selections=limit,
                             format_func=lambda rid: run_label(data.runs[rid]), on_change=_sync,
                             args=("runs", "pick_runs"))

@@ -98,7 +98,8 @@ def test_start_page_opens_with_your_newest_runs_and_studies_and_their_state(env)
                             "3 variants × 3 seeds"]
     assert any("more on **Runs**" in c for c in captions), captions
     lines = [m.value for m in at.markdown]
-    assert any(m.startswith("frappe · aim · seed 0 · started ") and m.endswith("days ago") for m in lines), lines[:6]
+    assert any(m.startswith("frappe · aim · seed 0 · finished ") and m.endswith(" ago") for m in lines), lines[:6]
+    assert any(m.startswith("synthetic · aim · seed 3 · started ") for m in lines), lines[:6]  # failed: when it began
 
 
 def test_your_csv_runs_are_told_apart_by_their_file(tmp_path, monkeypatch):

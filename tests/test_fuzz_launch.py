@@ -229,7 +229,7 @@ def test_a_job_is_an_argument_list_without_a_shell(tmp_path, sleeper, monkeypatc
     monkeypatch.setattr(jobs.subprocess, "Popen", popen)
     label = "$(touch pwned); `id`"
     data = tmp_path / "log with spaces; and $(quotes).csv"
-    data.write_text("label,a\n1,x\n0,y\n")
+    data.write_text(f"{label},a\n1,x\n0,y\n")  # a real column: a launch checks the header before it starts
     job = sleeper(["--dataset", "csv", "--data", str(data), "--label", label], tmp_path / "runs")
     assert seen["shell"] is False and seen["start_new_session"] is True
     assert seen["argv"] == [*SLEEP, "--dataset", "csv", "--data", str(data), "--label", label, "--threads",

@@ -45,7 +45,14 @@ from aim.analysis.compare import (
                                  overlap_summary,
                                  overlap_table,
 )
-from aim.analysis.embeddings import embed_dim_of, embedding_scatter, params_summary, positions_heatmap, positions_matrix
+from aim.analysis.embeddings import (
+    embed_dim_of,
+    embedding_scatter,
+    params_summary,
+    positions_heatmap,
+    positions_matrix,
+    unread_fields,
+)
 from aim.analysis.export import ExportError, figure_html, figure_png, find_chromium
 from aim.analysis.functions import (
                                  function_frequency,
@@ -110,6 +117,7 @@ from aim.analysis.studies import (
 from aim.config import FUNCTIONS
 
 __all__ = [
+    "unread_fields",
     "DROPPED_COLOR", "FUNCTIONS", "FUNCTION_COLORS", "KEPT_COLOR", "PALETTE", "PLANTED_COLOR", "RUN_COLUMNS",
     "ExportError", "alpha_matrix", "alpha_pairs", "alpha_pairs_figure", "alpha_points", "alpha_scatter",
     "alpha_trajectories", "config_diff", "delta_alpha_matrix", "embed_dim_of", "embedding_scatter",

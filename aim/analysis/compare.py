@@ -179,24 +179,32 @@ def metric_title(metric: str) -> str:
 
 
 def metric_bars(deltas: pd.DataFrame, metric: str, colors: Mapping[str, str] | None = None) -> go.Figure:
-    """One bar per run of ``metric`` (a column of ``metric_deltas``), coloured by ``colors``; the legend names the
-    run of each colour (legend-only entries: the bars stay one trace), the title says whether higher or lower is
-    better."""
+    """One point per run of ``metric`` (a column of ``metric_deltas``), coloured by ``colors``; the legend names the
+    run of each colour (legend-only entries: the points stay one trace), the title says whether higher or lower is
+    better. AUC and log loss are drawn as dots on an axis zoomed to the values, never as bars: a bar's length
+    on a cut axis would show 0.8742 against 0.8777 as about 2x; other metrics are bars from zero."""
     title = metric_title(metric)
     data = deltas.dropna(subset=[metric])
     if data.empty:
         return empty_figure(f"no {title} yet", title=title)
     colors = colors or {}
-    fig = new_figure(title=title, height=400, yaxis_title=metric.replace("_", " "), barmode="overlay",
+    zoomed = "auc" in metric or "logloss" in metric
+    fig = new_figure(title=title + (" (axis zoomed to the values)" if zoomed else ""), height=400,
+                     yaxis_title=metric.replace("_", " "), barmode="overlay",
                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "font": {"size": 11}})
-    fig.add_bar(x=data["run"], y=data[metric], marker_color=[colors.get(r) for r in data["run"]], showlegend=False,
-                text=[f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}" for v in data[metric]], textposition="outside",
-                cliponaxis=False, hovertemplate="%{x}<br>%{y:.4f}<extra></extra>")
+    text = [f"{v:.4f}" if abs(v) < 10 else f"{v:,.0f}" for v in data[metric]]
+    look = {"x": data["run"], "y": data[metric], "text": text, "showlegend": False, "cliponaxis": False,
+            "hovertemplate": "%{x}<br>%{y:.4f}<extra></extra>"}
+    if zoomed:
+        fig.add_scatter(mode="markers+text", textposition="top center",
+                        marker={"color": [colors.get(r) for r in data["run"]], "size": 16}, **look)
+    else:
+        fig.add_bar(marker_color=[colors.get(r) for r in data["run"]], textposition="outside", **look)
     for rid in data["run"]:
-        fig.add_bar(x=[None], y=[None], name=str(rid), marker_color=colors.get(rid), showlegend=True,
-                    hoverinfo="skip")
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=str(rid), marker={"color": colors.get(rid), "size": 12},
+                        showlegend=True, hoverinfo="skip")
     lo, hi = float(data[metric].min()), float(data[metric].max())
-    if "auc" in metric or "logloss" in metric:
+    if zoomed:
         pad = max((hi - lo) * 0.5, 0.005)
         fig.update_yaxes(range=[lo - pad, hi + pad])
     fig.update_xaxes(showticklabels=False)

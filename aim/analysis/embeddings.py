@@ -91,3 +91,13 @@ def params_summary(meta: Mapping) -> dict:
     return {"before_eds": before, "after_eds": after, "embedding": p.get("embedding"),
             "saved": before - after if before is not None and after is not None else None,
             "factor": before / after if before and after else None}
+
+
+def unread_fields(inter: pd.DataFrame | None, fields: pd.DataFrame) -> list[str]:
+    """The fields that no kept interaction-IF column reads (``interactions.csv`` rows with ``kept`` 1, ``fields``
+    as space-separated indices). EDS says nothing about them: their β get no gradient from a kept column, so with
+    the default ``search.eds_unused`` (auto) they keep every dimension for the re-train's MLP."""
+    if inter is None or inter.empty or "kept" not in inter:
+        return []
+    read = {int(i) for f in inter.loc[inter["kept"] == 1, "fields"].astype(str) for i in f.split()}
+    return [str(name) for i, name in zip(fields["field"], fields["name"]) if int(i) not in read]

@@ -176,7 +176,7 @@ def frontier_figure(frame: pd.DataFrame, stage: str, tol: float | None, k: float
     fig.add_scatter(x=x, y=auc, mode="lines", line={"color": LINE_COLOR, "width": 1, "dash": "dot"},
                     hoverinfo="skip", showlegend=False)
     hover = _hover(frame, kind)
-    positions = _text_positions(x)
+    positions = _text_positions(x, auc)
     for chosen, name, marker in (
             (False, "candidate", {"size": 11, "color": KEPT_COLOR}),
             (True, "chosen", {"size": 20, "color": CHOSEN_COLOR, "symbol": "star", "line": {"width": 1,
@@ -193,15 +193,33 @@ def frontier_figure(frame: pd.DataFrame, stage: str, tol: float | None, k: float
 TEXT_POSITIONS = ("top center", "bottom center", "middle right", "middle left")
 
 
-def _text_positions(x: pd.Series) -> np.ndarray:
-    """Where each point's label goes: above it, except that candidates of the same size (e.g. several strengths
-    that all pruned every column) take turns above, below, right and left so that their labels do not overlap."""
-    seen: dict = {}
-    out = []
-    for v in x.tolist():
-        out.append(TEXT_POSITIONS[seen.get(v, 0) % len(TEXT_POSITIONS)])
-        seen[v] = seen.get(v, 0) + 1
-    return np.array(out, dtype=object)
+def _text_positions(x: pd.Series, y: pd.Series | None = None) -> np.ndarray:
+    """Where each point's label goes: above it, except that points whose labels would collide take turns above,
+    below, right and left. Two points collide when they have the same x, or (numeric x and y) lie within 8 % of
+    the x range and 15 % of the y range of each other: the refined strengths around the chosen point, or several
+    strengths that all pruned every column."""
+    xs = pd.to_numeric(x, errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float) if y is not None else np.full(len(xs), np.nan)
+    numeric = len(xs) > 0 and np.isfinite(xs).all() and np.isfinite(ys).all()
+    out = np.array([TEXT_POSITIONS[0]] * len(xs), dtype=object)
+    if not numeric:
+        seen: dict = {}
+        for i, v in enumerate(x.tolist()):
+            out[i] = TEXT_POSITIONS[seen.get(v, 0) % len(TEXT_POSITIONS)]
+            seen[v] = seen.get(v, 0) + 1
+        return out
+    span_x = max(float(np.ptp(xs)), 1e-12)
+    span_y = max(float(np.ptp(ys)), 1e-12)
+    turn: list[int] = []  # the position index given to each point placed so far, in x order
+    placed: list[int] = []
+    for i in np.argsort(xs, kind="stable"):
+        near = [turn[k] for k, j in enumerate(placed)
+                if abs(xs[i] - xs[j]) <= 0.08 * span_x and abs(ys[i] - ys[j]) <= 0.15 * span_y]
+        pick = next((p for p in range(len(TEXT_POSITIONS)) if p not in near), len(near) % len(TEXT_POSITIONS))
+        out[i] = TEXT_POSITIONS[pick]
+        turn.append(pick)
+        placed.append(int(i))
+    return out
 
 
 def _hover(frame: pd.DataFrame, kind: str) -> np.ndarray:

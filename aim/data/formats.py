@@ -445,6 +445,17 @@ def _as_number(name: str) -> Callable[[str], str]:
     return one
 
 
+def _delimiter_hint(header: list[str]) -> str:
+    """A hint when a header read with commas is one cell holding another separator (a ';' or tab CSV)."""
+    if len(header) != 1:
+        return ""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+        if sep in header[0]:
+            return (f". The header is one column that holds {name}: this reader needs comma-separated columns; "
+                    f"convert the file first, e.g. pandas.read_csv(path, sep={sep!r}).to_csv(new_path, index=False)")
+    return ""
+
+
 def read_csv(path: str | Path, label: str, categorical: list[str], numeric: list[str], max_rows: int = 0,
              chunk_rows: int = CHUNK_ROWS) -> tuple[Fields, Iterator[RawChunk]]:
     """Generic CSV with a header: ``label`` is a 0/1 column, ``numeric`` columns are bucketised like Criteo,
@@ -459,7 +470,8 @@ def read_csv(path: str | Path, label: str, categorical: list[str], numeric: list
         raise DataError(path, f"duplicate column names in the header: {shown_list(dupes)}", first[0])
     available = shown_list(names)
     if label not in names:
-        raise DataError(path, f"label column {label!r} not found; the header has: {available}", first[0])
+        raise DataError(path, f"label column {label!r} not found; the header has: {available}"
+                        + _delimiter_hint(names), first[0])
     for kind, cols in (("categorical", categorical), ("numeric", numeric)):
         unknown = [c for c in cols if c not in names]
         if unknown:

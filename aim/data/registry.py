@@ -132,6 +132,13 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+def check_columns(name: str, data_path: str | Path, cfg: DataConfig) -> None:
+    """The columns a dataset's settings name exist in its file: for ``csv``, the header is read and checked
+    (label, categorical and numeric columns; ``DataError`` naming what the header has); no row is read."""
+    if name == "csv":
+        _read_csv(Path(data_path).expanduser(), cfg)  # the rows are read lazily, by the generator it returns
+
+
 def describe_datasets() -> list[dict]:
     """One dict per dataset choice: name, description, and what ``--data`` must point to."""
     rows = [{"name": "synthetic", "description": "built-in generator with planted interactions",

@@ -79,9 +79,6 @@ def run_fis_vs_stats(parent: str | Path, top: int, seeds: str | int | Iterable[i
         raise ConfigError(f"--top must be an integer >= 0 (0 = as many pairs as the parent kept), got {top!r}")
     top = top or default_top(run)
     cells, specs = plan(parent, run, top, seed_list)
-    jobs = default_jobs(len(seed_list)) if jobs is None else jobs
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     dataset = cells[REFERENCE][seed_list[0]].dataset
     if resume_dir is None:
         path = _new_study_dir(Path(out_root), dataset)
@@ -92,8 +89,12 @@ def run_fis_vs_stats(parent: str | Path, top: int, seeds: str | int | Iterable[i
         study = load_study(resume_dir)
         path, meta = study.path, study.meta
         log(f"[study] resuming {path}")
+        jobs = meta.get("jobs") if jobs is None else jobs  # its own processes, as --resume promises
+    jobs = default_jobs(len(seed_list)) if jobs is None else jobs
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
     old = meta.get("runs", {})
-    meta.update(status="running", error=None, updated=now(), study_kind=KIND, parent=str(parent), top=top,
+    meta.update(status="running", error=None, updated=now(), study_kind=KIND, parent=str(parent), top=top, jobs=jobs,
                 reference=REFERENCE, variants=list(RULES), seeds=seed_list, selections=specs,
                 base_config=cells[REFERENCE][seed_list[0]].to_json(), transfer_from=None,
                 runs={r: {str(s): (old.get(r) or {}).get(str(s)) for s in seed_list} for r in RULES})

@@ -62,6 +62,8 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
     if any(t in TRANSFER_VARIANTS for t in tokens) and not transfer_from:
         raise ConfigError(f"variants {', '.join(TRANSFER_VARIANTS)} need --transfer-from RUN_DIR")
     plan = {t: {s: variant_config(base, t, s, transfer_from) for s in seed_list} for t in tokens}
+    if jobs is None and resume_dir is not None:
+        jobs = meta.get("jobs")  # --resume finishes a study with its own settings, its processes included
     jobs = default_jobs(len(seed_list)) if jobs is None else jobs
     if not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
@@ -74,7 +76,7 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
     else:
         log(f"[study] resuming {path}")
     old_runs = meta.get("runs", {})
-    meta.update(status="running", error=None, variants=tokens, seeds=seed_list,
+    meta.update(status="running", error=None, variants=tokens, seeds=seed_list, jobs=jobs,
                 base_config=base.to_json(), transfer_from=str(transfer_from) if transfer_from else None,
                 runs={t: {str(s): (old_runs.get(t) or {}).get(str(s)) for s in seed_list} for t in tokens})
     meta.setdefault("summary", [])

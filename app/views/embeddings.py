@@ -24,6 +24,16 @@ if params["after_eds"] is not None:
                 delta_color="inverse", help=glossary.tip("params", "eds"))
     m[3].metric("Reduction", f"×{params['factor']:.2f}", help="parameters before EDS / after EDS")
 
+unread = analysis.unread_fields(run.interactions, fields) if "embed" in run.meta.get("stages", {}) else []
+if unread:
+    search = (run.meta.get("config") or {}).get("search") or {}
+    pruned = search.get("embed_mlp") or search.get("eds_unused") == "drop"
+    st.caption(f"No kept interaction reads {', '.join(f'**{n}**' for n in unread)}. EDS learns a field's "
+               "dimensions from the gradient its kept interactions send through β, so it cannot judge these: "
+               + ("they were pruned by their own β (`--embed-mlp` or `--eds-unused drop`)." if pruned else
+                  "they keep all their dimensions for the re-train's MLP (`--eds-unused auto`); `--embed-mlp` "
+                  "lets the MLP's gradient prune them too."))
+
 table = fields[["name", "vocab_size", "dims_kept"]]
 ui.chart(analysis.embedding_scatter(fields, dim, title="Retained embedding size vs vocabulary size (Table 6)"),
          table, f"{run.id}_embedding_sizes", "sizes")

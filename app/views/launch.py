@@ -2,15 +2,17 @@
 
 import streamlit as st
 
-from aim import analysis
 from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
-from app import glossary, jobs, ui
+from app import access, glossary, jobs, ui
 
 QUICK_START_MINUTES = 1.5  # README, "Quick start": 89 s idle (75 s in bf16), bench/bench_pipeline.py on 2026-12-04
 
 st.title("Launch a run")
+if access.read_only():  # the frame leaves this page out; a stale tab or a direct script run lands here
+    st.error("This app is read-only: it cannot start or cancel runs.", icon=":material/lock:")
+    st.stop()
 runs_dir = ui.runs_dir()
 st.caption(f"Runs are written to `{runs_dir}` (sidebar) and appear in **Runs** when they start. At most "
            f"{jobs.max_jobs()} jobs run at once (AIM_MAX_JOBS).")
@@ -96,7 +98,7 @@ def job_list() -> None:
             c1, c2 = st.columns([5, 1])
             c1.markdown(f"**{state}** · job `{job.id}` · `{' '.join(job.args)}`")
             if state == "running":
-                c1.caption(analysis.progress_text(jobs.progress(job)) or "starting (loading data)")
+                c1.caption(jobs.live_text(job))
                 if c2.button("Cancel", key=f"cancel_{job.id}"):
                     jobs.cancel(job)
                     st.rerun(scope="fragment")

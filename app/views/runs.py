@@ -6,7 +6,7 @@ import streamlit as st
 from aim import analysis
 from aim.errors import AIMError
 from aim.runs import RUN_FILE, read_json, read_progress
-from app import glossary, ui
+from app import access, catalog, glossary, shipped, ui
 
 st.title("Runs")
 data = ui.loaded()
@@ -35,7 +35,8 @@ RUN_COLUMNS = {
 in_studies = int((table["study"] != "").sum()) if not table.empty else 0
 
 if table.empty:
-    st.info("No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
+    st.info(f"No runs in `{ui.runs_dir()}` yet (this app is read-only)." if access.read_only() else
+            "No runs yet. Launch one on the **Launch a run** page, run `python -m aim run --out "
             f"{ui.runs_dir()}`, or point the sidebar's *Runs folder* at a folder of runs.")
 else:
     with_studies = st.toggle(f"Include the {in_studies} runs of studies", key="runs_with_studies",
@@ -106,11 +107,14 @@ if data.studies or data.bad_studies:
     counts = {sid: analysis.run_counts(analysis.seed_values(ui.study_metas(s))) for sid, s in data.studies.items()}
     studies = analysis.studies_table([analysis.study_row({**s.meta, "id": sid}, counts[sid], data.study_sources[sid])
                                       for sid, s in data.studies.items()])
+    shipped_studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
+    names = {item.folder: item.name for item in shipped.shipped({}, shipped_studies, shipped.entries())
+             if item.name != item.folder}  # the names Start here lists them under (frappe-study, ...)
     for info in studies.to_dict("records"):
         sid = info["id"]
         status = "" if info["status"] == "complete" else f" · **{info['status']}**"
         missing = f" ({info['not complete']})" if info["not complete"] else ""
-        with st.expander(f"**{sid}** · {info['dataset']} · {len(data.studies[sid].variants)} variants × "
+        with st.expander((f"**{names[sid]}** (`{sid}`)" if sid in names else f"**{sid}**") + f" · {info['dataset']} · {len(data.studies[sid].variants)} variants × "
                          f"{info['seeds']} seeds · {info['runs complete']} runs complete{missing}{status}",
                          icon=":material/query_stats:"):
             c1, c2 = st.columns([1, 3], vertical_alignment="center")
@@ -130,5 +134,6 @@ if data.scan.ignored:
     with st.expander(f"{len(data.scan.ignored)} folder(s) ignored"):
         for n in data.scan.ignored:
             st.caption(f"`{n.path}`: {n.reason}")
-if data.scan.missing_roots:
-    st.caption("Not found (yet): " + ", ".join(f"`{p}`" for p in data.scan.missing_roots))
+missing = catalog.reported_missing(data.scan)
+if missing:
+    st.caption("Not found (yet): " + ", ".join(f"`{p}`" for p in missing))

@@ -8,7 +8,7 @@ import streamlit as st
 
 from aim import analysis
 from aim.runs import read_progress
-from app import glossary, shipped, ui
+from app import access, glossary, shipped, ui
 
 PIPELINE = """digraph {
   rankdir=LR; bgcolor="transparent";
@@ -47,8 +47,19 @@ def study_size(sid: str) -> str:
 
 
 def test_auc(meta: dict) -> str | None:
+    """The run's test AUC, and what a reader must know before opening it: its warnings, a search that kept nothing
+    (its Fig. 7 has no kept point)."""
     auc = ((meta.get("metrics") or {}).get("test") or {}).get("auc")
-    return f"test AUC {auc:.4f}" if isinstance(auc, int | float) else None
+    if not isinstance(auc, int | float):
+        return None
+    notes = []
+    kept = [v.get("kept") for k, v in (meta.get("interactions") or {}).items() if isinstance(v, dict)]
+    if str(meta.get("variant", "")).startswith("aim") and kept and not any(kept):
+        notes.append("kept no interaction")
+    warned = len(analysis.run_warnings(meta))
+    if warned:
+        notes.append(f"⚠ {warned} warning{'s' if warned > 1 else ''}")
+    return " · ".join([f"test AUC {auc:.4f}", *notes])
 
 
 def headline(item: shipped.Shipped) -> str:
@@ -82,7 +93,10 @@ def run_line(rid: str, ended: dict[str, str]) -> tuple[str, str]:
     row = analysis.run_row(run.meta, progress, job_ended=ended.get(rid))
     what = f"{on_data(row['dataset'], run.meta.get('config'))} · {row['variant'] or '?'} · seed {row['seed']}"
     head = test_auc(run.meta) or row["progress"] or row["status"]
-    return f"{what} · started {ui.age(run.meta.get('created'))}", head
+    finished = run.meta.get("finished") or run.meta.get("finished_at")
+    when = f"finished {ui.age(finished)}" if run.status == "complete" and finished else \
+        f"started {ui.age(run.meta.get('created'))}"
+    return f"{what} · {when}", head
 
 
 def your_runs() -> None:
@@ -137,8 +151,8 @@ if tour:
         c2.markdown(text)
 st.subheader("The shipped runs")
 if not found:
-    st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs, or "
-            "**Launch a run**.")
+    st.info("No shipped runs found (`cached_runs/`, or AIM_CACHED_RUNS_DIR). Open **Runs** for your own runs"
+            + ("." if access.read_only() else ", or **Launch a run**."))
 for kind, heading in (("run", "Single runs: open on *Interactions*"), ("study", "Studies: open on *Studies*")):
     items = [s for s in found if s.kind == kind]
     if not items:
