@@ -79,6 +79,10 @@ def retrain_vs_parent(rid: str, pid: str) -> None:
                    f"(kept: {'the search model' if procedure.get('start') == 'search' else 'scratch'}).")
     else:
         st.caption(f"`{rid}` trained from scratch only: {procedure.get('why', '')}.")
+    if procedure and procedure.get("same_kept_columns") is False:
+        st.warning(f"The replayed search kept other columns than `{pid}`'s ({procedure.get('threads')} thread(s) "
+                   f"here, {procedure.get('parent_threads')} for the parent): the start is close to, not exactly, "
+                   "the parent's.", icon=":material/warning:")
     if child.interactions is not None and parent.interactions is not None:
         changes = vs_parent.column_changes(parent.interactions, child.interactions)
         for change, word in (("added", "Added"), ("removed", "Removed")):
