@@ -448,9 +448,46 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     if cfg.variant == RETRAIN:
         plan = plan_retrain(cfg, data.field_names)
         chosen, positions, notes = plan.blocks, plan.positions, plan.warnings
+
+        def replay_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
+                         rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
+            # run_stage for a replayed parent stage: checkpointed as replay_<stage>, kept out of this run's history
+            stage["name"] = f"replay {name}"
+            restored = ckpt.restore(f"replay_{name}", rebuild)
+            if restored is not None:
+                log(f"[replay {name}] finished before the interruption: restored from its checkpoint")
+                return restored
+            start = time.perf_counter()
+            result = compute()
+            seconds = time.perf_counter() - start
+            ckpt.save(f"replay_{name}", state_of(result, seconds))
+            return result, seconds
+
+        def on_replay_epoch(row: dict) -> None:
+            replay = {**row, "stage": f"replay {row['stage']}"}
+            if not replay.pop("replayed", False):
+                log(f"[{replay['stage']}] epoch {row['epoch']} valid AUC {row['valid_auc']:.4f}")
+            writer.progress(stage=replay["stage"], epoch=row["epoch"], valid_auc=row["valid_auc"])
+
+        def on_replay_progress(p: dict) -> None:
+            on_progress({**p, "stage": f"replay {p['stage']}"})
+
+        parent_dir = Path(plan.parent["path"]) if plan.parent else None
+        searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
+                                                                replay_stage, on_replay_epoch, log,
+                                                                on_replay_progress, parent_dir)
+        if procedure.get("same_kept_columns") is False:
+            notes = (*notes, "the replayed parent search kept other columns than the parent's (thread count "
+                             f"{procedure['threads']} here, {procedure['parent_threads']} for the parent): this "
+                             "re-train started close to, not exactly as, the parent's final model")
+        if replayed_positions is not None and cfg.retrain_dims == "parent" and not replayed_positions:
+            positions = None  # the parent's variant has no EDS stage: its final model had full tables
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, chosen, positions, tensors, generator,
-                                                              on_epoch, log, on_progress), _final_state, _final_of)
+                                                              on_epoch, log, on_progress, searched),
+                                   _final_state, _final_of)
         stages["retrain"] = _stage_meta(final.fit, final.metrics, seconds)
+        writer.update(procedure=procedure | {"start": final.start,
+                                             "starts_tried": sorted({r["start"] for r in final.frontier})})
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log, chosen))
     elif cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
@@ -495,6 +532,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
             positions = final_positions(cfg, embed, blocks)
             log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
         searched = searches[-1].model if searches else None
+        if searched is not None and cfg.search.retrain_start != "scratch" and distributed.is_main():
+            save_search_start(writer.path, cfg, generator, searched, positions is not None)  # for its what-ifs
         final, seconds = run_stage("retrain", lambda: retrain(cfg, vocab, blocks, positions, tensors, generator,
                                                               on_epoch, log, on_progress, searched),
                                    _final_state, _final_of)
@@ -553,6 +592,128 @@ def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tu
     if final is not None and search is not None and final < search:
         out.append(f"the final model's validation AUC {final:.4f} is below the search-stage model's {search:.4f}")
     return out
+
+
+SEARCH_VARIANTS = ("aim", "aim-eds", "aim-ifs-eds")  # the variants whose final model may start from a search model
+
+
+def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], tensors: SplitTensors,
+                  generator: torch.Generator, run_stage: Callable, on_epoch: Callable[[dict], None],
+                  log: Log, on_progress: Callable[[dict], None] | None = None, parent_dir: Path | None = None
+                  ) -> tuple[AIM | None, dict, tuple | None]:
+    """What a re-train of a selection starts from, as its parent's final model did: the parent's search model.
+
+    The parent's search stages (and stage B, the embed search, when the parent ran it) are replayed with the parent's config and this run's seed (the parent's unless ``--seed`` says otherwise),
+    from the same random states the parent's began with. The search model is then the parent's, and the random
+    states are where the parent's re-train stage began: with the parent's own kept columns this run reproduces the
+    parent (same machine and thread count: bit-identical). Returns (the search model or None, the run.json
+    ``procedure``, the replayed positions: () when the parent's variant has no embed stage, None when nothing was
+    replayed). Nothing is replayed when ``search.retrain_start`` is scratch, there is no parent, or the parent did
+    not search (a baseline or a re-train: its final model started from scratch).
+
+    A parent written by this version keeps its search start (``search_start.pt``: the search model and the random
+    states its re-train stage began with): with the parent's seed it is read instead of replaying (same result).
+    A replay with the parent's seed checks that it kept the parent's columns (``same_kept_columns``): float sums
+    differ with the thread count, so a replay on another thread count may drift from the parent's search."""
+    why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
+           "no parent run (--from)" if parent_config is None else
+           f"the parent's variant {parent_config.get('variant')} has no search stage"
+           if parent_config.get("variant") not in SEARCH_VARIANTS else "")
+    if why:
+        log(f"re-train from scratch only: {why}")
+        return None, {"replayed": [], "why": why}, None
+    parent = RunConfig.from_json(parent_config).replace(seed=cfg.seed)
+    if parent_dir is not None and cfg.seed == parent_config.get("seed"):
+        t0 = time.perf_counter()
+        stored = load_search_start(parent_dir, RunConfig.from_json(parent_config), generator, log)
+        if stored is not None:
+            searched, positions = stored
+            seconds = time.perf_counter() - t0
+            log(f"read the parent's search start ({SEARCH_START_FILE}) in {seconds:.1f} s: no replay needed")
+            return searched, {"replayed": [], "read": SEARCH_START_FILE, "seed": parent.seed,
+                              "parent_variant": parent.variant, "seconds": round(seconds, 3)}, positions
+    log(f"replaying the parent's search ({parent.variant}, seed {parent.seed}) to rebuild its start: the search "
+        "model its final model could start from")
+    spent: list[float] = []  # each stage's seconds, as computed or as recorded by its checkpoint (a resume)
+
+    def timed_stage(*args: Any) -> tuple[Any, float]:
+        result, seconds = run_stage(*args)
+        spent.append(seconds)
+        return result, seconds
+
+    searches = _search_orders(parent, vocab, tensors, generator, on_epoch, timed_stage, on_progress=on_progress)
+    replayed = [r.fit.history[0]["stage"] if r.fit.history else "search" for r in searches]
+    blocks = [r.kept_columns() for r in searches if r.kept.any()]
+    positions: tuple = ()
+    if parent.variant == "aim" and blocks:
+        embed, _ = timed_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch,
+                                                             None, on_progress, searches[-1].model),
+                               _embed_state, _embed_of)
+        positions = final_positions(parent, embed, blocks)
+        replayed.append("embed")
+    seconds = sum(spent)
+    log(f"replaying the parent's search to rebuild its start: {seconds:.1f} s ({', '.join(replayed)})")
+    searched = searches[-1].model if searches else None
+    procedure = {"replayed": replayed, "seed": parent.seed, "parent_variant": parent.variant,
+                 "seconds": round(seconds, 3)}
+    if parent_dir is not None and cfg.seed == parent_config.get("seed"):
+        procedure |= _same_search(parent_dir, searches, log)
+    return searched, procedure, positions
+
+
+def _same_search(parent_dir: Path, searches: list[InteractionSearch], log: Log) -> dict:
+    """Whether a replay with the parent's seed kept the parent's columns (interactions.csv), and the thread counts."""
+    try:
+        run = load_run(parent_dir)
+    except AIMError:
+        return {}
+    inter, threads = run.interactions, run.meta.get("threads")
+    if inter is None:
+        return {}
+    theirs = {(str(f), str(k)) for f, k, kept in zip(inter["fields"], inter["function"], inter["kept"]) if kept == 1}
+    ours = {(" ".join(map(str, f)), FUNCTIONS[k]) for r in searches
+            for f, k, a in zip(r.columns[0], r.columns[1], r.alpha) if a != 0}
+    same = theirs == ours
+    if not same:
+        log(f"warning: the replayed search kept {len(ours ^ theirs)} column(s) other than the parent's "
+            f"({torch.get_num_threads()} thread(s) here, {threads} for the parent: float sums differ with the "
+            "thread count), so the start is close to, not exactly, the parent's")
+    return {"same_kept_columns": same, "threads": torch.get_num_threads(), "parent_threads": threads}
+
+
+SEARCH_START_FILE = "search_start.pt"
+
+
+def save_search_start(run_dir: Path, cfg: RunConfig, generator: torch.Generator, searched: AIM,
+                      embed: bool) -> None:
+    """``RUN_DIR/search_start.pt``: the search model the re-train stage may start from and the random states it
+    begins with (as a stage checkpoint, with the run's config): a re-train of a selection of this run reads it
+    instead of replaying the search (``replay_parent``)."""
+    start = Checkpoints(run_dir, cfg, generator)
+    start.folder = run_dir
+    start.save(SEARCH_START_FILE.removesuffix(".pt"), {"spec": searched.spec.to_json(), "model": searched.state_dict(),
+                                                       "embed": embed})
+
+
+def load_search_start(parent_dir: Path, parent: RunConfig, generator: torch.Generator,
+                      log: Log) -> tuple[AIM, tuple] | None:
+    """The parent's search model and, as a side effect, the random states of its re-train stage's start, from its
+    ``search_start.pt``; None (and a log line) when it has none or it cannot be used."""
+    if not (parent_dir / SEARCH_START_FILE).is_file():
+        return None
+    start = Checkpoints(parent_dir, parent, generator)
+    start.folder = parent_dir
+
+    def rebuild(state: dict) -> tuple[AIM, tuple]:
+        model = AIM(AIMSpec.from_json(state["spec"]))
+        model.load_state_dict(state["model"])
+        return model, (None if state["embed"] else ())
+
+    try:
+        return start.restore(SEARCH_START_FILE.removesuffix(".pt"), rebuild)
+    except (AIMError, OSError) as exc:
+        log(f"cannot use the parent's {SEARCH_START_FILE} ({exc}): replaying its search instead")
+        return None
 
 
 def _search_orders(cfg: RunConfig, vocab: list[int], tensors: SplitTensors, generator: torch.Generator,

@@ -10,6 +10,8 @@ A run is a folder::
     alpha_snapshots.csv   α of every column during the search (long format), to replay GRDA's sparsification
     weights.pt            the final model: a dict of tensors only, loaded with ``weights_only=True``
     model.txt             the gbdt variant's trees in LightGBM's own text format (no weights.pt)
+    search_start.pt       an AIM run's search model and the random states its re-train began with: a re-train of a
+                          selection (``--from``) starts from it instead of replaying the search (aim.pipeline)
     checkpoints/          one file per finished stage while the run is not complete (``--resume`` continues it)
     .lock                 held (``flock``) by the process writing the run: the kernel drops it when that process
                           dies, however it dies, so a reader tells a live run from a killed one

@@ -133,6 +133,13 @@ def blocks(items: Sequence[Item], field_names: Sequence[str]) -> list[Columns]:
     return out
 
 
+def kept_items(inter: pd.DataFrame) -> list[Item]:
+    """The kept (interaction, function) columns of a run's interactions.csv (a search's kept columns, a re-train's
+    selection), in the table's order."""
+    kept = inter[pd.to_numeric(inter["kept"], errors="coerce") == 1]
+    return [(_names(str(n)), str(f)) for n, f in zip(kept["field_names"], kept["function"])]
+
+
 def records(items: Sequence[Item]) -> list[dict]:
     """JSON form (run.json ``selection``)."""
     return [{"fields": list(fields), "function": function} for fields, function in items]
@@ -209,6 +216,53 @@ def rule_selection(inter: pd.DataFrame, rule: str, top: int, seed: int = 0) -> l
     return [(r.names, r.kept_function if isinstance(r.kept_function, str) else fallback) for r in chosen.itertuples()]
 
 
+# ----------------------------------------------------------------------------- a selection of scatter points
+
+SOURCES = {"kept": "kept by the parent", "default": "no kept function in the parent: its most frequent kept function",
+           "column": "the selected column"}
+
+
+def points_columns(points: pd.DataFrame, per: str, inter: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The columns that "Re-train with these" trains for selected points of the α scatter (``alpha_points``):
+
+    - ``per="column"``: exactly the selected (interaction, function) columns;
+    - ``per="interaction"``: every function the parent kept for each selected interaction (``functions_kept``,
+      under the page's function filter); an interaction with no kept function gets the parent's most frequent
+      kept function (``default_function`` of ``inter``; the point's own function when the parent kept nothing).
+
+    One row per column, duplicates dropped, in the points' order: ``column`` (``user×item:outer``), ``fields`` (the
+    names), ``function``, ``source`` (why it is there, ``SOURCES``). ``to_spec(items_of(df))`` is the ``--columns``
+    value."""
+    if per not in ("column", "interaction"):
+        raise ValueError(f"per={per!r}: choose 'column' or 'interaction'")
+    fallback = None
+    if per == "interaction" and inter is not None:
+        try:
+            fallback = default_function(inter)
+        except ConfigError:
+            fallback = None
+    rows: dict[Item, str] = {}
+    for r in points.itertuples():
+        names = _names(str(r.field_names).strip())
+        if per == "column":
+            rows.setdefault((names, str(r.function)), SOURCES["column"])
+            continue
+        kept = [f.strip() for f in str(getattr(r, "functions_kept", "") or "").split(",") if f.strip() in FUNCTIONS]
+        if kept:
+            for f in sorted(kept, key=FUNCTIONS.index):
+                rows.setdefault((names, f), SOURCES["kept"])
+        else:
+            rows.setdefault((names, fallback or str(r.function)), SOURCES["default"])
+    return pd.DataFrame({"column": [to_spec([item]) for item in rows], "fields": ["×".join(n) for n, _ in rows],
+                         "function": [f for _, f in rows], "source": list(rows.values())},
+                        columns=["column", "fields", "function", "source"])
+
+
+def items_of(columns: pd.DataFrame) -> list[Item]:
+    """The selection of a ``points_columns`` table."""
+    return [(_names(str(f)), str(k)) for f, k in zip(columns["fields"], columns["function"])]
+
+
 # ------------------------------------------------------------------------------------------- a retrain run
 
 
@@ -222,6 +276,7 @@ class RetrainPlan:
     positions: tuple[tuple[int, ...], ...] | None
     parent: dict | None
     warnings: tuple[str, ...] = ()
+    parent_config: dict | None = None  # the parent's run.json config (its search is replayed: aim.pipeline)
 
     def meta(self) -> dict:
         """The run.json keys of a retrain run."""
@@ -239,7 +294,7 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
     from aim.runs import load_run  # aim.runs imports torch: only when a retrain run starts
 
     items = tuple(parse(cfg.columns, field_names))
-    parent, positions, warnings = None, None, []
+    parent, positions, warnings, parent_config = None, None, [], None
     if cfg.transfer_from:
         try:
             run = load_run(cfg.transfer_from)
@@ -250,6 +305,7 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
             raise ConfigError(f"--from {cfg.transfer_from}: its fields {names} differ from this dataset's "
                               f"{list(field_names)}")
         parent = {"id": run.id, "path": str(cfg.transfer_from)}
+        parent_config = run.meta.get("config")
         if cfg.retrain_dims == "parent" and run.fields is not None:
             dim = cfg.model.embed_dim
             positions = [tuple(k for k in p if k < dim) for p in _parent_positions(run.fields)]
@@ -260,4 +316,4 @@ def plan_retrain(cfg: RunConfig, field_names: Sequence[str]) -> RetrainPlan:
                                 f"them, so they keep all {dim}")
                 positions = [tuple(range(dim)) if n in empty else p for n, p in zip(field_names, positions)]
             positions = tuple(positions)
-    return RetrainPlan(items, tuple(blocks(items, field_names)), positions, parent, tuple(warnings))
+    return RetrainPlan(items, tuple(blocks(items, field_names)), positions, parent, tuple(warnings), parent_config)

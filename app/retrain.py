@@ -7,25 +7,36 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aim import analysis
 from aim.cli import retrain_args
 from aim.config import RunConfig
 from aim.errors import ConfigError
 from aim.runs import Run
+from aim.selection import SOURCES, items_of, points_columns, to_spec
 from app import access, jobs, ui
 
 LAUNCHED = "retrain_jobs"  # session state: job id -> parent run id, for the jobs this session launched here
 
 
-def button(run: Run, chosen: pd.DataFrame) -> None:
-    """"Re-train with these": the selected points' columns, everything else as ``run`` was trained (not offered
-    in read-only mode, where ``app.jobs`` would refuse it anyway)."""
+def button(run: Run, chosen: pd.DataFrame, per: str = "interaction", inter: pd.DataFrame | None = None) -> None:
+    """"Re-train with these": the columns of the selected points (``selection.points_columns``: every kept function
+    of a selected interaction, or exactly the selected columns), listed before launch, everything else as ``run``
+    was trained (its search replayed so the re-train starts as its final model did). Not offered in read-only
+    mode, where ``app.jobs`` would refuse it anyway."""
     if access.read_only():
         return
-    spec = analysis.selection_spec(chosen)
-    if not st.button(f"Re-train with these ({len(chosen)})", icon=":material/model_training:", key="retrain_selection",
-                     help="Trains the final model on exactly these interaction-IF columns (no search), with this "
-                          f"run's settings and embedding sizes, in the background:\n\n`--columns {spec}`\n\n"
+    columns = points_columns(chosen, per, inter)
+    spec = to_spec(items_of(columns))
+    st.markdown(f"**Will re-train {len(columns)} interaction-IF column{'s' if len(columns) != 1 else ''}** "
+                f"({len(chosen)} point{'s' if len(chosen) != 1 else ''} selected):")
+    st.code(", ".join(columns["column"]), language=None, wrap_lines=True)
+    if (columns["source"] != SOURCES["column"]).any():
+        with st.expander("Why each column"):
+            st.dataframe(columns[["column", "source"]], hide_index=True)
+    if not st.button(f"Re-train with these ({len(columns)})", icon=":material/model_training:", key="retrain_selection",
+                     help="Trains the final model on exactly the columns listed above (no new search), with this "
+                          "run's settings, embedding sizes and seed, in the background. It first replays this run's "
+                          "search to rebuild the search model its final model could start from, so the only "
+                          f"difference is the columns.\n\n`--columns {spec}`\n\n"
                           "When it finishes, Compare opens with this run."):
         return
     try:

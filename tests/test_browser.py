@@ -206,6 +206,9 @@ def test_a_launched_tiny_run_goes_from_running_to_complete(server, page):
 
 
 def test_a_lasso_selection_is_retrained_and_compared_with_its_parent(server, page):
+    """Lasso every pair of a tiny parent: the page lists the 11 columns it will train (every kept function of the 3
+    pairs the parent kept, the parent's most frequent kept function, inner, for the 7 it dropped); the re-train
+    replays the parent's search, and Compare names the 7 added columns and judges Δ by its noise."""
     url, runs = server
     make_tiny_parent(runs)  # a real tiny config: the re-train trains in seconds
     _open(page, f"{url}/interactions?run={ID_TINY}", "Interactions")
@@ -219,14 +222,23 @@ def test_a_lasso_selection_is_retrained_and_compared_with_its_parent(server, pag
         page.mouse.move(x, y, steps=8)
     page.mouse.up()
     page.get_by_text("10 selected").wait_for()
+    page.get_by_text("Will re-train 11 interaction-IF columns").wait_for()
+    listed = page.locator("[data-testid=stCode]").first.inner_text()
+    assert "f00×noise01:inner" in listed and "f00×noise01:outer" in listed and "f03×f04:inner" in listed
     folders = {p.name for p in runs.iterdir()}
-    page.get_by_role("button", name=re.compile(r"Re-train with these \(10\)")).click()
+    page.get_by_role("button", name=re.compile(r"Re-train with these \(11\)")).click()
     page.get_by_text(re.compile("Re-train (running|complete)")).first.wait_for()
     page.get_by_role("heading", name="Compare runs", level=1).wait_for(timeout=120_000)
     (new,) = {p.name for p in runs.iterdir()} - folders - {".jobs"}
     assert f"runs={new}" in page.url.replace("%2C", ",") and ID_TINY in page.url
     meta = json.loads((runs / new / "run.json").read_text())
-    assert meta["variant"] == "retrain" and meta["parent"]["id"] == ID_TINY and len(meta["selection"]) == 10
-    page.locator("[data-testid=stMetric]").first.wait_for()
+    assert meta["variant"] == "retrain" and meta["parent"]["id"] == ID_TINY and len(meta["selection"]) == 11
+    assert meta["procedure"]["replayed"] == ["search", "embed"]
+    page.get_by_role("heading", name="Re-train vs its parent").wait_for()
+    assert page.get_by_text("Added (7) relative to the parent's kept columns").count() == 1
+    assert page.get_by_text("Removed (0) relative to the parent's kept columns: none").count() == 1
+    auc = page.get_by_text(re.compile(r"Δ test AUC [+-]\d\.\d{4} \(noise 0\.\d{4}\): (within noise|better|worse)"))
+    assert auc.count() == 1
+    assert page.get_by_text(re.compile(r"Δ parameters [+-]?[\d,]+")).count() == 1
     assert page.locator("[data-testid=stException]").count() == 0
     _shot(page, "retrain_compare")

@@ -3,6 +3,8 @@ before any work; the selection rules of the fis-vs-stats study; a tiny re-train 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import pytest
 
@@ -124,3 +126,85 @@ def test_selection_rules_share_the_function_rule(tmp_path):
     assert draws[0] == selection.rule_selection(inter, "random", 4, 0) and draws[0] != draws[1]
     with pytest.raises(ConfigError, match=r"--top must be in \[1, 10\]"):
         selection.rule_selection(inter, "fis", 11)
+
+
+def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
+    """The what-if follows the parent's final-model procedure: it starts from the parent's search model and random
+    states, read from the parent's search_start.pt or, for a parent without one (the shipped runs, older runs),
+    rebuilt by replaying the parent's search (and embed search). Re-training the parent's kept columns is then the
+    parent's own re-train stage (same process, same threads: bit-identical), every start and L2 candidate."""
+    from aim.pipeline import SEARCH_START_FILE
+    from tests.conftest import _tiny_config
+
+    cfg = _tiny_config("aim").replace(train=_tiny_config().train.__class__(epochs=2, batch_size=256, embed_l2=0.0))
+    parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
+    spec = selection.to_spec(selection.kept_items(parent.interactions))
+    what_if = cfg.replace(variant="retrain", columns=spec, transfer_from=str(parent.path))
+    assert (parent.path / SEARCH_START_FILE).is_file()
+    read = load_run(execute(what_if, tmp_path, log=lambda m: None))
+    (parent.path / SEARCH_START_FILE).unlink()
+    lines: list[str] = []
+    replayed = load_run(execute(what_if, tmp_path, log=lines.append))
+    start = parent.meta["stages"]["retrain"]["start"]
+    for run in (read, replayed):
+        assert run.meta["metrics"] == parent.meta["metrics"]
+        frontier = [r[r["stage"] == "retrain"] for r in (run.sparsity, parent.sparsity)]
+        assert frontier[0]["valid_auc"].tolist() == frontier[1]["valid_auc"].tolist() and len(frontier[0]) == 2
+        assert set(run.history["stage"]) == {"retrain"}  # the replayed stages are not this run's history
+        assert run.meta["procedure"]["start"] == start and run.meta["procedure"]["starts_tried"] == ["scratch", "search"]
+    assert read.meta["procedure"]["read"] == SEARCH_START_FILE and read.meta["procedure"]["replayed"] == []
+    threads = parent.meta["threads"]
+    assert replayed.meta["procedure"] | {"seconds": 0} == {
+        "replayed": ["search", "embed"], "seed": 0, "parent_variant": "aim", "seconds": 0, "start": start,
+        "starts_tried": ["scratch", "search"], "same_kept_columns": True, "threads": threads,
+        "parent_threads": threads}
+    assert not replayed.meta["warnings"]
+    assert any(line.startswith("replaying the parent's search to rebuild its start: ") for line in lines)
+    # --retrain-start scratch skips the replay: scratch only, and run.json says why
+    scratch = load_run(execute(what_if.replace(search=dataclasses.replace(cfg.search, retrain_start="scratch")),
+                               tmp_path, log=lambda m: None))
+    assert scratch.meta["procedure"]["replayed"] == [] and "scratch" in scratch.meta["procedure"]["why"]
+    assert scratch.meta["procedure"]["starts_tried"] == ["scratch"]
+
+
+def _inter_table() -> pd.DataFrame:
+    """4 pairs × (inner, vkernel, outer): a×b keeps inner and outer, a×c vkernel, a×d outer, b×c nothing."""
+    alpha = {("a", "b"): (0.5, 0.0, 0.9), ("a", "c"): (0.0, 0.3, 0.0), ("a", "d"): (0.0, 0.0, 0.2),
+             ("b", "c"): (0.01, 0.0, 0.0)}
+    idx = {"a": 0, "b": 1, "c": 2, "d": 3}
+    rows = [(f"{idx[p[0]]} {idx[p[1]]}", " × ".join(p), f, a[k]) for p, a in alpha.items()
+            for k, f in enumerate(("inner", "vkernel", "outer"))]
+    kept = [int(a != 0 and p != "1 2") for p, _, _, a in rows]  # b×c's inner α is non-zero but not kept
+    return pd.DataFrame({"column": range(len(rows)), "order": 2, "fields": [r[0] for r in rows],
+                         "field_names": [r[1] for r in rows], "function": [r[2] for r in rows],
+                         "alpha": [r[3] for r in rows], "kept": kept, "interaction_kept": 0, "stats_auc": 0.6,
+                         "planted": 0})
+
+
+def test_a_selection_of_interactions_sends_every_kept_function_and_the_default_for_a_dropped_one():
+    from aim.analysis import alpha_points
+
+    inter = _inter_table()
+    points = alpha_points(inter, "interaction")
+    assert selection.default_function(inter) == "outer"  # outer kept twice, inner and vkernel once
+    cols = selection.points_columns(points, "interaction", inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×b:outer", "a×c:vkernel", "a×d:outer", "b×c:outer"]
+    assert cols["source"].tolist() == [selection.SOURCES[s] for s in ("kept", "kept", "kept", "kept", "default")]
+    assert selection.to_spec(selection.items_of(cols)) == "a×b:inner,a×b:outer,a×c:vkernel,a×d:outer,b×c:outer"
+    # the function filter of the page: only the kept functions shown are sent
+    cols = selection.points_columns(alpha_points(inter, "interaction", functions=["inner", "vkernel"]), "interaction",
+                                    inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×c:vkernel", "a×d:outer", "b×c:outer"]
+
+
+def test_a_selection_of_columns_sends_exactly_those_columns():
+    from aim.analysis import alpha_points
+
+    inter = _inter_table()
+    points = alpha_points(inter, "column")
+    picked = points[points["key"].isin(["0", "5", "9"])]  # a×b:inner, a×c:outer (dropped), b×c:inner (dropped)
+    cols = selection.points_columns(picked, "column", inter)
+    assert cols["column"].tolist() == ["a×b:inner", "a×c:outer", "b×c:inner"]
+    assert set(cols["source"]) == {selection.SOURCES["column"]}
+    with pytest.raises(ValueError):
+        selection.points_columns(picked, "pair", inter)

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se,lr,gbdt"
 REAL = {"frappe": ("frappe", "frappe", []), "ml100k": ("movielens", "ml-100k", ["--dropout", "0.3"])}
-SKIP_FILES = {"weights.pt", "model.txt", "checkpoints", ".lock", ".jobs"}  # weights (gbdt: model.txt) and resume
-# state: no view reads them
+SKIP_FILES = {"weights.pt", "model.txt", "search_start.pt", "checkpoints", ".lock", ".jobs"}  # weights (gbdt:
+# model.txt), the what-if's saved start and resume state: no view reads them
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,19 @@ embedding sizes by run."""
 
 from __future__ import annotations
 
+import math
+import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from aim.analysis.common import DROPPED_COLOR, KEPT_COLOR, empty_figure, new_figure
 from aim.analysis.interactions import alpha_matrix, alpha_points
+from aim.selection import kept_items, to_spec
+from aim.sparsity import auc_standard_error
 
 
 def metric_deltas(metas: Mapping[str, Mapping], reference: str) -> pd.DataFrame:
@@ -204,3 +209,157 @@ def metric_bars(deltas: pd.DataFrame, metric: str, colors: Mapping[str, str] | N
         fig.update_yaxes(range=[lo - pad, hi + pad])
     fig.update_xaxes(showticklabels=False)
     return fig
+
+
+# ------------------------------------------------------------------------- a re-train against its parent run
+
+NOISE_K = 2.0  # a difference is "better" / "worse" past this many noise units (about a 95% two-sided band)
+
+
+def column_changes(parent_inter: pd.DataFrame, child_inter: pd.DataFrame) -> pd.DataFrame:
+    """The interaction-IF columns of a re-train (``child_inter``: its selection) against its parent's kept columns:
+    one row per column in either, ``column`` (``user×item:outer``) and ``change``: added (not kept by the parent),
+    removed (kept by the parent, not re-trained) or kept in both; added first, then removed, then kept."""
+    def keyed(inter: pd.DataFrame) -> dict[tuple, str]:
+        return {(frozenset(n), f): to_spec([(n, f)]) for n, f in kept_items(inter)}
+
+    parent, child = keyed(parent_inter), keyed(child_inter)
+    rows = ([(c, "added") for k, c in child.items() if k not in parent]
+            + [(c, "removed") for k, c in parent.items() if k not in child]
+            + [(c, "kept in both") for k, c in child.items() if k in parent])
+    return pd.DataFrame(rows, columns=["column", "change"])
+
+
+def auc_se_of(meta: Mapping) -> float:
+    """Hanley–McNeil standard error of a run's test AUC, from its test rows and positive rate (run.json)."""
+    dataset = meta.get("dataset") or {}
+    rows = (dataset.get("rows") or {}).get("test")
+    rate = (dataset.get("positive_rate") or {}).get("test")
+    auc = ((meta.get("metrics") or {}).get("test") or {}).get("auc")
+    if not isinstance(rows, int | float) or not isinstance(rate, int | float) or not isinstance(auc, int | float):
+        return math.nan
+    pos = round(rows * rate)
+    return auc_standard_error(float(auc), pos, int(rows) - pos)
+
+
+def seed_spread(metas: Iterable[Mapping | None]) -> dict[str, float]:
+    """Standard deviation over seeds (ddof 1) of the test AUC and log loss of a study variant's complete runs:
+    ``{"n", "test_auc", "test_logloss"}`` (NaN below two runs)."""
+    done = [m for m in metas if m and m.get("status") == "complete"]
+    out: dict[str, float] = {"n": len(done)}
+    for metric in ("auc", "logloss"):
+        values = [((m.get("metrics") or {}).get("test") or {}).get(metric) for m in done]
+        values = [float(v) for v in values if isinstance(v, int | float)]
+        out[f"test_{metric}"] = float(np.std(values, ddof=1)) if len(values) >= 2 else math.nan
+    return out
+
+
+def study_variant_of(recorded: Mapping[str, Mapping[int, Mapping | None]], run_id: str) -> str | None:
+    """The variant of a study (``Study.recorded_metas()``) that holds the run ``run_id``; None when none does."""
+    for variant, by_seed in recorded.items():
+        if any(m and m.get("id") == run_id for m in by_seed.values()):
+            return variant
+    return None
+
+
+def noise_rule(k: float = NOISE_K) -> str:
+    return (f"better / worse when |Δ| > {k:g} × noise, else within noise. Noise of Δ test AUC: the larger of the "
+            "test-set sampling standard error of the difference (Hanley–McNeil SE of each AUC from the test "
+            "positives and negatives, combined as if independent: an upper bound, both models score the same "
+            "rows) and the standard deviation over seeds of the parent's variant in its study. Noise of Δ log "
+            "loss: that seed spread only (none without a study). Parameters are exact counts.")
+
+
+def retrain_deltas(child: Mapping, parent: Mapping, spread: Mapping[str, float] | None = None,
+                   k: float = NOISE_K) -> pd.DataFrame:
+    """Δ (re-train − parent) of test AUC, test log loss and parameters, each with the noise to judge it by and a
+    verdict (``noise_rule``): one row per metric with ``parent``, ``retrain``, ``delta``, ``noise``, ``noise_from``,
+    ``verdict``."""
+    spread = spread or {}
+
+    def metric(meta: Mapping, name: str) -> float:
+        v = ((meta.get("metrics") or {}).get("test") or {}).get(name)
+        return float(v) if isinstance(v, int | float) else math.nan
+
+    def params(meta: Mapping) -> float:
+        v = (meta.get("params") or {}).get("after_eds")
+        return float(v) if isinstance(v, int | float) else math.nan
+
+    def verdict(delta: float, noise: float, higher_better: bool) -> str:
+        if not math.isfinite(delta):
+            return "n/a"
+        if not math.isfinite(noise) or noise <= 0:
+            return "no noise estimate"
+        if abs(delta) <= k * noise:
+            return "within noise"
+        return "better" if (delta > 0) == higher_better else "worse"
+
+    rows = []
+    se_pair = math.hypot(auc_se_of(child), auc_se_of(parent))
+    seed_auc, seed_ll = spread.get("test_auc", math.nan), spread.get("test_logloss", math.nan)
+    n = int(spread.get("n", 0) or 0)
+    auc_noise = max((v for v in (se_pair, seed_auc) if math.isfinite(v)), default=math.nan)
+    auc_from = ", ".join(t for t, v in ((f"sampling SE {se_pair:.4f}", se_pair),
+                                        (f"seed std {seed_auc:.4f} ({n} seeds)", seed_auc)) if math.isfinite(v))
+    for name, label, noise, source, higher in (
+            ("auc", "test AUC", auc_noise, auc_from, True),
+            ("logloss", "test log loss", seed_ll, f"seed std {seed_ll:.4f} ({n} seeds)" if math.isfinite(seed_ll)
+             else "none: no seed spread (the parent is in no study)", False)):
+        p, c = metric(parent, name), metric(child, name)
+        rows.append({"metric": label, "parent": p, "retrain": c, "delta": c - p, "noise": noise,
+                     "noise_from": source or "none", "verdict": verdict(c - p, noise, higher)})
+    p, c = params(parent), params(child)
+    rows.append({"metric": "parameters", "parent": p, "retrain": c, "delta": c - p, "noise": 0.0,
+                 "noise_from": "exact count", "verdict": "n/a" if not math.isfinite(c - p) else
+                 "smaller" if c < p else "larger" if c > p else "same"})
+    return pd.DataFrame(rows, columns=["metric", "parent", "retrain", "delta", "noise", "noise_from", "verdict"])
+
+
+def seed_commands(child_config: Mapping, parent_config: Mapping | None, seeds: Iterable[int],
+                  parent_done: Iterable[int] = ()) -> list[str]:
+    """The commands that give a paired t-test over seeds of a re-train against its parent's variant: the re-train
+    of the same selection with each seed (each replays the parent's search with that seed), and the parent's
+    variant with each seed it lacks (``parent_done``: the seeds a study already holds). ``python -m aim study``
+    cannot re-train a given selection (its kinds are variants and fis-vs-stats), so these are ``run`` commands."""
+    from aim.cli import config_args
+    from aim.config import RunConfig
+
+    seeds, done = list(seeds), set(parent_done)
+    child = RunConfig.from_json(dict(child_config))
+    out = [shlex.join(["python", "-m", "aim", "run", *config_args(child.replace(seed=s))]) for s in seeds]
+    if parent_config:
+        parent = RunConfig.from_json(dict(parent_config))
+        out += [shlex.join(["python", "-m", "aim", "run", *config_args(parent.replace(seed=s))])
+                for s in seeds if s not in done]
+    return out
+
+
+def verdict_lines(deltas: pd.DataFrame) -> list[str]:
+    """``retrain_deltas`` in words, one Markdown line per metric: ``**Δ test AUC** +0.0012 (noise 0.0050):
+    within noise``."""
+    out = []
+    for r in deltas.itertuples():
+        if r.metric == "parameters":
+            out.append(f"**Δ parameters** {r.delta:+,.0f} ({r.parent:,.0f} → {r.retrain:,.0f}): {r.verdict}"
+                       if math.isfinite(r.delta) else "**Δ parameters** n/a")
+            continue
+        noise = f"noise {r.noise:.4f}" if math.isfinite(r.noise) else "no noise estimate"
+        delta = f"{r.delta:+.4f}" if math.isfinite(r.delta) else "n/a"
+        out.append(f"**Δ {r.metric}** {delta} ({noise}): **{r.verdict}**")
+    return out
+
+
+def deltas_display(deltas: pd.DataFrame) -> pd.DataFrame:
+    """``retrain_deltas`` as text for a table: AUC and log loss to 4 decimals, parameters as counts, "–" for none."""
+    def fmt(value: float, metric: str, signed: bool = False) -> str:
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return "–"
+        if metric == "parameters":
+            return f"{value:+,.0f}" if signed else f"{value:,.0f}"
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+    out = deltas.copy()
+    for col in ("parent", "retrain", "delta", "noise"):
+        out[col] = [fmt(v, m, col == "delta") for v, m in zip(deltas[col], deltas["metric"])]
+    out.loc[out["metric"] == "parameters", "noise"] = "exact"
+    return out

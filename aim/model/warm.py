@@ -6,7 +6,8 @@ costs accuracy the earlier stage had already reached (measured in docs/deviation
     next order's search    <- the order below's tables and first-order weights       (``order_warm_start``)
     search embed (B)       <- stage A's tables, first-order weights, kept kernels     (``embed_warm_start``)
     re-train (C)           <- the search model's tables at the kept positions, first-order weights, the kept
-                              columns' kernels, α and BN statistics; the MLP's output layer zero
+                              columns' kernels, α and BN statistics (a column the search dropped, α = 0, keeps
+                              its fresh α and BN); the MLP's output layer zero
                                                                                       (``retrain_warm_start``)
 
 A column is matched by (fields, function) and a table by its function, so a model with fewer columns, fewer
@@ -89,7 +90,9 @@ def _copy_columns(model: AIM, searched: AIM, gates: bool) -> None:
                 continue
             column = {c: i for i, c in enumerate(zip(old_fields, old_funcs))}
             for i, c in enumerate(zip(fields, funcs)):
-                if c in column:
+                # a column the search dropped (α exactly zero) keeps its fresh gate: a re-train of a selection that
+                # adds it starts with it on, as from scratch, not switched off by the search's verdict
+                if c in column and old_gate.alpha[column[c]] != 0:
                     new_gate.alpha[i] = old_gate.alpha[column[c]]
                     new_gate.bn.running_mean[i] = old_gate.bn.running_mean[column[c]]
                     new_gate.bn.running_var[i] = old_gate.bn.running_var[column[c]]

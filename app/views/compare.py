@@ -6,6 +6,7 @@ from html import escape
 import streamlit as st
 
 from aim import analysis
+from aim.analysis import compare as vs_parent
 from aim.analysis.compare import compare_colors
 from app import glossary, ui
 
@@ -56,6 +57,66 @@ c1, c2 = st.columns(2)
 for col, metric in ((c1, "test_auc"), (c2, "test_logloss")):
     with col:
         ui.chart(analysis.metric_bars(deltas, metric, colors), deltas, metric, f"bars_{metric}")
+
+def retrain_vs_parent(rid: str, pid: str) -> None:
+    """A re-train of a selection against its parent: the columns it adds and removes, Δ with their noise and a
+    verdict, and the runs that would settle it over seeds."""
+    child, parent = data.runs[rid], data.runs[pid]
+    st.subheader("Re-train vs its parent")
+    procedure = child.meta.get("procedure")
+    if procedure is None:
+        st.warning("This re-train predates the replay of its parent's search: it trained from scratch only, while "
+                   "its parent's final model could start from its search model, so Δ mixes the selection with the "
+                   "procedure. Re-train the selection again for a like-for-like comparison.", icon=":material/warning:")
+    elif procedure.get("read"):
+        st.caption(f"`{rid}` re-trains a selection of `{pid}` as `{pid}`'s final model was trained: from `{pid}`'s "
+                   f"search model and random states (its `{procedure['read']}`), the same L2 grid and starts "
+                   f"(kept: {'the search model' if procedure.get('start') == 'search' else 'scratch'}).")
+    elif procedure.get("replayed"):
+        st.caption(f"`{rid}` re-trains a selection of `{pid}` as `{pid}`'s final model was trained: its search "
+                   f"({', '.join(procedure['replayed'])}) replayed with seed {procedure.get('seed')} in "
+                   f"{procedure.get('seconds', 0):.0f} s to rebuild the search model, then the same L2 grid and starts "
+                   f"(kept: {'the search model' if procedure.get('start') == 'search' else 'scratch'}).")
+    else:
+        st.caption(f"`{rid}` trained from scratch only: {procedure.get('why', '')}.")
+    if procedure and procedure.get("same_kept_columns") is False:
+        st.warning(f"The replayed search kept other columns than `{pid}`'s ({procedure.get('threads')} thread(s) "
+                   f"here, {procedure.get('parent_threads')} for the parent): the start is close to, not exactly, "
+                   "the parent's.", icon=":material/warning:")
+    if child.interactions is not None and parent.interactions is not None:
+        changes = vs_parent.column_changes(parent.interactions, child.interactions)
+        for change, word in (("added", "Added"), ("removed", "Removed")):
+            cols = changes.loc[changes["change"] == change, "column"].tolist()
+            st.markdown(f"**{word}** ({len(cols)}) relative to the parent's kept columns: "
+                        + (", ".join(f"`{c}`" for c in cols) if cols else "none"))
+        st.caption(f"{int((changes['change'] == 'kept in both').sum())} columns kept by the parent are re-trained too.")
+    spread, seeds_done, study_id = None, [], data.study_of.get(pid)
+    if study_id in data.studies:
+        recorded = data.studies[study_id].recorded_metas()
+        variant = vs_parent.study_variant_of(recorded, pid)
+        if variant is not None:
+            spread = vs_parent.seed_spread(recorded[variant].values())
+            seeds_done = [s for s, m in recorded[variant].items() if m and m.get("status") == "complete"]
+            st.caption(f"Seed spread: variant `{variant}` of study `{study_id}` ({spread['n']} complete seeds).")
+    table = vs_parent.retrain_deltas(child.meta, parent.meta, spread)
+    st.dataframe(vs_parent.deltas_display(table), hide_index=True, key=f"vs_parent_{rid}", column_config={
+        "retrain": st.column_config.TextColumn("re-train"),
+        "delta": st.column_config.TextColumn("Δ (re-train − parent)"),
+        "noise_from": st.column_config.TextColumn("noise from")})
+    st.markdown("  \n".join(vs_parent.verdict_lines(table)))
+    st.caption("Rule: " + vs_parent.noise_rule())
+    with st.expander("Next step: the same selection over K seeds, for a paired t-test"):
+        k = st.number_input("Seeds (K)", min_value=2, max_value=20, value=5, key=f"vs_parent_seeds_{rid}")
+        st.code("\n".join(vs_parent.seed_commands(child.meta["config"], parent.meta.get("config"), range(int(k)),
+                                                   seeds_done or [parent.meta.get("seed")])), language="bash")
+        st.caption("Each re-train replays the parent's search with its own seed, so seed s of the re-train pairs with "
+                   "seed s of the parent's variant" + (" (already in the study)." if seeds_done else "."))
+
+
+for rid in chosen:
+    pid = (runs[rid].meta.get("parent") or {}).get("id")
+    if runs[rid].meta.get("variant") == "retrain" and pid in data.runs:
+        retrain_vs_parent(rid, pid)
 
 st.subheader("Config differences")
 diff = analysis.config_diff({r: run.meta.get("config") or {} for r, run in runs.items()})

@@ -68,7 +68,7 @@ if keys:
     st.markdown(f"**{len(chosen)} selected**")
     st.dataframe(chosen, hide_index=True, column_config=COLUMNS)
     ui.downloads(chosen, f"{run.id}_selection", "selection")
-    retrain.button(run, chosen)
+    retrain.button(run, chosen, per, inter)
 else:
     st.caption("Drag a box or lasso on the chart to list those interactions here."
                + (" Red rings mark the planted interactions." if analysis.has_planted(inter) else ""))
