@@ -237,7 +237,7 @@ def test_a_lasso_selection_is_retrained_and_compared_with_its_parent(server, pag
     page.get_by_role("heading", name="Re-train vs its parent").wait_for()
     assert page.get_by_text("Added (7) relative to the parent's kept columns").count() == 1
     assert page.get_by_text("Removed (0) relative to the parent's kept columns: none").count() == 1
-    auc = page.get_by_text(re.compile(r"Δ test AUC [+-]\d\.\d{4} \(noise 0\.\d{4}\): (within noise|better|worse)"))
+    auc = page.get_by_text(re.compile(r"Δ test AUC [+-]\d\.\d{4} \(noise 0\.\d{4}\): (not significantly different|significantly better|significantly worse)"))
     assert auc.count() == 1
     assert page.get_by_text(re.compile(r"Δ parameters [+-]?[\d,]+")).count() == 1
     assert page.locator("[data-testid=stException]").count() == 0

@@ -45,7 +45,7 @@ def test_deltas_are_judged_by_the_larger_of_sampling_error_and_seed_spread():
     assert vs_parent.auc_se_of(parent) == pytest.approx(auc_standard_error(0.80, 3000, 7000))
     alone = vs_parent.retrain_deltas(child, parent).set_index("metric")
     assert alone.loc["test AUC", "delta"] == pytest.approx(0.01) and alone.loc["test AUC", "noise"] == pytest.approx(se)
-    assert alone.loc["test AUC", "verdict"] == "within noise" and 2 * se > 0.01  # 10,000 test rows: SE ~ 0.0065
+    assert alone.loc["test AUC", "verdict"] == "not significantly different" and 2.807 * se > 0.01  # 10,000 test rows: SE ~ 0.0065
     assert alone.loc["test log loss", "verdict"] == "no noise estimate"  # no study: no seed spread for log loss
     assert alone.loc["parameters", "delta"] == -100 and alone.loc["parameters", "verdict"] == "smaller"
     spread = vs_parent.seed_spread([_meta(0.80, 0.45, 1), _meta(0.81, 0.44, 1), _meta(0.79, 0.46, 1),
@@ -53,12 +53,13 @@ def test_deltas_are_judged_by_the_larger_of_sampling_error_and_seed_spread():
     assert spread["n"] == 3 and spread["test_auc"] == pytest.approx(0.01)
     with_seeds = vs_parent.retrain_deltas(child, parent, spread).set_index("metric")
     assert with_seeds.loc["test AUC", "noise"] == pytest.approx(max(se, 0.01))
-    assert with_seeds.loc["test AUC", "verdict"] == "within noise"  # 0.01 <= 2 × 0.01
-    assert with_seeds.loc["test log loss", "verdict"] == "within noise" and "3 seeds" in with_seeds.loc[
+    assert with_seeds.loc["test AUC", "verdict"] == "not significantly different"  # 0.01 <= 2.81 × 0.01
+    assert with_seeds.loc["test log loss", "verdict"] == "not significantly different" and "3 seeds" in with_seeds.loc[
         "test log loss", "noise_from"]
     worse = vs_parent.retrain_deltas(_meta(0.70, 0.60, 1000), parent, spread).set_index("metric")
-    assert worse.loc["test AUC", "verdict"] == "worse" and worse.loc["test log loss", "verdict"] == "worse"
-    assert "2 × noise" in vs_parent.noise_rule()
+    assert worse.loc["test AUC", "verdict"] == "significantly worse"
+    assert worse.loc["test log loss", "verdict"] == "significantly worse"
+    assert "2.81 × noise" in vs_parent.noise_rule() and "p < 0.005" in vs_parent.noise_rule()
 
 
 def test_the_parents_study_variant_and_the_seed_commands():
@@ -96,7 +97,7 @@ def test_compare_shows_a_retrain_against_its_parent(tmp_path, monkeypatch):
     assert "**Removed** (2)" in text and "`f00×noise01:outer`" in text and "`f00×f03:inner`" in text
     table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert table["metric"].tolist() == ["test AUC", "test log loss", "parameters"]
-    assert float(table.loc[0, "noise"]) > 0 and table.loc[0, "verdict"] in ("within noise", "better", "worse")
+    assert float(table.loc[0, "noise"]) > 0 and table.loc[0, "verdict"] in ("not significantly different", "significantly better", "significantly worse")
     assert table.loc[2, "noise"] == "exact" and table.loc[1, "noise"] == "–"  # no study: no seed spread
     assert "**Δ test AUC** " in text and "(noise 0." in text
     assert any("replayed with seed 0" in c.value for c in at.caption)

@@ -213,7 +213,10 @@ def metric_bars(deltas: pd.DataFrame, metric: str, colors: Mapping[str, str] | N
 
 # ------------------------------------------------------------------------- a re-train against its parent run
 
-NOISE_K = 2.0  # a difference is "better" / "worse" past this many noise units (about a 95% two-sided band)
+# One rule everywhere (aim.study.stats.SIGNIFICANCE, the paper's p < 0.005): a single pair of runs has no seeds to
+# t-test, so its difference is judged against its noise at the same two-tailed threshold, z = 2.81 under a normal
+# approximation.
+NOISE_K = 2.807
 
 
 def column_changes(parent_inter: pd.DataFrame, child_inter: pd.DataFrame) -> pd.DataFrame:
@@ -263,7 +266,9 @@ def study_variant_of(recorded: Mapping[str, Mapping[int, Mapping | None]], run_i
 
 
 def noise_rule(k: float = NOISE_K) -> str:
-    return (f"better / worse when |Δ| > {k:g} × noise, else within noise. Noise of Δ test AUC: the larger of the "
+    return (f"significantly better / worse when |Δ| > {k:.2f} × noise (two-tailed p < 0.005 under a normal "
+            "approximation: the threshold of the studies' rule), else not significantly different. Noise of Δ test "
+            "AUC: the larger of the "
             "test-set sampling standard error of the difference (Hanley–McNeil SE of each AUC from the test "
             "positives and negatives, combined as if independent: an upper bound, both models score the same "
             "rows) and the standard deviation over seeds of the parent's variant in its study. Noise of Δ log "
@@ -291,8 +296,8 @@ def retrain_deltas(child: Mapping, parent: Mapping, spread: Mapping[str, float] 
         if not math.isfinite(noise) or noise <= 0:
             return "no noise estimate"
         if abs(delta) <= k * noise:
-            return "within noise"
-        return "better" if (delta > 0) == higher_better else "worse"
+            return "not significantly different"
+        return "significantly better" if (delta > 0) == higher_better else "significantly worse"
 
     rows = []
     se_pair = math.hypot(auc_se_of(child), auc_se_of(parent))
@@ -336,7 +341,7 @@ def seed_commands(child_config: Mapping, parent_config: Mapping | None, seeds: I
 
 def verdict_lines(deltas: pd.DataFrame) -> list[str]:
     """``retrain_deltas`` in words, one Markdown line per metric: ``**Δ test AUC** +0.0012 (noise 0.0050):
-    within noise``."""
+    not significantly different``."""
     out = []
     for r in deltas.itertuples():
         if r.metric == "parameters":
