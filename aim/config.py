@@ -28,6 +28,7 @@ RETRAIN_STARTS = ("choose", "scratch", "search")
 HEADS = ("embeddings", "summed", "products")
 RAW_HEADS = ("embeddings", "summed")  # heads whose MLP reads the raw embeddings of every field
 STORAGES = ("memory", "mmap")
+REFERENCES = ("fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -192,6 +193,10 @@ class SearchConfig:
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
+    reference: str = _help("independent ranking of the field pairs written next to α (interactions.csv ref_score) "
+                           "by the searching variants: fast = InterpretML's FAST on the residuals of a main-effects "
+                           "logistic regression, fitted on at most 200,000 training rows with its own random "
+                           "generator (aim/reference.py; changes no other result); none = off", default="fast")
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -214,6 +219,7 @@ class SearchConfig:
         _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
         _choice("eds_unused", self.eds_unused, EDS_UNUSED)
+        _choice("reference", self.reference, REFERENCES)
         _choice("retrain_start", self.retrain_start, RETRAIN_STARTS)
         for f in self.function_list:
             _choice("functions", f, FUNCTIONS)
@@ -327,6 +333,7 @@ class RunConfig:
 # defaults do now. Keys not listed take the dataclass default.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {
     ("SearchConfig", "embed_mlp"): False,  # added 2026-12-04, off; stage B had no MLP before
+    ("SearchConfig", "reference"): "none",  # added 2026-12-07; runs before it have no ref_score
 }
 
 
