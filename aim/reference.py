@@ -40,7 +40,7 @@ def method(cap: int = SAMPLE_CAP) -> dict:
     """What ``run.json``'s ``reference`` records (with ``seconds`` and ``rows`` added by the pipeline)."""
     import sklearn
 
-    return {"name": NAME, "title": "FAST on main-effect residuals",
+    return {"name": NAME, "short": "FAST", "title": "FAST on main-effect residuals",
             "library": f"{_library()} (interpret.utils.measure_interactions), scikit-learn {sklearn.__version__}",
             "sample_cap": cap, "split": "train",
             "settings": {"main_effects": f"L2 logistic regression on one-hot ids (C={L2_C}, lbfgs, "

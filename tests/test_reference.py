@@ -60,11 +60,18 @@ def test_config_switch_and_old_runs_mean_none():
     assert RunConfig.from_json(old).search.reference == "none"  # runs before the switch computed none
 
 
-def test_a_run_writes_ref_score_and_the_same_result_without_it(tmp_path, tiny_config):
-    on = load_run(execute(tiny_config("aim"), tmp_path / "on", log=lambda _: None))
+@pytest.fixture(scope="module")
+def on_off(tmp_path_factory, tiny_config):
+    """The tiny aim run with the reference (default) and without it (search.reference none)."""
+    root = tmp_path_factory.mktemp("ref_runs")
+    on = load_run(execute(tiny_config("aim"), root / "on", log=lambda _: None))
     cfg_off = tiny_config("aim")
     cfg_off = cfg_off.replace(search=dataclasses.replace(cfg_off.search, reference="none"))
-    off = load_run(execute(cfg_off, tmp_path / "off", log=lambda _: None))
+    return on, load_run(execute(cfg_off, root / "off", log=lambda _: None))
+
+
+def test_a_run_writes_ref_score_and_the_same_result_without_it(on_off):
+    on, off = on_off
     inter = on.interactions
     order2 = inter["order"] == 2
     assert inter.loc[order2, "ref_score"].notna().all()
@@ -129,3 +136,25 @@ def test_reference_scatter_traces_and_empty():
     table = analysis.reference_table(pts)
     assert list(table["field_names"]) == ["a × b", "b × c", "a × d", "c × d"]
     assert "FAST" in analysis.reference_caption({"reference": {"rows": 48000, "seconds": 0.8}})
+
+
+def test_the_interactions_page_shows_the_check_only_when_present(on_off, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP
+
+    on, off = on_off
+    monkeypatch.setenv("AIM_STUDIES_DIR", str(tmp_path / "no_studies"))
+    monkeypatch.setenv("AIM_CACHED_RUNS_DIR", str(tmp_path / "no_cached_runs"))
+    for run, shown in ((on, True), (off, False)):
+        monkeypatch.setenv("AIM_RUNS_DIR", str(run.path.parent))
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params.update(view="interactions", run=run.path.name)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        heads = [h.value for h in at.subheader]
+        assert any(h.startswith("Independent check") for h in heads) == shown, heads
+        labels = [m.label for m in at.metric]
+        assert ("Spearman ρ (|α|, FAST)" in labels) == shown and all(m.proto.help for m in at.metric)
+        if shown:
+            assert "FAST" in " ".join(c.value for c in at.caption)

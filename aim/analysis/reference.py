@@ -28,9 +28,12 @@ def has_reference(inter: pd.DataFrame | None) -> bool:
             and bool(pd.to_numeric(inter[REF_COLUMN], errors="coerce").notna().any()))
 
 
-def method_name(meta: Mapping | None) -> str:
-    """The detector's short title from ``run.json``'s ``reference`` (``"reference"`` when a run lacks it)."""
+def method_name(meta: Mapping | None, short: bool = False) -> str:
+    """The detector's title from ``run.json``'s ``reference`` (``short``: its name for axis labels, "FAST");
+    ``"reference"`` when a run lacks it."""
     ref = (meta or {}).get("reference") or {}
+    if short:
+        return str(ref.get("short") or ref.get("name") or "reference")
     return str(ref.get("title") or ref.get("name") or "reference")
 
 
