@@ -158,3 +158,11 @@ def test_the_interactions_page_shows_the_check_only_when_present(on_off, monkeyp
         assert ("Spearman ρ (|α|, FAST)" in labels) == shown and all(m.proto.help for m in at.metric)
         if shown:
             assert "FAST" in " ".join(c.value for c in at.caption)
+
+
+def test_the_run_report_has_the_check_only_when_present(on_off):
+    from aim.report import report_html
+
+    on, off = on_off
+    assert "Independent check: |α| vs FAST on main-effect residuals" in report_html(on.path)
+    assert "Independent check" not in report_html(off.path)
