@@ -140,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--makes", type=Path, default=Path("/tmp/aim_makes"), help="folder of the other_makes CSVs")
     ap.add_argument("--sizes", default="100000,1000000", help="training rows of the timing-only synthetic data")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-recovery", action="store_true", help="only the timing sizes")
     args = ap.parse_args(argv)
     methods = [m for m in args.methods.split(",") if m]
     print("recovery = planted pairs among the top k by score (k = planted); seconds = wall, training split only")
     print(f"| data | train rows | pairs | {' | '.join(methods)} |")
     print("|---|---|---|" + "---|" * len(methods))
-    for name, X, y, planted in datasets(args.makes):
+    for name, X, y, planted in ([] if args.skip_recovery else datasets(args.makes)):
         pairs = list(itertools.combinations(range(X.shape[1]), 2))
         cells = [timed(m, X, y, pairs, args.seed, planted) for m in methods]
         print(f"| {name} | {len(y):,} | {len(pairs)} | {' | '.join(cells)} |", flush=True)
