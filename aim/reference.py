@@ -51,7 +51,10 @@ def method(cap: int = SAMPLE_CAP) -> dict:
 
 def main_effects_logit(X: np.ndarray, y: np.ndarray, threads: int = 1) -> np.ndarray:
     """The logit of an L2 logistic regression on the one-hot ids of every field (main effects only), in-sample."""
+    import warnings
+
     from scipy import sparse
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
@@ -61,7 +64,8 @@ def main_effects_logit(X: np.ndarray, y: np.ndarray, threads: int = 1) -> np.nda
     cols = (X + offsets).ravel()
     onehot = sparse.csr_matrix((np.ones(n * f, dtype=np.float64), cols, np.arange(0, n * f + 1, f)),
                                shape=(n, int(offsets[-1] + X[:, -1].max() + 1)))
-    with threadpool_limits(limits=max(1, threads)):
+    with threadpool_limits(limits=max(1, threads)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 200 lbfgs steps: close enough for a residual
         model = LogisticRegression(C=L2_C, max_iter=MAX_ITER).fit(onehot, np.asarray(y).astype(int))
         return model.decision_function(onehot)
 

@@ -21,7 +21,7 @@ Candidates:
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py                 # everything (~5 min)
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py --sizes ''       # recovery only
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py --methods fast-lr --cap 0
+    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py --runs RUN_DIR ...  # finished runs
 """
 
 from __future__ import annotations
@@ -134,6 +134,34 @@ def datasets(makes_dir: Path) -> list[tuple[str, np.ndarray, np.ndarray, set]]:
     return out
 
 
+def runs_table(paths: list[Path], makes_dir: Path) -> None:
+    """Planted-pair recovery of |α|, statistics AUC and ref_score in finished runs with ``ref_score`` (a CSV make's
+    truth from ``makes_dir/<make>.truth.json``), ρ(|α|, ref_score) and the kept pairs in the detector's top k."""
+    from aim import analysis
+    from aim.runs import load_run
+
+    print("| run | train rows | pairs | kept | planted in top k: abs α / stats AUC / ref_score | ρ(abs α, ref) "
+          "| kept in ref top k | ref seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        run = load_run(path)
+        inter = run.interactions.copy()
+        if not analysis.has_planted(inter):
+            make = Path(run.meta["config"]["data_path"]).name.removesuffix(".csv")
+            truth = makes_dir / f"{make}.truth.json"
+            planted = {" × ".join(p) for p in json.loads(truth.read_text())["planted_pairs"]} if truth.exists() else set()
+            planted |= {" × ".join(reversed(p.split(" × "))) for p in planted}
+            inter["planted"] = inter["field_names"].isin(planted).astype(int) if planted else ""
+        pts = analysis.reference_points(inter)
+        rec = [analysis.planted_recovery(pts, c) for c in ("abs_alpha", "stats_auc", "ref_score")]
+        rho, _, n = analysis.reference_spearman(pts)
+        ov = analysis.kept_overlap(pts)
+        ref = run.meta.get("reference") or {}
+        cells = " / ".join(f"{h}/{k}" for h, k in rec) if rec[0][1] else "- (none planted)"
+        print(f"| {run.id} | {run.meta['dataset']['rows']['train']:,} | {n} | {ov['k']} | {cells} | {rho:.3f} "
+              f"| {ov['hits']}/{ov['k']} | {ref.get('seconds', float('nan')):.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--methods", default="fast,fast-lr,shap-lgbm,shap-lgbm-ordinal,shipped")
@@ -141,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100000,1000000", help="training rows of the timing-only synthetic data")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-recovery", action="store_true", help="only the timing sizes")
+    ap.add_argument("--runs", nargs="*", type=Path, default=[],
+                    help="instead: the recovery of |α|, statistics AUC and ref_score in these finished runs")
     args = ap.parse_args(argv)
+    if args.runs:
+        runs_table(args.runs, args.makes)
+        return 0
     methods = [m for m in args.methods.split(",") if m]
     print("recovery = planted pairs among the top k by score (k = planted); seconds = wall, training split only")
     print(f"| data | train rows | pairs | {' | '.join(methods)} |")
