@@ -28,7 +28,7 @@ RETRAIN_STARTS = ("choose", "scratch", "search")
 HEADS = ("embeddings", "summed", "products")
 RAW_HEADS = ("embeddings", "summed")  # heads whose MLP reads the raw embeddings of every field
 STORAGES = ("memory", "mmap")
-REFERENCES = ("fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
+REFERENCES = ("shap", "fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -194,9 +194,10 @@ class SearchConfig:
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
     reference: str = _help("independent ranking of the field pairs written next to α (interactions.csv ref_score) "
-                           "by the searching variants: fast = InterpretML's FAST on the residuals of a main-effects "
-                           "logistic regression, fitted on at most 200,000 training rows with its own random "
-                           "generator (aim/reference.py; changes no other result); none = off", default="fast")
+                           "by the searching variants, fitted on at most 200,000 training rows with its own random "
+                           "generators (aim/reference.py; changes no other result): shap = mean |SHAP interaction "
+                           "value| of a LightGBM model; fast = InterpretML's FAST on the residuals of a main-effects "
+                           "logistic regression (cheaper); none = off", default="shap")
 
     def __post_init__(self) -> None:
         _finite(self)

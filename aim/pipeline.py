@@ -152,15 +152,15 @@ def reference_ranking(cfg: RunConfig, data: CTRData, pairs: list[tuple[int, ...]
     torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
     start = time.perf_counter()
     try:
-        scores = reference.reference_scores(data.train.X, data.train.y, pairs, seed=cfg.seed,
-                                            threads=torch.get_num_threads())
+        scores = reference.reference_scores(data.train.X, data.train.y, pairs, method=cfg.search.reference,
+                                            seed=cfg.seed, threads=torch.get_num_threads())
     finally:
         torch.set_rng_state(torch_state)
         np.random.set_state(numpy_state)
     seconds = time.perf_counter() - start
     rows = min(len(data.train.y), reference.SAMPLE_CAP)
-    log(f"reference ranking ({reference.NAME}) of {len(pairs)} pairs on {rows:,} training rows in {seconds:.2f}s")
-    meta = reference.method() | {"rows": rows, "seed": cfg.seed, "seconds": round(seconds, 3)}
+    log(f"reference ranking ({cfg.search.reference}) of {len(pairs)} pairs on {rows:,} training rows in {seconds:.2f}s")
+    meta = reference.method(cfg.search.reference) | {"rows": rows, "seed": cfg.seed, "seconds": round(seconds, 3)}
     return dict(zip(pairs, (float(s) for s in scores))), meta
 
 

@@ -13,11 +13,14 @@ Candidates:
 
 - ``fast``       InterpretML's FAST (``interpret.utils.measure_interactions``) on the labels, no main effects;
 - ``fast-lr``    FAST on the residuals of a main-effects model: an L2 logistic regression on one-hot ids
-                 (scikit-learn), passed as ``init_score`` (what ``aim.reference`` ships);
+                 (scikit-learn), passed as ``init_score`` (``search.reference fast``);
 - ``shap-lgbm``  LightGBM (categorical splits, 200 trees of 31 leaves), mean |SHAP interaction value| per pair
                  (``shap.TreeExplainer.shap_interaction_values``) on 1,000 training rows;
-- ``shap-lgbm-ordinal``  the same with the ids as numbers (threshold splits: SHAP's fast native path);
-- ``shipped``    ``aim.reference.reference_scores`` as the pipeline calls it (fast-lr, at most 200,000 rows).
+- ``shap-lgbm-ordinal``  the same with the ids as numbers (threshold splits);
+- ``shipped``    ``aim.reference.reference_scores`` as the pipeline calls it by default (``shap``: shap-lgbm-ordinal
+                 with 100 trees and 300 explained rows, LightGBM deterministic, at most 200,000 rows; the first call
+                 includes importing shap);
+- ``shipped-fast``  the same with ``fast`` (fast-lr, at most 200,000 rows).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py                 # everything (~5 min)
     OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python bench/bench_reference.py --sizes ''       # recovery only
@@ -89,7 +92,13 @@ def shap_lgbm(X, y, pairs, seed, sample=1000, categorical=True):
 def shipped(X, y, pairs, seed):
     from aim.reference import reference_scores
 
-    return reference_scores(X, y, pairs, seed=seed, threads=1)
+    return reference_scores(X, y, pairs, method="shap", seed=seed, threads=1)
+
+
+def shipped_fast(X, y, pairs, seed):
+    from aim.reference import reference_scores
+
+    return reference_scores(X, y, pairs, method="fast", seed=seed, threads=1)
 
 
 def shap_lgbm_ordinal(X, y, pairs, seed):
@@ -97,7 +106,8 @@ def shap_lgbm_ordinal(X, y, pairs, seed):
 
 
 METHODS: dict[str, Callable] = {"fast": fast_raw, "fast-lr": fast_lr, "shap-lgbm": shap_lgbm,
-                                "shap-lgbm-ordinal": shap_lgbm_ordinal, "shipped": shipped}
+                                "shap-lgbm-ordinal": shap_lgbm_ordinal, "shipped": shipped,
+                                "shipped-fast": shipped_fast}
 
 
 def timed(method: str, X, y, pairs, seed, planted) -> str:
@@ -140,9 +150,9 @@ def runs_table(paths: list[Path], makes_dir: Path) -> None:
     from aim import analysis
     from aim.runs import load_run
 
-    print("| run | train rows | pairs | kept | planted in top k: abs α / stats AUC / ref_score | ρ(abs α, ref) "
+    print("| run | data | train rows | pairs | kept | planted in top k: abs α / stats AUC / ref_score | ρ(abs α, ref) "
           "| kept in ref top k | ref seconds |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for path in paths:
         run = load_run(path)
         inter = run.interactions.copy()
@@ -158,13 +168,14 @@ def runs_table(paths: list[Path], makes_dir: Path) -> None:
         ov = analysis.kept_overlap(pts)
         ref = run.meta.get("reference") or {}
         cells = " / ".join(f"{h}/{k}" for h, k in rec) if rec[0][1] else "- (none planted)"
-        print(f"| {run.id} | {run.meta['dataset']['rows']['train']:,} | {n} | {ov['k']} | {cells} | {rho:.3f} "
+        data = Path(run.meta["config"]["data_path"]).name or run.meta["config"]["dataset"]
+        print(f"| {run.id} | {data} | {run.meta['dataset']['rows']['train']:,} | {n} | {ov['k']} | {cells} | {rho:.3f} "
               f"| {ov['hits']}/{ov['k']} | {ref.get('seconds', float('nan')):.2f} |")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--methods", default="fast,fast-lr,shap-lgbm,shap-lgbm-ordinal,shipped")
+    ap.add_argument("--methods", default="fast,fast-lr,shap-lgbm,shap-lgbm-ordinal,shipped,shipped-fast")
     ap.add_argument("--makes", type=Path, default=Path("/tmp/aim_makes"), help="folder of the other_makes CSVs")
     ap.add_argument("--sizes", default="100000,1000000", help="training rows of the timing-only synthetic data")
     ap.add_argument("--seed", type=int, default=0)

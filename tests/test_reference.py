@@ -23,23 +23,25 @@ def tiny_data():
     return generate(SyntheticConfig(rows=6000, fields=5, noise_fields=1, planted_pairs=1, vocab=10, signal=2.0))
 
 
-def test_the_planted_pair_ranks_first(tiny_data):
+@pytest.mark.parametrize("method", ["shap", "fast"])
+def test_the_planted_pair_ranks_first(tiny_data, method):
     X, y = tiny_data.train.X, tiny_data.train.y
     pairs = list(itertools.combinations(range(X.shape[1]), 2))
-    scores = reference_scores(X, y, pairs, seed=0)
+    scores = reference_scores(X, y, pairs, method=method, seed=0)
     assert scores.shape == (len(pairs),) and np.isfinite(scores).all()
     assert pairs[int(np.argmax(scores))] == tiny_data.truth.interactions[0]
 
 
-def test_deterministic_and_leaves_the_global_random_states_alone(tiny_data):
+@pytest.mark.parametrize("method", ["shap", "fast"])
+def test_deterministic_and_leaves_the_global_random_states_alone(tiny_data, method):
     X, y = tiny_data.train.X, tiny_data.train.y
     pairs = [(0, 1), (1, 2, 3), (2, 4)]
     np.random.seed(5)
     torch.manual_seed(5)
     before = np.random.get_state()[1].copy(), torch.get_rng_state().clone()
-    a = reference_scores(X, y, pairs, seed=3, cap=2000)
+    a = reference_scores(X, y, pairs, method=method, seed=3, cap=2000)
     assert (np.random.get_state()[1] == before[0]).all() and torch.equal(torch.get_rng_state(), before[1])
-    b = reference_scores(X, y, pairs, seed=3, cap=2000)
+    b = reference_scores(X, y, pairs, method=method, seed=3, cap=2000)
     np.testing.assert_array_equal(a, b)
     assert math.isnan(a[1]) and np.isfinite(a[[0, 2]]).all()  # order 3: no score
 
@@ -52,9 +54,9 @@ def test_sample_rows_caps_with_its_own_generator():
 
 
 def test_config_switch_and_old_runs_mean_none():
-    assert SearchConfig().reference == "fast"
+    assert SearchConfig().reference == "shap"
     with pytest.raises(Exception, match="reference"):
-        SearchConfig(reference="shap")
+        SearchConfig(reference="lime")
     old = RunConfig().to_json()
     del old["search"]["reference"]
     assert RunConfig.from_json(old).search.reference == "none"  # runs before the switch computed none
@@ -76,7 +78,7 @@ def test_a_run_writes_ref_score_and_the_same_result_without_it(on_off):
     order2 = inter["order"] == 2
     assert inter.loc[order2, "ref_score"].notna().all()
     ref = on.meta["reference"]
-    assert ref["name"] == "fast" and ref["seconds"] >= 0 and ref["rows"] == on.meta["dataset"]["rows"]["train"]
+    assert ref["name"] == "shap" and ref["seconds"] >= 0 and ref["rows"] == on.meta["dataset"]["rows"]["train"]
     assert "ref_score" not in off.interactions.columns and "reference" not in off.meta
     # the reference changes nothing else: metrics, every other column, the gates
     assert on.meta["metrics"] == off.meta["metrics"]
@@ -135,7 +137,8 @@ def test_reference_scatter_traces_and_empty():
     assert "no order-2 pair" in empty.layout.annotations[0].text
     table = analysis.reference_table(pts)
     assert list(table["field_names"]) == ["a × b", "b × c", "a × d", "c × d"]
-    assert "FAST" in analysis.reference_caption({"reference": {"rows": 48000, "seconds": 0.8}})
+    text = analysis.reference_caption({"reference": {"name": "fast", "short": "FAST", "rows": 48000, "seconds": 0.8}})
+    assert "InterpretML" in text and "48,000 training rows in 0.8 s" in text and "FAST's support" in text
 
 
 def test_the_interactions_page_shows_the_check_only_when_present(on_off, monkeypatch, tmp_path):
@@ -155,14 +158,14 @@ def test_the_interactions_page_shows_the_check_only_when_present(on_off, monkeyp
         heads = [h.value for h in at.subheader]
         assert any(h.startswith("Independent check") for h in heads) == shown, heads
         labels = [m.label for m in at.metric]
-        assert ("Spearman ρ (|α|, FAST)" in labels) == shown and all(m.proto.help for m in at.metric)
+        assert ("Spearman ρ (|α|, SHAP)" in labels) == shown and all(m.proto.help for m in at.metric)
         if shown:
-            assert "FAST" in " ".join(c.value for c in at.caption)
+            assert "LightGBM" in " ".join(c.value for c in at.caption)
 
 
 def test_the_run_report_has_the_check_only_when_present(on_off):
     from aim.report import report_html
 
     on, off = on_off
-    assert "Independent check: |α| vs FAST on main-effect residuals" in report_html(on.path)
+    assert "Independent check: |α| vs SHAP interaction values of LightGBM" in report_html(on.path)
     assert "Independent check" not in report_html(off.path)

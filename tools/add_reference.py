@@ -3,6 +3,7 @@
 
     python tools/add_reference.py RUN_DIR [RUN_DIR ...]          # writes ref_score and reference
     python tools/add_reference.py RUN_DIR --dry-run               # prints the ranking, writes nothing
+    python tools/add_reference.py RUN_DIR --method fast --force   # another detector, replacing ref_score
 
 Each run's data is re-read with its saved config (the same files, checked by content hash, rows and fields, as
 ``--resume`` does) and scored on its training split with the run's seed, exactly as the pipeline would have.
@@ -10,7 +11,8 @@ Only two things change: the column ``ref_score`` is appended to ``interactions.c
 file stays as it was: the new file is checked to be the old one plus a column) and ``run.json`` gains
 ``reference`` (with ``"backfilled"``: when and by what). Both are written atomically (a temporary file, then a
 rename); the config in ``run.json`` is left alone (it still says what the run did). A run that already has
-``ref_score``, that is not complete, or that has no searched α is skipped with a message.
+``ref_score`` is skipped (``--force``: its ``ref_score`` is replaced, nothing else), and so is one that is not
+complete or has no searched α.
 """
 
 from __future__ import annotations
@@ -35,9 +37,16 @@ INTERACTIONS = TABLES["interactions"][0]
 
 
 def with_column(text: str, values: dict[str, float]) -> str:
-    """``interactions.csv`` text with a ``ref_score`` column appended: ``values[fields]`` on order-2 rows, empty
-    elsewhere. Refused (ValueError) if the rows would not come back byte for byte without the column."""
+    """``interactions.csv`` text with a ``ref_score`` column appended (an existing one dropped first):
+    ``values[fields]`` on order-2 rows, empty elsewhere. Refused (ValueError) if the rows would not come back byte
+    for byte without the column."""
     rows = list(csv.reader(io.StringIO(text)))
+    if "ref_score" in rows[0]:
+        at = rows[0].index("ref_score")
+        rows = [r[:at] + r[at + 1:] for r in rows]
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        text = out.getvalue()
     header = rows[0]
     fields_at, order_at = header.index("fields"), header.index("order")
     out = io.StringIO()
@@ -54,7 +63,7 @@ def with_column(text: str, values: dict[str, float]) -> str:
     return out.getvalue()
 
 
-def scores_of(run_dir: Path, threads: int) -> tuple[dict[str, float], dict]:
+def scores_of(run_dir: Path, threads: int, method: str = "shap") -> tuple[dict[str, float], dict]:
     """The ranking of every order-2 pair of ``run_dir``'s data (``"i j"`` -> score) and its ``reference`` entry."""
     from aim import reference
     from aim.pipeline import _check_same_data, load_data
@@ -65,15 +74,17 @@ def scores_of(run_dir: Path, threads: int) -> tuple[dict[str, float], dict]:
     _check_same_data(run_dir, meta["dataset"], data)
     pairs = list(itertools.combinations(range(len(data.fields)), 2))
     start = time.perf_counter()
-    scores = reference.reference_scores(data.train.X, data.train.y, pairs, seed=cfg.seed, threads=threads)
+    scores = reference.reference_scores(data.train.X, data.train.y, pairs, method=method, seed=cfg.seed,
+                                        threads=threads)
     seconds = time.perf_counter() - start
-    entry = reference.method() | {"rows": min(len(data.train.y), reference.SAMPLE_CAP), "seed": cfg.seed,
+    entry = reference.method(method) | {"rows": min(len(data.train.y), reference.SAMPLE_CAP), "seed": cfg.seed,
                                   "seconds": round(seconds, 3), "threads": threads,
                                   "backfilled": {"at": now(), "by": "tools/add_reference.py"}}
     return {f"{i} {j}": float(s) for (i, j), s in zip(pairs, scores)}, entry
 
 
-def add_reference(run_dir: Path, threads: int = 1, dry_run: bool = False, log=print) -> bool:
+def add_reference(run_dir: Path, threads: int = 1, dry_run: bool = False, method: str = "shap",
+                  force: bool = False, log=print) -> bool:
     """Back-fill one run; True when it was written (or, ``dry_run``, would be)."""
     run = load_run(run_dir)
     inter = run.interactions
@@ -83,10 +94,10 @@ def add_reference(run_dir: Path, threads: int = 1, dry_run: bool = False, log=pr
     if inter is None or not inter["alpha"].notna().any():
         log(f"{run_dir.name}: no searched α (a baseline or a retrain), skipped")
         return False
-    if "ref_score" in inter.columns:
-        log(f"{run_dir.name}: already has ref_score, left as it is")
+    if "ref_score" in inter.columns and not force:
+        log(f"{run_dir.name}: already has ref_score, left as it is (--force replaces it)")
         return False
-    values, entry = scores_of(run_dir, threads)
+    values, entry = scores_of(run_dir, threads, method)
     text = (run_dir / INTERACTIONS).read_text()
     new_text = with_column(text, values)
     top = sorted(values.items(), key=lambda kv: -kv[1])[:5]
@@ -107,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs="+", type=Path, help="run folders")
     ap.add_argument("--threads", type=int, default=1, help="threads of the main-effects fit")
     ap.add_argument("--dry-run", action="store_true", help="print the ranking, write nothing")
+    ap.add_argument("--method", default="shap", choices=["shap", "fast"], help="the detector (aim/reference.py)")
+    ap.add_argument("--force", action="store_true", help="replace an existing ref_score")
     args = ap.parse_args(argv)
     failed = 0
     for path in args.runs:
         try:
-            add_reference(path, args.threads, args.dry_run)
+            add_reference(path, args.threads, args.dry_run, args.method, args.force)
         except (AIMError, ValueError, OSError) as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             failed += 1

@@ -103,6 +103,18 @@ def summary_text(points: pd.DataFrame, method: str) -> str:
             "strongest" + (f" (not among them: {', '.join(ov['missed'])})." if ov["missed"] else "."))
 
 
+CAPTIONS = {
+    "shap": ("An independent check, by a method that knows nothing about AIM: a gradient-boosted tree model "
+             "(LightGBM) is fitted to the clicks on its own, then SHAP splits each of its predictions into what each "
+             "field contributes alone and what each pair of fields contributes together. A pair's score is the "
+             "average size of that joint part: high means the tree model needs the two fields together."),
+    "fast": ("An independent check, by a method that knows nothing about AIM: FAST (the pair detector of "
+             "InterpretML's explainable boosting machines) first fits a model of each field alone, then asks for "
+             "every pair how much a simple two-field correction on top of it improves the fit. High means the two "
+             "fields do something together that neither does alone."),
+}
+
+
 def caption(meta: Mapping | None) -> str:
     """Plain words on what the detector is and how to read the chart."""
     ref = (meta or {}).get("reference") or {}
@@ -111,12 +123,10 @@ def caption(meta: Mapping | None) -> str:
     secs = ref.get("seconds")
     took = f" in {secs:.1f} s" if isinstance(secs, int | float) else ""
     lib = f" ({ref['library']})" if ref.get("library") else ""
-    return ("An independent check, by a method that knows nothing about AIM: FAST (Lou et al., KDD 2013; the pair "
-            "detector of InterpretML's explainable boosting machines" + lib + ") first fits a model of each field "
-            "alone, then asks for every pair how much a simple two-field correction on top of it improves the fit. "
-            "A high score means the two fields do something together that neither does alone. It was computed"
-            + fitted + took + ". Points up and to the right: AIM and FAST agree a pair matters; kept pairs far to "
-            "the left were kept by AIM without FAST's support.")
+    about = CAPTIONS.get(str(ref.get("name")), "An independent ranking of the pairs by an established detector.")
+    short = method_name(meta, short=True)
+    return (about + f" Computed{fitted}{took}{lib}. Points up and to the right: AIM and {short} agree a pair "
+            f"matters; kept pairs far to the left were kept by AIM without {short}'s support.")
 
 
 def _hover(df: pd.DataFrame, method: str) -> list[str]:
