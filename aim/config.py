@@ -193,6 +193,8 @@ class SearchConfig:
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
+    # Not in ABSENT_MEANS: a stored config without it reads as today's default, since it changes no result; so a
+    # study or a resume still matches runs from before it (they lack ref_score: tools/add_reference.py adds it).
     reference: str = _help("independent ranking of the field pairs written next to α (interactions.csv ref_score) "
                            "by the searching variants, fitted on at most 200,000 training rows with its own random "
                            "generators (aim/reference.py; changes no other result): shap = mean |SHAP interaction "
@@ -334,7 +336,6 @@ class RunConfig:
 # defaults do now. Keys not listed take the dataclass default.
 ABSENT_MEANS: dict[tuple[str, str], Any] = {
     ("SearchConfig", "embed_mlp"): False,  # added 2026-12-04, off; stage B had no MLP before
-    ("SearchConfig", "reference"): "none",  # added 2026-12-07; runs before it have no ref_score
 }
 
 
