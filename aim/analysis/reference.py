@@ -107,7 +107,9 @@ CAPTIONS = {
     "shap": ("An independent check, by a method that knows nothing about AIM: a gradient-boosted tree model "
              "(LightGBM) is fitted to the clicks on its own, then SHAP splits each of its predictions into what each "
              "field contributes alone and what each pair of fields contributes together. A pair's score is the "
-             "average size of that joint part: high means the tree model needs the two fields together."),
+             "average size of that joint part: high means the tree model needs the two fields together. Two fields "
+             "that carry the same information (a user id and the user's zip code) can score high without a real "
+             "interaction."),
     "fast": ("An independent check, by a method that knows nothing about AIM: FAST (the pair detector of "
              "InterpretML's explainable boosting machines) first fits a model of each field alone, then asks for "
              "every pair how much a simple two-field correction on top of it improves the fit. High means the two "
