@@ -4,6 +4,7 @@ analysis that sets it beside α (aim/analysis/reference.py)."""
 import dataclasses
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,32 @@ def test_the_run_report_has_the_check_only_when_present(on_off):
     on, off = on_off
     assert "Independent check: |α| vs SHAP interaction values of LightGBM" in report_html(on.path)
     assert "Independent check" not in report_html(off.path)
+
+
+def test_add_reference_backfills_what_the_run_would_have_written(on_off, tmp_path):
+    import shutil
+
+    from tools.add_reference import add_reference
+
+    on, off = on_off
+    copy = Path(shutil.copytree(off.path, tmp_path / off.path.name))
+    before = (copy / "interactions.csv").read_text()
+    assert add_reference(copy, threads=torch.get_num_threads(), log=lambda _: None)
+    after = load_run(copy)
+    # the new column equals the one the run with the reference wrote; every other byte is as it was
+    np.testing.assert_array_equal(after.interactions["ref_score"].to_numpy(), on.interactions["ref_score"].to_numpy())
+    stripped = "\n".join(line.rsplit(",", 1)[0] for line in (copy / "interactions.csv").read_text().split("\n"))
+    assert stripped == before
+    assert after.meta["reference"]["backfilled"]["by"] == "tools/add_reference.py"
+    assert {k: v for k, v in after.meta.items() if k not in ("reference", "updated")} == \
+        {k: v for k, v in load_run(off.path).meta.items() if k != "updated"}
+    assert not add_reference(copy, log=lambda _: None)  # already there: left alone without --force
+
+
+def test_with_column_replaces_an_existing_ref_score_and_leaves_other_orders_empty():
+    from tools.add_reference import with_column
+
+    text = "column,order,fields,planted\n0,2,0 1,\n1,3,0 1 2,\n"
+    once = with_column(text, {"0 1": 0.5})
+    assert once == "column,order,fields,planted,ref_score\n0,2,0 1,,0.5\n1,3,0 1 2,,\n"
+    assert with_column(once, {"0 1": 0.25}) == once.replace("0.5", "0.25")

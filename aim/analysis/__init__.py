@@ -73,6 +73,7 @@ from aim.analysis.interactions import (
                                  sparsification_replay,
                                  spearman,
 )
+from aim.analysis.reference import caption as reference_caption
 from aim.analysis.reference import (
                                  has_reference,
                                  kept_overlap,
@@ -82,7 +83,6 @@ from aim.analysis.reference import (
                                  reference_spearman,
                                  reference_table,
 )
-from aim.analysis.reference import caption as reference_caption
 from aim.analysis.reference import method_name as reference_method
 from aim.analysis.reference import summary_text as reference_summary
 from aim.analysis.rules import rules_figure, rules_table
