@@ -127,6 +127,8 @@ def test_spearman_overlap_and_recovery_exact():
     assert analysis.planted_recovery(pts, "stats_auc") == (2, 2)
     text = analysis.reference_summary(pts, "FAST")
     assert "0.200" in text and "1 of the 2 kept pairs" in text and "c × d" in text
+    none_kept = analysis.reference_summary(pts.assign(kept=0, abs_alpha=0.0), "FAST")
+    assert "n/a" in none_kept and "FAST's strongest pairs: a × b, b × c, a × d" in none_kept
 
 
 def test_reference_scatter_traces_and_empty():

@@ -98,7 +98,10 @@ def summary_text(points: pd.DataFrame, method: str) -> str:
     corr = (f"Spearman ρ between |α| and the {method} score over the {n} pairs: {rho:.3f} (p = {p:.2g})"
             if rho == rho else f"Spearman ρ between |α| and the {method} score: n/a ({n} pairs)")
     if ov["k"] == 0:
-        return corr + "; AIM kept no pair, so there is no overlap to count."
+        names = dict(zip(points["fields"], points["field_names"]))
+        strongest = ", ".join(names[f] for f in top_by(points, "ref_score", 3))
+        return (corr + f"; AIM kept no pair. {method}'s strongest pairs: {strongest or 'none'}: candidates for a "
+                "look, or for Re-train with these.")
     return (corr + f"; {ov['hits']} of the {ov['k']} kept pairs are among the {ov['k']} pairs {method} ranks "
             "strongest" + (f" (not among them: {', '.join(ov['missed'])})." if ov["missed"] else "."))
 

@@ -78,7 +78,7 @@ if analysis.has_reference(inter):  # runs since 2026-12-07 (search.reference): a
     r = st.columns(3)
     r[0].metric(f"Spearman ρ (|α|, {short})", "n/a" if ref_rho != ref_rho else f"{ref_rho:.3f}",
                 help=f"Over the {ref_n} order-2 pairs" + (f"; p = {ref_p:.2g}." if ref_rho == ref_rho else "."))
-    r[1].metric(f"Kept pairs in {short}'s top {overlap['k']}", f"{overlap['hits']} / {overlap['k']}",
+    r[1].metric(f"Kept pairs in {short}'s top k", f"{overlap['hits']} / {overlap['k']}" if overlap["k"] else "none kept",
                 help="k = the number of pairs AIM kept; the detector's k strongest pairs: "
                      + (", ".join(overlap["top"]) or "none"))
     if planted:
