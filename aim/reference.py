@@ -119,10 +119,10 @@ def shap_strengths(X: np.ndarray, y: np.ndarray, seed: int = 0, threads: int = 1
     model = lgb.LGBMClassifier(n_estimators=TREES, num_leaves=LEAVES, learning_rate=LEARNING_RATE,
                                n_jobs=max(1, threads), random_state=seed, deterministic=True, force_row_wise=True,
                                verbose=-1)
-    model.fit(X.astype(np.float32), y)
+    model.fit(X.astype(np.float64), y)  # ids as numbers (exact for any id; LightGBM bins them)
     rng = np.random.default_rng([seed, 1])
     rows = np.sort(rng.choice(len(y), size=min(EXPLAIN_ROWS, len(y)), replace=False))
-    values = shap.TreeExplainer(model).shap_interaction_values(X[rows].astype(np.float32))
+    values = shap.TreeExplainer(model).shap_interaction_values(X[rows].astype(np.float64))
     values = np.asarray(values[-1] if isinstance(values, list) else values)
     if values.ndim == 4:  # (rows, F, F, outputs): the positive class
         values = values[..., -1]
