@@ -30,6 +30,7 @@ RETRAIN_STARTS = ("choose", "scratch", "search")
 HEADS = ("embeddings", "summed", "products")
 RAW_HEADS = ("embeddings", "summed")  # heads whose MLP reads the raw embeddings of every field
 STORAGES = ("memory", "mmap")
+REFERENCES = ("shap", "fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
 
 def _help(text: str, **kw: Any) -> Any:
@@ -194,6 +195,13 @@ class SearchConfig:
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
                             default="auto")
     functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
+    # Not in ABSENT_MEANS: a stored config without it reads as today's default, since it changes no result; so a
+    # study or a resume still matches runs from before it (they lack ref_score: tools/add_reference.py adds it).
+    reference: str = _help("independent ranking of the field pairs written next to α (interactions.csv ref_score) "
+                           "by the searching variants, fitted on at most 200,000 training rows with its own random "
+                           "generators (aim/reference.py; changes no other result): shap = mean |SHAP interaction "
+                           "value| of a LightGBM model; fast = InterpretML's FAST on the residuals of a main-effects "
+                           "logistic regression (cheaper); none = off", default="shap")
 
     def __post_init__(self) -> None:
         _finite(self)
@@ -216,6 +224,7 @@ class SearchConfig:
         _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
         _choice("eds_unused", self.eds_unused, EDS_UNUSED)
+        _choice("reference", self.reference, REFERENCES)
         _choice("retrain_start", self.retrain_start, RETRAIN_STARTS)
         for f in self.function_list:
             _choice("functions", f, FUNCTIONS)

@@ -93,10 +93,12 @@ def planted_scores(kept: set[tuple[int, ...]], planted: set[tuple[int, ...]]) ->
 
 
 def interaction_table(data: CTRData, searches: list[InteractionSearch], pairs: list[tuple[int, ...]],
-                      log: Log, chosen: tuple = ()) -> pd.DataFrame:
+                      log: Log, chosen: tuple = (), reference: dict[tuple[int, ...], float] | None = None,
+                      ) -> pd.DataFrame:
     """One row per (interaction, function) column of every searched order, with α, kept flags, statistics AUC
     and planted truth. A re-train of a selection lists its ``chosen`` column blocks, kept and without a gate; a
-    baseline (no search) lists every pair with the inner product and no gate."""
+    baseline (no search) lists every pair with the inner product and no gate. ``reference`` (pair -> score of
+    ``aim.reference``) adds the column ``ref_score``: the pair's score on order-2 rows, NaN on the others."""
     if chosen:
         fields = tuple(f for b in chosen for f in b[0])
         funcs = tuple(k for b in chosen for k in b[1])
@@ -122,6 +124,8 @@ def interaction_table(data: CTRData, searches: list[InteractionSearch], pairs: l
         interaction_kept[f] |= bool(k)
     planted = set(data.truth.interactions) if data.truth else None
     names = data.field_names
+    ref = {} if reference is None else {"ref_score": [reference.get(f, math.nan) if len(f) == 2 else math.nan
+                                                      for f in fields]}
     return pd.DataFrame({
         "column": np.arange(len(fields)),
         "order": [len(f) for f in fields],
@@ -133,7 +137,32 @@ def interaction_table(data: CTRData, searches: list[InteractionSearch], pairs: l
         "interaction_kept": [int(interaction_kept[f]) for f in fields],
         "stats_auc": [auc_of[f] for f in fields],
         "planted": [(int(f in planted) if planted is not None else "") for f in fields],
+        **ref,
     })
+
+
+def reference_ranking(cfg: RunConfig, data: CTRData, pairs: list[tuple[int, ...]], log: Log,
+                      ) -> tuple[dict[tuple[int, ...], float] | None, dict | None]:
+    """The independent pair ranking of ``aim.reference`` on the training split (``search.reference``), and what
+    ``run.json`` records of it; (None, None) when it is off or on a non-writing rank. The global random states
+    (torch, numpy) are put back as they were, so the rest of the run is the same with or without it."""
+    if cfg.search.reference == "none" or not distributed.is_main():
+        return None, None
+    from aim import reference
+
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    start = time.perf_counter()
+    try:
+        scores = reference.reference_scores(data.train.X, data.train.y, pairs, method=cfg.search.reference,
+                                            seed=cfg.seed, threads=torch.get_num_threads())
+    finally:
+        torch.set_rng_state(torch_state)
+        np.random.set_state(numpy_state)
+    seconds = time.perf_counter() - start
+    rows = min(len(data.train.y), reference.SAMPLE_CAP)
+    log(f"reference ranking ({cfg.search.reference}) of {len(pairs)} pairs on {rows:,} training rows in {seconds:.2f}s")
+    meta = reference.method(cfg.search.reference) | {"rows": rows, "seed": cfg.seed, "seconds": round(seconds, 3)}
+    return dict(zip(pairs, (float(s) for s in scores))), meta
 
 
 def transfer_columns(path: str, data: CTRData) -> list:
@@ -521,7 +550,10 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
             log(f"[{name}] kept {int(r.kept.sum())}/{len(r.alpha)} interaction-IF columns, "
                 f"{len({f for f, k in zip(r.columns[0], r.kept) if k})}/{len(set(r.columns[0]))} interactions")
         stage["name"] = "tables"
-        save_table("interactions", interaction_table(data, searches, pairs, log))
+        ranking, ranking_meta = reference_ranking(cfg, data, pairs, log)
+        if ranking_meta is not None:
+            writer.update(reference=ranking_meta)
+        save_table("interactions", interaction_table(data, searches, pairs, log, reference=ranking))
         save_table("snapshots", snapshot_table(searches))
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
         if cfg.variant == "aim" and blocks:

@@ -325,6 +325,7 @@ def run_report(run: Run) -> str:
         page.figure(analysis.function_frequency_figure(analysis.function_frequency(inter)))
     else:
         page.text("This run has no interaction gates (a baseline model keeps every interaction).", "note")
+    _reference_section(page, m, inter)
 
     fields = run.fields
     page.h2("What was kept: embedding dimensions (EDS)")
@@ -340,6 +341,18 @@ def run_report(run: Run) -> str:
         page.figure(analysis.embedding_scatter(fields, dim))
     _glossary(page)
     return page.html()
+
+
+def _reference_section(page: _Page, meta: Mapping, inter: pd.DataFrame | None) -> None:
+    """|α| against the independent pair ranking (interactions.csv ``ref_score``), when the run has one."""
+    if inter is None or not analysis.has_reference(inter) or not analysis.has_alpha(inter):
+        return
+    short = analysis.reference_method(meta, short=True)
+    points = analysis.reference_points(inter)
+    page.h2(f"Independent check: |α| vs {analysis.reference_method(meta)}")
+    page.text(analysis.reference_summary(points, short))
+    page.figure(analysis.reference_scatter(points, short))
+    page.text(analysis.reference_caption(meta), "note")
 
 
 # --------------------------------------------------------------------------------------------------- a study

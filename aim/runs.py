@@ -70,7 +70,7 @@ REQUIRED_KEYS = ("schema_version", "kind", "id", "status", "created", "config", 
 KEY_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str, "status": str, "created": str, "config": dict, "versions": dict, "dataset": dict, "stages": dict,
     "tables": list, "metrics": dict, "interactions": dict, "params": dict, "planted": dict, "timings": dict,
-    "model": dict, "error": str, "seed": int, "variant": str, "parent": dict, "selection": list,
+    "model": dict, "error": str, "seed": int, "variant": str, "parent": dict, "selection": list, "reference": dict,
 }
 NESTED_DICTS = ("stages", "metrics", "interactions")  # dicts of dicts
 JSON_TYPES = {str: "a string", dict: "an object", list: "a list", int: "an integer"}

@@ -57,7 +57,7 @@ def test_report_of_a_tiny_run(tiny_runs, tmp_path, capsys):
     kept = analysis.alpha_points(run.interactions, per="interaction")
     best = kept.sort_values("abs_alpha", ascending=False).iloc[0]
     assert f"{best['abs_alpha']:.4f}" in page and best["field_names"] in page  # the top interaction by |α|
-    assert page.count("<div class='figure'>") == 3
+    assert page.count("<div class='figure'>") == 4  # Fig. 7, functions, |α| vs the reference detector, EDS
     before, after = run.meta["params"]["before_eds"], run.meta["params"]["after_eds"]
     assert f"{before:,} before EDS, {after:,} after" in page
 
@@ -130,7 +130,7 @@ def test_report_charts_render_offline_in_chromium(tiny_study, tiny_runs, tmp_pat
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            for file, charts in zip(files, (6, 3), strict=True):
+            for file, charts in zip(files, (6, 4), strict=True):  # the run: + |α| vs the reference detector
                 page = browser.new_page(viewport={"width": 1200, "height": 1400})
                 external: list[str] = []
 

@@ -4,7 +4,8 @@
     python tools/same_result.py STUDY_A STUDY_B      # every (variant, seed) of A against the same cell of B
 
 Compared exactly (no tolerance): the metrics and parameter counts in ``run.json``, every column of
-``interactions.csv`` and ``fields.csv``, and ``history.csv`` / ``alpha_snapshots.csv`` without their wall-clock
+``interactions.csv`` (its ``ref_score`` only when both runs have one: a run with ``--reference none`` or from before
+the column existed holds the same result) and ``fields.csv``, and ``history.csv`` / ``alpha_snapshots.csv`` without their wall-clock
 columns. Timings, timestamps, ids and paths are expected to differ and are ignored. Exit status 0 when every
 pair is identical, 1 otherwise (each difference is printed), 2 when a folder cannot be read.
 """
@@ -25,12 +26,16 @@ from aim.runs import RUN_FILE, TABLES, load_run  # noqa: E402
 from aim.study import STUDY_FILE, load_study  # noqa: E402
 
 CLOCK_COLUMNS = {"seconds"}
+# Columns a run may have or lack without its result differing: ref_score, the independent ranking that
+# search.reference adds (aim/reference.py; runs before 2026-12-07 lack it). Compared when both runs have it.
+OPTIONAL_COLUMNS = {"ref_score"}
 
 
 def _frame_diff(name: str, a: pd.DataFrame | None, b: pd.DataFrame | None) -> list[str]:
     if a is None or b is None:
         return [] if a is None and b is None else [f"{name}: present in one run only"]
-    a, b = (df.drop(columns=[c for c in df.columns if c in CLOCK_COLUMNS]) for df in (a, b))
+    one_sided = (set(a.columns) ^ set(b.columns)) & OPTIONAL_COLUMNS
+    a, b = (df.drop(columns=[c for c in df.columns if c in CLOCK_COLUMNS | one_sided]) for df in (a, b))
     if list(a.columns) != list(b.columns) or len(a) != len(b):
         return [f"{name}: shape {a.shape} vs {b.shape}"]
     out = []

@@ -9,6 +9,7 @@ Terms: a *column* is one (interaction, function) pair with its own gate α; an *
     common.py        layout, palette, stable run colours
     runlist.py       the runs table
     interactions.py  α vs statistics AUC (Fig. 7), field × field |α|, α trajectories and replay
+    reference.py     |α| vs the independent pair ranking (interactions.csv ref_score, aim/reference.py)
     functions.py     function frequency and functions vs statistics AUC (Fig. 8)
     embeddings.py    embedding size vs vocabulary (Table 6), kept positions, parameters
     sparsity.py      the strength candidates of each stage (validation AUC vs size), the run's warnings
@@ -79,6 +80,18 @@ from aim.analysis.interactions import (
                                  sparsification_replay,
                                  spearman,
 )
+from aim.analysis.reference import caption as reference_caption
+from aim.analysis.reference import (
+                                 has_reference,
+                                 kept_overlap,
+                                 planted_recovery,
+                                 reference_points,
+                                 reference_scatter,
+                                 reference_spearman,
+                                 reference_table,
+)
+from aim.analysis.reference import method_name as reference_method
+from aim.analysis.reference import summary_text as reference_summary
 from aim.analysis.rules import rules_figure, rules_table
 from aim.analysis.runlist import RUN_COLUMNS, filter_runs, progress_text, run_row, runs_table
 from aim.analysis.sparsity import (
@@ -133,4 +146,6 @@ __all__ = [
     "STAGE_TITLES", "candidate_label", "choice_text", "chosen_summary", "frontier_figure", "no_table_note", "prepared_table",
     "rules_figure", "rules_table", "run_warnings", "single_candidate", "sparsity_se", "sparsity_stages", "stage_frontier", "stage_kind",
     "tolerance", "validation_counts", "warning_mark", "warnings_table",
+    "has_reference", "kept_overlap", "planted_recovery", "reference_caption", "reference_method", "reference_points",
+    "reference_scatter", "reference_spearman", "reference_summary", "reference_table",
 ]

@@ -76,6 +76,25 @@ else:
 if st.session_state.get(retrain.LAUNCHED):
     retrain.follow()
 
+if analysis.has_reference(inter):  # runs since 2026-12-07 (search.reference): an outside ranking of the pairs
+    method, short = analysis.reference_method(run.meta), analysis.reference_method(run.meta, short=True)
+    st.subheader(f"Independent check: |α| vs {method}")
+    ref_points = analysis.reference_points(inter)
+    ref_rho, ref_p, ref_n = analysis.reference_spearman(ref_points)
+    overlap = analysis.kept_overlap(ref_points)
+    r = st.columns(3)
+    r[0].metric(f"Spearman ρ (|α|, {short})", "n/a" if ref_rho != ref_rho else f"{ref_rho:.3f}",
+                help=f"Over the {ref_n} order-2 pairs" + (f"; p = {ref_p:.2g}." if ref_rho == ref_rho else "."))
+    r[1].metric(f"Kept pairs in {short}'s top k", f"{overlap['hits']} / {overlap['k']}" if overlap["k"] else "none kept",
+                help="k = the number of pairs AIM kept; the detector's k strongest pairs: "
+                     + (", ".join(overlap["top"]) or "none"))
+    if planted:
+        hits, k = analysis.planted_recovery(ref_points, "ref_score")
+        r[2].metric(f"Planted pairs in {short}'s top {k}", f"{hits} / {k}", help=glossary.tip("planted"))
+    ui.chart(analysis.reference_scatter(ref_points, short, title=f"|α| vs {method}, one point per pair"),
+             analysis.reference_table(ref_points), f"{run.id}_alpha_vs_reference", "reference")
+    st.caption(analysis.reference_caption(run.meta) + " " + analysis.reference_summary(ref_points, short))
+
 st.subheader("Field × field |α| (order 2)")
 names = analysis.field_names_of(inter, run.fields)
 values, hover = analysis.alpha_matrix(inter, names, functions)
