@@ -255,3 +255,16 @@ def test_resume_keeps_the_studys_own_jobs(tmp_path, tiny_config, monkeypatch):
     assert seen["jobs"] == 1
     st.resume_study(path, jobs=2, log=lambda _: None)  # given again: that one
     assert seen["jobs"] == 2
+
+
+# 4. Compare of a re-train (or a baseline) and a gated run drew two empty "no α to compare" charts
+
+
+def test_compare_without_two_gated_runs_says_why_instead_of_empty_alpha_charts(tmp_path, monkeypatch):
+    runs = point_app_at(tmp_path / "runs", tmp_path, monkeypatch)
+    make_runs(runs)
+    at = open_app(view="compare", runs=f"{ID_A},{ID_C}")
+    assert not [s for s in at.subheader if s.value == "α of run A vs run B"]
+    assert any("No α of run A vs run B" in c.value and ID_C in c.value for c in at.caption)
+    both = open_app(view="compare", runs=f"{ID_A},{ID_B}")
+    assert [s for s in both.subheader if s.value == "α of run A vs run B"]

@@ -145,8 +145,17 @@ if len(with_inter) >= 2 and same_data:
         st.dataframe(table)
         ui.downloads(table.reset_index(), "kept_overlap", "overlap")
 
+gated = {r: df for r, df in with_inter.items() if analysis.has_alpha(df)}  # a re-train or a baseline has no gate
+if len(with_inter) >= 2 and same_data and len(gated) < 2:
+    ungated = [r for r in with_inter if r not in gated]
+    st.caption("No α of run A vs run B: " + ", ".join(f"`{r}` ({runs[r].meta.get('variant')})" for r in ungated)
+               + (" has" if len(ungated) == 1 else " have") + " no gates (a re-train of a selection or a baseline "
+               "trains its columns without α)" + ("; its columns against its parent's are under *Re-train vs its "
+                                                   "parent* above." if any(runs[r].meta.get("parent") for r in ungated)
+                                                   else "."))
+if len(gated) >= 2 and same_data:
     st.subheader("α of run A vs run B")
-    ids = list(with_inter)
+    ids = list(gated)
     c1, c2, c3 = st.columns([2, 2, 1.4])
     a = c1.selectbox("Run A", ids, index=ids.index(ref) if ref in ids else 0)
     b = c2.selectbox("Run B", ids, index=next(i for i, r in enumerate(ids) if r != a))
