@@ -31,20 +31,20 @@ BUSY = [sys.executable, "-c", "while True: pass"]
 POLICIES = {"passive": None, "spinning": ""}  # None: leave it to aim (PASSIVE); "": OpenMP's own default
 
 
-def timed_run(policy: str, busy: bool, rows: int, out: str) -> float:
+def timed_run(policy: str, busy: bool, rows: int, out: str, hogs: int = 1) -> float:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     if POLICIES[policy] is not None:
         env["OMP_WAIT_POLICY"] = POLICIES[policy]
     cmd = [sys.executable, "-m", "aim", "run", "--out", out] + (["--synthetic-rows", str(rows)] if rows else [])
-    hog = subprocess.Popen(BUSY) if busy else None
+    busy_procs = [subprocess.Popen(BUSY) for _ in range(hogs)] if busy else []
     try:
         start = time.perf_counter()
         subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - start
     finally:
-        if hog is not None:
-            hog.kill()
-            hog.wait()
+        for proc in busy_procs:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> None:
@@ -52,19 +52,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=0, help="synthetic rows (0: the default run's)")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--policies", default="passive,spinning")
+    parser.add_argument("--busy", type=int, default=1, help="CPU-bound processes beside the run in the busy cases")
     args = parser.parse_args()
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     cases = [(p, busy) for p in policies for busy in (False, True)]
     print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.2f}, rows {args.rows or 'default'}")
+          f"load {os.getloadavg()[0]:.2f}, rows {args.rows or 'default'}, {args.busy} busy process(es) in the busy cases")
     times: dict[tuple[str, bool], list[float]] = {c: [] for c in cases}
     with tempfile.TemporaryDirectory() as out:
         for r in range(args.repeats):
             for c in cases[r % len(cases):] + cases[:r % len(cases)]:
-                times[c].append(timed_run(c[0], c[1], args.rows, out))
+                times[c].append(timed_run(c[0], c[1], args.rows, out, args.busy))
                 print(f"  {c[0]:>8} {'busy' if c[1] else 'idle'}: {times[c][-1]:.1f} s", flush=True)
     print(f"load at the end {os.getloadavg()[0]:.2f}\n")
-    print("| wait policy | idle s | beside one busy process s | busy / idle |")
+    print(f"| wait policy | idle s | beside {args.busy} busy process(es) s | busy / idle |")
     print("|---|---:|---:|---:|")
     for p in policies:
         idle, busy = statistics.median(times[(p, False)]), statistics.median(times[(p, True)])
