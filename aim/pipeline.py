@@ -55,6 +55,7 @@ from aim.train import FitResult, Tensors, predict
 
 BASELINES = ("fm", "deepfm", "ipnn")
 CHECKPOINT_VERSION = 2
+OPENMP_WAIT = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")  # how the run's threads waited (aim/__init__.py), in run.json
 Log = Callable[[str], None]
 
 
@@ -230,7 +231,7 @@ def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRDat
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
                       "dataset": data.summary(), "tables": [], "threads": torch.get_num_threads(),
-                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), **retrain_meta,
+                      "openmp": {k: os.environ.get(k) for k in OPENMP_WAIT}, **retrain_meta,
                       **distributed.describe(cfg.train.device)})
     except BaseException:
         writer.release()
