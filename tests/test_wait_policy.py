@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-PROBE = "import aim, os, torch; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'))"
+PROBE = "import aim, os, torch; print(repr(os.environ.get('GOMP_SPINCOUNT')), repr(os.environ.get('OMP_WAIT_POLICY')))"
 
 
 def _probe(**env: str) -> str:
@@ -19,13 +19,13 @@ def _probe(**env: str) -> str:
 
 
 def test_aim_makes_openmp_spin_briefly_by_default():
-    assert _probe() == "3000 None"
+    assert _probe() == "'3000' None"
 
 
 def test_an_explicit_setting_is_respected():
-    assert _probe(GOMP_SPINCOUNT="300000") == "300000 None"
-    assert _probe(OMP_WAIT_POLICY="PASSIVE") == "None PASSIVE"
-    assert _probe(OMP_WAIT_POLICY="") == "None "
+    assert _probe(GOMP_SPINCOUNT="300000") == "'300000' None"
+    assert _probe(OMP_WAIT_POLICY="PASSIVE") == "None 'PASSIVE'"
+    assert _probe(OMP_WAIT_POLICY="") == "None ''"
 
 
 def test_a_run_records_how_its_threads_waited(tiny_runs):
