@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 
 from app import serve
+from tests import test_browser as shared
 from tests.fixtures_app import ID_A, ID_TINY, make_runs, make_tiny_parent
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, _open, _shot, sync_api
+from tests.test_browser import _open, _shot
+
+browser, page = shared.browser, shared.page  # the same Chromium fixtures as test_browser.py
 
 
 @pytest.fixture(scope="module")
@@ -24,22 +27,6 @@ def server(tmp_path_factory):
         yield url, runs
     finally:
         serve.stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    pg = browser.new_page(viewport={"width": 1400, "height": 2600})
-    pg.set_default_timeout(TIMEOUT_MS)
-    yield pg
-    pg.close()
 
 
 def test_read_only_shows_runs_without_the_launcher_or_the_folder_field(server, page):
