@@ -179,8 +179,9 @@ def scan(roots: list[tuple[str, Path]]) -> Scan:
 
 def runs_folder_problem(folder: Path, scan: Scan, source: str = "runs") -> str | None:
     """What is wrong with the runs folder, in a sentence, or None: a file, a run or a study itself instead of the
-    folder holding it, a folder with no run or study in it, or (when typed, not the configured default, which a
-    first launch creates) a folder that does not exist. Without this the app quietly shows only the shipped runs."""
+    folder holding it, or, when typed rather than the configured default (which a first run creates and fills), a
+    folder that does not exist or holds no run or study. Without this the app quietly shows only the shipped
+    runs."""
     try:
         if not folder.exists():
             if folder == default_runs_dir():
@@ -195,7 +196,9 @@ def runs_folder_problem(folder: Path, scan: Scan, source: str = "runs") -> str |
     except OSError as exc:
         return f"`{folder}` cannot be read ({exc.strerror or exc})."
     found = any(c.source == source for c in scan.candidates) or any(s.source == source for s in scan.studies)
-    return None if found else f"`{folder}` holds no run or study yet."
+    if found or folder == default_runs_dir():  # the configured folder before a first run: no news
+        return None
+    return f"`{folder}` holds no run or study yet."
 
 
 def reported_missing(scan: Scan) -> list[Path]:
