@@ -448,18 +448,22 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
                         rows_per_s=round(p["rows_per_s"]), eta_s=round(p["eta_s"], 1))
 
     def run_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
-                  rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
-        """The stage's result and seconds: restored from its checkpoint, or computed and checkpointed."""
-        stage["name"] = name
-        restored = ckpt.restore(name, rebuild)
+                  rebuild: Callable[[dict], tuple[Any, float]], replay: bool = False) -> tuple[Any, float]:
+        """The stage's result and seconds: restored from its checkpoint, or computed and checkpointed. A ``replay``
+        (a parent's stage a re-train replays) is checkpointed as ``replay_<stage>`` and kept out of this run's
+        history."""
+        label, key = (f"replay {name}", f"replay_{name}") if replay else (name, name)
+        stage["name"] = label
+        restored = ckpt.restore(key, rebuild)
         if restored is not None:
-            history.extend(restored[0].fit.history)
-            log(f"[{name}] finished before the interruption: restored from its checkpoint")
+            if not replay:
+                history.extend(restored[0].fit.history)
+            log(f"[{label}] finished before the interruption: restored from its checkpoint")
             return restored
         start = time.perf_counter()
         result = compute()
         seconds = time.perf_counter() - start
-        ckpt.save(name, state_of(result, seconds))
+        ckpt.save(key, state_of(result, seconds))
         return result, seconds
 
     def save_table(name: str, df: pd.DataFrame) -> None:
@@ -479,20 +483,6 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         plan = plan_retrain(cfg, data.field_names)
         chosen, positions, notes = plan.blocks, plan.positions, plan.warnings
 
-        def replay_stage(name: str, compute: Callable[[], Any], state_of: Callable[[Any, float], dict],
-                         rebuild: Callable[[dict], tuple[Any, float]]) -> tuple[Any, float]:
-            # run_stage for a replayed parent stage: checkpointed as replay_<stage>, kept out of this run's history
-            stage["name"] = f"replay {name}"
-            restored = ckpt.restore(f"replay_{name}", rebuild)
-            if restored is not None:
-                log(f"[replay {name}] finished before the interruption: restored from its checkpoint")
-                return restored
-            start = time.perf_counter()
-            result = compute()
-            seconds = time.perf_counter() - start
-            ckpt.save(f"replay_{name}", state_of(result, seconds))
-            return result, seconds
-
         def on_replay_epoch(row: dict) -> None:
             replay = {**row, "stage": f"replay {row['stage']}"}
             if not replay.pop("replayed", False):
@@ -504,7 +494,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
 
         parent_dir = Path(plan.parent["path"]) if plan.parent else None
         searched, procedure, replayed_positions = replay_parent(cfg, plan.parent_config, vocab, tensors, generator,
-                                                                replay_stage, on_replay_epoch, log,
+                                                                functools.partial(run_stage, replay=True),
+                                                                on_replay_epoch, log,
                                                                 on_replay_progress, parent_dir)
         if procedure.get("same_kept_columns") is False:
             notes = (*notes, "the replayed parent search kept other columns than the parent's (thread count "

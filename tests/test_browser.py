@@ -66,6 +66,19 @@ def _selected(page, label: str) -> str:
     return page.locator(f"input[aria-label='{label}']").input_value()
 
 
+def lasso_everything(page) -> None:
+    """Draw a lasso around the whole of the page's first chart (Fig. 7): every point is selected."""
+    drag = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
+    drag.wait_for()
+    box = drag.bounding_box()
+    x0, y0, x1, y1 = box["x"] + 3, box["y"] + 3, box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+
+
 def _shot(page, name: str) -> None:
     if not SHOTS:
         return
@@ -212,15 +225,7 @@ def test_a_lasso_selection_is_retrained_and_compared_with_its_parent(server, pag
     url, runs = server
     make_tiny_parent(runs)  # a real tiny config: the re-train trains in seconds
     _open(page, f"{url}/interactions?run={ID_TINY}", "Interactions")
-    drag = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
-    drag.wait_for()
-    box = drag.bounding_box()
-    x0, y0, x1, y1 = box["x"] + 3, box["y"] + 3, box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0)):  # a lasso around the whole plot: every pair
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso_everything(page)
     page.get_by_text("10 selected").wait_for()
     page.get_by_text("Will re-train 11 interaction-IF columns").wait_for()
     listed = page.locator("[data-testid=stCode]").first.inner_text()

@@ -9,7 +9,7 @@ import pytest
 from app import serve
 from tests import test_browser as shared
 from tests.fixtures_app import ID_A, ID_TINY, make_runs, make_tiny_parent
-from tests.test_browser import _open, _shot
+from tests.test_browser import _open, _shot, lasso_everything
 
 browser, page = shared.browser, shared.page  # the same Chromium fixtures as test_browser.py
 
@@ -54,15 +54,7 @@ def test_crafted_links_to_the_launcher_lead_nowhere(server, page, crafted):
 def test_a_lasso_lists_the_selection_but_offers_no_retrain(server, page):
     url, _ = server
     _open(page, f"{url}/interactions?run={ID_TINY}", "Interactions")
-    drag = page.locator(".js-plotly-plot").first.locator(".nsewdrag").first
-    drag.wait_for()
-    box = drag.bounding_box()
-    x0, y0, x1, y1 = box["x"] + 3, box["y"] + 3, box["x"] + box["width"] - 3, box["y"] + box["height"] - 3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0)):
-        page.mouse.move(x, y, steps=8)
-    page.mouse.up()
+    lasso_everything(page)
     page.get_by_text("10 selected").wait_for()
     page.wait_for_selector("[data-testid=stStatusWidget]", state="detached")
     assert page.get_by_role("button", name="Re-train with these").count() == 0

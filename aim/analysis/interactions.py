@@ -67,13 +67,14 @@ def alpha_points(inter: pd.DataFrame, per: str = "column", orders: Iterable[int]
     return top.assign(key=top["fields"])[cols].reset_index(drop=True)
 
 
-def spearman(points: pd.DataFrame) -> tuple[float, float, int]:
-    """Spearman rank correlation of statistics AUC and |α| over ``points``: (rho, p-value, n); NaN when undefined."""
-    df = points[["stats_auc", "abs_alpha"]].apply(pd.to_numeric, errors="coerce").dropna()
+def spearman(points: pd.DataFrame, score: str = "stats_auc") -> tuple[float, float, int]:
+    """Spearman rank correlation of ``score`` (statistics AUC, or e.g. the reference detector's ``ref_score``) and
+    |α| over ``points``: (rho, p-value, n); NaN when undefined."""
+    df = points[[score, "abs_alpha"]].apply(pd.to_numeric, errors="coerce").dropna()
     n = len(df)
-    if n < 3 or df["stats_auc"].nunique() < 2 or df["abs_alpha"].nunique() < 2:
+    if n < 3 or df[score].nunique() < 2 or df["abs_alpha"].nunique() < 2:
         return math.nan, math.nan, n
-    rho, p = spearman_rho_p(df["stats_auc"].to_numpy(float), df["abs_alpha"].to_numpy(float))
+    rho, p = spearman_rho_p(df[score].to_numpy(float), df["abs_alpha"].to_numpy(float))
     return rho, p, n
 
 

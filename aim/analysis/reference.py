@@ -9,15 +9,13 @@ function is kept), as the Interactions page's "one point per interaction".
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from aim.analysis.common import DROPPED_COLOR, KEPT_COLOR, PLANTED_COLOR, empty_figure, new_figure
-from aim.analysis.interactions import alpha_points
-from aim.analysis.rank import spearman_rho_p
+from aim.analysis.interactions import alpha_points, spearman
 
 REF_COLUMN = "ref_score"
 
@@ -53,12 +51,7 @@ def reference_points(inter: pd.DataFrame) -> pd.DataFrame:
 
 def reference_spearman(points: pd.DataFrame) -> tuple[float, float, int]:
     """Spearman ρ of |α| and the reference score over ``points``: (rho, p-value, n); NaN when undefined."""
-    df = points[["ref_score", "abs_alpha"]].apply(pd.to_numeric, errors="coerce").dropna()
-    n = len(df)
-    if n < 3 or df["ref_score"].nunique() < 2 or df["abs_alpha"].nunique() < 2:
-        return math.nan, math.nan, n
-    rho, p = spearman_rho_p(df["ref_score"].to_numpy(float), df["abs_alpha"].to_numpy(float))
-    return rho, p, n
+    return spearman(points, REF_COLUMN)
 
 
 def top_by(points: pd.DataFrame, column: str, k: int) -> list[str]:

@@ -35,13 +35,19 @@ def name(variant: str) -> str:
     return NAMES.get(variant, variant)
 
 
-def number(x: Any, digits: int = 4, sign: bool = False) -> str:
-    """``x`` with ``digits`` decimals (``+`` for positive when ``sign``); never ``-0.0000``; NaN / None -> ``–``."""
+def _as_float(x: Any) -> float | None:
+    """``x`` as a float, or None when it is missing, not a number or NaN."""
     try:
         v = float(x)
     except (TypeError, ValueError):
-        return "–"
-    if math.isnan(v):
+        return None
+    return None if math.isnan(v) else v
+
+
+def number(x: Any, digits: int = 4, sign: bool = False) -> str:
+    """``x`` with ``digits`` decimals (``+`` for positive when ``sign``); never ``-0.0000``; NaN / None -> ``–``."""
+    v = _as_float(x)
+    if v is None:
         return "–"
     if round(v, digits) == 0:
         v = 0.0
@@ -50,20 +56,14 @@ def number(x: Any, digits: int = 4, sign: bool = False) -> str:
 
 def pvalue(p: Any) -> str:
     """A p-value with 2 significant digits (``0.0092``, ``0.14``, ``4.2e-11``); ``n/a`` when unknown."""
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        return "n/a"
-    return "n/a" if math.isnan(v) else f"{v:.2g}"
+    v = _as_float(p)
+    return "n/a" if v is None else f"{v:.2g}"
 
 
 def params(x: Any) -> str:
     """A parameter count (or a mean of counts) as a whole number with thousands separators."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "–"
-    return "–" if math.isnan(v) else f"{int(round(v)):,}"
+    v = _as_float(x)
+    return "–" if v is None else f"{int(round(v)):,}"
 
 
 def cut(before: Any, after: Any) -> str:

@@ -20,8 +20,7 @@ runs = {rid: data.runs[rid] for rid in chosen}
 colors = compare_colors(chosen)
 st.markdown(" &nbsp; ".join(f"<span style='color:{colors[r]}'>■</span> <code>{escape(r)}</code> ({runs[r].status})"
                             for r in chosen), unsafe_allow_html=True)
-datasets = {rid: (run.meta.get("dataset") or {}).get("name") or (run.meta.get("config") or {}).get("dataset")
-            for rid, run in runs.items()}
+datasets = {rid: ui.dataset_of(run) for rid, run in runs.items()}
 same_data = len(set(datasets.values())) == 1
 if not same_data:
     st.warning("These runs are on **different datasets** ("

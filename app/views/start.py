@@ -36,11 +36,6 @@ BEST_VIEW = {"run": ("views/interactions.py", "run", "α vs statistics AUC (Fig.
              "study": ("views/studies.py", "study", "ablation table over seeds")}
 
 
-@st.cache_data(show_spinner=False)
-def entries() -> list[shipped.Entry]:
-    return shipped.tool_entries()
-
-
 def study_size(sid: str) -> str:
     study = data.studies[sid]
     return f"{len(study.variants)} variants × {len(study.seeds)} seeds"
@@ -139,7 +134,7 @@ data = ui.loaded()
 your_runs()
 runs = {rid: r.meta for rid, r in data.runs.items() if data.sources[rid] == "cached" and rid not in data.study_of}
 studies = {sid: s.meta for sid, s in data.studies.items() if data.study_sources[sid] == "cached"}
-found = shipped.shipped(runs, studies, entries())
+found = shipped.shipped(runs, studies, shipped.entries())
 by_name = {item.name: item for item in found}
 tour = [(by_name[name], page, text) for name, page, text in TOUR if name in by_name]
 if tour:
