@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aim.config import CLASSIC_VARIANTS, RunConfig
+from aim import variants
+from aim.config import RunConfig
 from aim.data.base import CTRData
 from aim.errors import RunFormatError
 from aim.sparsity import parsimonious
 from aim.train import FitResult, metrics
 
-VARIANTS = CLASSIC_VARIANTS
+VARIANTS = variants.names(family="classic")
 LR_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)  # inverse L2 strength of sklearn's objective C·Σ loss + ½‖w‖²
 LR_MAX_ITER = 1000
 # LightGBM defaults of the gbdt variant, one set for every dataset (no per-dataset flags), picked on the
@@ -140,11 +141,11 @@ def one_hot(X: np.ndarray, vocab_sizes: list[int]):
 
 def train(cfg: RunConfig, data: CTRData, on_row: OnRow | None = None, log: Log | None = None) -> Classic:
     """Train the lr or gbdt variant of ``cfg`` on ``data``: hyper-parameters chosen on validation only."""
+    if cfg.variant not in VARIANTS:
+        raise ValueError(f"{cfg.variant} is not one of {VARIANTS}")
     if cfg.variant == "lr":
         return train_lr(data, cfg.seed, on_row, log)
-    if cfg.variant == "gbdt":
-        return train_gbdt(data, cfg.seed, torch.get_num_threads(), on_row, log)
-    raise ValueError(f"{cfg.variant} is not one of {VARIANTS}")
+    return train_gbdt(data, cfg.seed, torch.get_num_threads(), on_row, log)
 
 
 def _all(predict: Callable[[np.ndarray], np.ndarray], data: CTRData) -> dict[str, dict[str, float]]:

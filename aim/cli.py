@@ -17,6 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
+from aim import variants
 from aim.config import (
     RETRAIN_DIMS,
     VARIANTS,
@@ -185,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fis-vs-stats: the AIM run whose pairs are ranked")
     plan.add_argument("--top", type=int, default=0,
                       help="fis-vs-stats: N, the pairs each rule keeps (0 = as many as the parent kept)")
-    plan.add_argument("--variants", default="fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,lr,gbdt",  # = DEFAULT_VARIANTS
+    plan.add_argument("--variants", default=",".join(variants.STUDY_DEFAULT),
                       help="comma-separated variants: the --variant values of run, and aim-se, aim-eds-se, "
                            "aim-ifs-eds-se for shared embeddings (paper Table 5)")
     plan.add_argument("--seeds", default="5", help="number of seeds (5 = seeds 0..4) or a comma list (1,3,7)")

@@ -12,14 +12,12 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from aim import variants
 from aim.errors import ConfigError
 from aim.sparsity import parse_fractions
 
-VARIANTS = ("fm", "deepfm", "ipnn", "lr", "gbdt", "aim-ifs-eds", "aim-eds", "aim", "deepfm-transfer", "ipnn-transfer",
-            "retrain")
-TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
-CLASSIC_VARIANTS = ("lr", "gbdt")  # scikit-learn logistic regression, LightGBM trees (aim/classic.py)
-RETRAIN = "retrain"  # the AIM re-train of a hand-picked selection (--columns), no search
+VARIANTS = variants.NAMES
+RETRAIN = variants.RETRAIN  # the AIM re-train of a hand-picked selection (--columns), no search
 RETRAIN_DIMS = ("parent", "full")
 FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
@@ -308,11 +306,11 @@ class RunConfig:
         _check(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
         _choice("retrain_dims", self.retrain_dims, RETRAIN_DIMS)
-        if self.variant in TRANSFER_VARIANTS:
+        if variants.get(self.variant).transfer:
             _check(bool(self.transfer_from), f"variant {self.variant} needs transfer_from (an AIM run folder)")
         elif self.variant != RETRAIN:
             _check(not self.transfer_from, f"transfer_from is only used by the variants "
-                                           f"{', '.join(TRANSFER_VARIANTS)} and {RETRAIN}")
+                                           f"{', '.join(variants.names(transfer=True))} and {RETRAIN}")
         if self.variant == RETRAIN:
             _check(bool(self.columns.strip()), f"variant {RETRAIN} needs columns (--columns FIELD×FIELD:FUNCTION,...)")
             from aim.selection import is_file_spec, parse_text  # the syntax; fields are checked against the data

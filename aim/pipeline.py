@@ -28,11 +28,12 @@ import pandas as pd
 import torch
 
 import aim
-from aim import classic, distributed
-from aim.config import FUNCTIONS, RETRAIN, TRANSFER_VARIANTS, RunConfig, TrainConfig
+from aim import classic, distributed, variants
+from aim.config import FUNCTIONS, RETRAIN, RunConfig, TrainConfig
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
-from aim.model.nets import AIM, FM, IPNN, AIMSpec
+from aim.model import zoo
+from aim.model.nets import AIM, AIMSpec
 from aim.runs import CHECKPOINTS_DIR, RunWriter, check_inside, load_run, now, read_checkpoint, write_checkpoint
 from aim.search import (
     EmbedSearch,
@@ -53,7 +54,6 @@ from aim.sparsity import Schedule
 from aim.stats_auc import stats_auc
 from aim.train import FitResult, Tensors, predict
 
-BASELINES = ("fm", "deepfm", "ipnn")
 CHECKPOINT_VERSION = 2
 OPENMP_WAIT = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")  # how the run's threads waited (aim/__init__.py), in run.json
 Log = Callable[[str], None]
@@ -72,7 +72,7 @@ def load_data(cfg: RunConfig) -> CTRData:
 def run_id(cfg: RunConfig) -> str:
     """Sortable, self-describing: ``{dataset}__{variant}__seed{seed}__{UTC timestamp}``."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    variant = cfg.variant + ("-se" if cfg.model.embedding == "se" and cfg.variant.startswith("aim") else "")
+    variant = cfg.variant + ("-se" if cfg.model.embedding == "se" and variants.get(cfg.variant).shared_embedding else "")
     return f"{cfg.dataset}__{variant}__seed{cfg.seed}__{stamp}"
 
 
@@ -403,11 +403,11 @@ def _final_state(t: Trained, seconds: float) -> dict:
 def rebuild_model(spec: dict) -> torch.nn.Module:
     """The network described by a run's ``model`` entry (``run.json``), ready for ``load_state_dict``; lr / gbdt
     runs hold no network: ``aim.classic.load_model`` reloads them."""
-    if spec["kind"] in classic.VARIANTS:
-        raise ValueError(f"a {spec['kind']} run holds no network: aim.classic.load_model(RUN_DIR) reloads it")
-    if spec["kind"] == "aim":
+    if spec["kind"] == "aim":  # every search variant's and every re-train's final model
         return AIM(AIMSpec.from_json(spec["spec"]))
-    return (IPNN if spec["kind"].startswith("ipnn") else FM)(**spec["args"])
+    if variants.get(spec["kind"]).classic:
+        raise ValueError(f"a {spec['kind']} run holds no network: aim.classic.load_model(RUN_DIR) reloads it")
+    return zoo.build(spec["kind"], spec["args"])
 
 
 def _final_of(state: dict) -> tuple[Trained, float]:
@@ -479,7 +479,8 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
     pairs = [(i, j) for i in range(len(vocab)) for j in range(i + 1, len(vocab))]
     chosen: tuple = ()
     notes: tuple[str, ...] = ()
-    if cfg.variant == RETRAIN:
+    family = variants.get(cfg.variant).family
+    if family == "retrain":
         plan = plan_retrain(cfg, data.field_names)
         chosen, positions, notes = plan.blocks, plan.positions, plan.warnings
 
@@ -511,14 +512,14 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
                                              "starts_tried": sorted({r["start"] for r in final.frontier})})
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log, chosen))
-    elif cfg.variant in BASELINES or cfg.variant in TRANSFER_VARIANTS:
+    elif family == "network":
         transfer = transfer_columns(cfg.transfer_from, data) if cfg.transfer_from else []
         final, seconds = run_stage("train", lambda: train_baseline(cfg, vocab, tensors, generator, on_epoch, transfer,
                                                                    log, on_progress), _final_state, _final_of)
         stages["train"] = _stage_meta(final.fit, final.metrics, seconds)
         stage["name"] = "tables"
         save_table("interactions", interaction_table(data, [], pairs, log))
-    elif cfg.variant in classic.VARIANTS:  # lr / gbdt: scikit-learn / LightGBM on the same ids and splits
+    elif family == "classic":  # lr / gbdt: scikit-learn / LightGBM on the same ids and splits
         if distributed.world() > 1:
             raise ConfigError(f"variant {cfg.variant} trains in one process: start it without torchrun")
 
@@ -548,7 +549,7 @@ def _execute(cfg: RunConfig, data: CTRData, writer: RunWriter, generator: torch.
         save_table("interactions", interaction_table(data, searches, pairs, log, reference=ranking))
         save_table("snapshots", snapshot_table(searches))
         blocks = [r.kept_columns() for r in searches if r.kept.any()]
-        if cfg.variant == "aim" and blocks:
+        if variants.get(cfg.variant).eds and blocks:
             embed, seconds = run_stage("embed", lambda: search_embed(cfg, vocab, blocks, tensors, generator, on_epoch,
                                                                      log, on_progress, searches[-1].model),
                                        _embed_state, _embed_of)
@@ -618,7 +619,11 @@ def run_warnings(data: CTRData, searches: list[InteractionSearch], positions: tu
     return out
 
 
-SEARCH_VARIANTS = ("aim", "aim-eds", "aim-ifs-eds")  # the variants whose final model may start from a search model
+def _searches(variant: Any) -> bool:
+    """Whether ``variant`` (a parent run's, maybe of a newer or foreign version) searches: its final model may start
+    from a search model."""
+    known = variants.REGISTRY.get(variant) if isinstance(variant, str) else None
+    return known is not None and known.searches
 
 
 def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], tensors: SplitTensors,
@@ -642,7 +647,7 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
            "no parent run (--from)" if parent_config is None else
            f"the parent's variant {parent_config.get('variant')} has no search stage"
-           if parent_config.get("variant") not in SEARCH_VARIANTS else "")
+           if not _searches(parent_config.get("variant")) else "")
     if why:
         log(f"re-train from scratch only: {why}")
         return None, {"replayed": [], "why": why}, None
@@ -669,7 +674,7 @@ def replay_parent(cfg: RunConfig, parent_config: dict | None, vocab: list[int], 
     replayed = [r.fit.history[0]["stage"] if r.fit.history else "search" for r in searches]
     blocks = [r.kept_columns() for r in searches if r.kept.any()]
     positions: tuple = ()
-    if parent.variant == "aim" and blocks:
+    if variants.get(parent.variant).eds and blocks:
         embed, _ = timed_stage("embed", lambda: search_embed(parent, vocab, blocks, tensors, generator, on_epoch,
                                                              None, on_progress, searches[-1].model),
                                _embed_state, _embed_of)

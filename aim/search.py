@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from aim import distributed
+from aim import distributed, variants
 from aim.config import FUNCTIONS, RAW_HEADS, RunConfig, TrainConfig
 from aim.distributed import resolve_device
+from aim.model import zoo
 from aim.model.interactions import sort_columns
-from aim.model.nets import AIM, FM, IPNN, AIMSpec, count_parameters
+from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
 from aim.sparsity import (
     Schedule,
@@ -327,7 +328,7 @@ def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors,
                  fixed: Sequence[Columns], stage: str, previous: AIM | None, sched: Schedule,
                  generator: torch.Generator, on_epoch: Progress | None, on_progress: Progress | None = None
                  ) -> InteractionSearch:
-    functions = ("inner",) if cfg.variant == "aim-ifs-eds" else cfg.search.function_list
+    functions = variants.get(cfg.variant).functions or cfg.search.function_list
     columns = _columns_of(candidates, functions)
     model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
     if previous is not None:
@@ -552,10 +553,10 @@ def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensor
     *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
     m = cfg.model
     args = {"vocab_sizes": list(vocab_sizes), "dim": m.embed_dim, "init_std": m.init_std}
-    if cfg.variant != "fm":
+    if variants.get(cfg.variant).deep:
         args |= {"mlp": list(m.mlp), "dropout": m.dropout}
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
-    model = IPNN(**args) if cfg.variant.startswith("ipnn") else FM(**args)
+    model = zoo.build(cfg.variant, args)
     return _train_final(cfg, {"scratch": model}, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
                         log=log, on_progress=on_progress)

@@ -16,23 +16,26 @@ from collections.abc import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
+from aim import variants
 from aim.analysis.common import DROPPED_COLOR, empty_figure, new_figure
-from aim.study import BASELINES, FI_PREFIX, SIGNIFICANCE, TRANSFER_VARIANTS, best_baseline, summarise
+from aim.study import FI_PREFIX, SIGNIFICANCE, TRANSFER_VARIANTS, best_baseline, summarise
 from aim.study.stats import TRAIN_SECONDS
 
 Metas = Mapping[str, Mapping[int, Mapping | None]]
 KIND_COLORS = {"baseline": DROPPED_COLOR, "aim": "#1f77b4", "transfer": "#ff7f0e"}
 METRICS = {"auc": "test AUC", "logloss": "test log loss"}
-TRANSFER_SUFFIX = "-transfer"
+TRANSFER_SUFFIX = "-transfer"  # deepfm-transfer trains deepfm's network on AIM's columns
 STUDY_COLUMNS = ["id", "dataset", "status", "variants", "seeds", "runs complete", "not complete", "best baseline",
                  "created", "source"]
 
 
 def variant_kind(variant: str) -> str:
-    """``baseline`` (fm / deepfm / ipnn / lr / gbdt), ``transfer`` (deepfm-transfer, ipnn-transfer) or ``aim`` (the rest)."""
-    if variant in BASELINES:
+    """``baseline`` (fm / deepfm / ipnn / lr / gbdt), ``transfer`` (deepfm-transfer, ipnn-transfer) or ``aim`` (the
+    AIM variants, their ``-se`` forms and anything this version does not know)."""
+    known = variants.of_token(variant)
+    if known is not None and known.baseline:
         return "baseline"
-    return "transfer" if variant.endswith(TRANSFER_SUFFIX) else "aim"
+    return "transfer" if known is not None and known.transfer else "aim"
 
 
 def live_summary(metas: Metas, reference: str | None = None) -> pd.DataFrame:

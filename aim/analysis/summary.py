@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from aim import variants
 from aim.study.stats import SIGNIFICANCE, best_baseline, ttest_pvalue, verdict
 
 NAMES = {"lr": "LR", "gbdt": "GBDT", "fm": "FM", "deepfm": "DeepFM", "ipnn": "IPNN", "aim": "AIM"}
@@ -385,13 +386,15 @@ def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] 
                f"{meta.get('seed')}). One run cannot say whether it beats a baseline; {where[0].lower() + where[1:]}")
     p = meta.get("params") or {}
     before, after = p.get("before_eds"), p.get("after_eds")
+    known = variants.of_token(variant)
+    is_aim = known is not None and known.aim
     if _finite(after):
         has_eds = "embed" in (meta.get("stages") or {}) and _finite(before) and before != after
         eds = (f"EDS cut this run's model from {params(before)} to {params(after)} parameters "
                f"({cut(before, after)}), against the same model without EDS, not against DeepFM."
                if has_eds else f"{variant} has no EDS (embedding dimension search), so nothing was cut."
-               if variant.startswith("aim") else "")
-        if not variant.startswith("aim"):
+               if is_aim else "")
+        if not is_aim:
             versus = (f", {float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
                       "study's DeepFM runs)" if _finite(deepfm_params) and variant != "deepfm" else "")
             out.append(f"Size: {params(after)} parameters{versus}.")

@@ -8,13 +8,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from aim.config import RETRAIN, VARIANTS, RunConfig
+from aim import variants
+from aim.config import VARIANTS, RunConfig
 from aim.errors import ConfigError
 
-BASELINES = ("fm", "deepfm", "ipnn", "lr", "gbdt")  # best_baseline picks among these
-TRANSFER_VARIANTS = ("deepfm-transfer", "ipnn-transfer")
+BASELINES = variants.names(baseline=True)  # best_baseline picks among these
+TRANSFER_VARIANTS = variants.names(transfer=True)
 SE_SUFFIX = "-se"
-DEFAULT_VARIANTS = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "lr", "gbdt")  # lr, gbdt: seconds each
+DEFAULT_VARIANTS = variants.STUDY_DEFAULT
 
 Log = Callable[[str], None]
 
@@ -22,7 +23,14 @@ Log = Callable[[str], None]
 def valid_tokens() -> tuple[str, ...]:
     """Every study variant token: the RunConfig variants (but ``retrain``, which the fis-vs-stats kind runs), then
     the ``-se`` form of each AIM variant."""
-    return tuple(v for v in VARIANTS if v != RETRAIN) + tuple(v + SE_SUFFIX for v in VARIANTS if v.startswith("aim"))
+    return (tuple(v for v in VARIANTS if v != variants.RETRAIN)
+            + tuple(v + SE_SUFFIX for v in variants.names(shared_embedding=True)))
+
+
+def _has_se(variant: Any) -> bool:
+    """Whether ``variant`` (maybe a foreign run's name) has an ``-se`` form: the AIM variants."""
+    known = variants.REGISTRY.get(variant) if isinstance(variant, str) else None
+    return known is not None and known.shared_embedding
 
 
 def transfer_supported() -> bool:
@@ -76,7 +84,7 @@ def split_token(token: str) -> tuple[str, str | None]:
     """``"aim-eds-se"`` -> ``("aim-eds", "se")``; AIM tokens without suffix -> ``"fwe"``; others -> None."""
     if token.endswith(SE_SUFFIX) and token[: -len(SE_SUFFIX)] in VARIANTS:
         return token[: -len(SE_SUFFIX)], "se"
-    return token, ("fwe" if token.startswith("aim") else None)
+    return token, ("fwe" if _has_se(token) else None)
 
 
 def token_of(config: RunConfig | Mapping) -> str:
@@ -85,7 +93,7 @@ def token_of(config: RunConfig | Mapping) -> str:
         variant, embedding = config.variant, config.model.embedding
     else:
         variant, embedding = config.get("variant"), (config.get("model") or {}).get("embedding")
-    return f"{variant}{SE_SUFFIX}" if embedding == "se" and str(variant).startswith("aim") else str(variant)
+    return f"{variant}{SE_SUFFIX}" if embedding == "se" and _has_se(variant) else str(variant)
 
 
 def _field_default(name: str) -> Any:

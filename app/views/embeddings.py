@@ -3,16 +3,14 @@ and the parameters saved."""
 
 import streamlit as st
 
-from aim import analysis
-from aim.config import CLASSIC_VARIANTS
+from aim import analysis, variants
 from app import glossary, plain, ui
 
 st.title("Embedding dimensions")
 run, fields = ui.run_with_table("fields", "field table yet")
-if run.meta.get("variant") in CLASSIC_VARIANTS:
-    st.info(f"`{run.meta.get('variant')}` has no embeddings: "
-            + ("one weight per id, shown as 1 dimension per field." if run.meta.get("variant") == "lr" else
-               "boosted trees split on the ids themselves, shown as 0 dimensions."))
+variant = variants.REGISTRY.get(run.meta.get("variant"))
+if variant is not None and variant.no_embeddings:
+    st.info(f"`{variant.name}` has no embeddings: {variant.no_embeddings}")
 elif "embed" not in run.meta.get("stages", {}):
     st.info(f"`{run.meta.get('variant')}` does not search embedding dimensions (only `aim` runs EDS): "
             "every field keeps the full size.")

@@ -3,8 +3,7 @@ interaction keeps vs its statistics AUC (Fig. 8 right)."""
 
 import streamlit as st
 
-from aim import analysis
-from aim.config import CLASSIC_VARIANTS
+from aim import analysis, variants
 from app import ui
 
 st.title("Interaction functions")
@@ -12,7 +11,7 @@ run, inter = ui.run_with_table("interactions", "interaction table yet")
 if not analysis.has_alpha(inter):
     st.info(f"`{run.meta.get('variant')}` is a baseline: "
             + ("it has no interaction function (the table lists every pair only for its statistics AUC)."
-               if run.meta.get("variant") in CLASSIC_VARIANTS else
+               if run.meta.get("variant") in variants.names(family="classic") else
                "every pair uses the inner product, nothing was selected."))
 
 freq = analysis.function_frequency(inter)

@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from aim import analysis
-from aim.config import CLASSIC_VARIANTS
+from aim import analysis, variants
 from app import glossary, plain, retrain, ui
 
 COLUMNS = {"order": st.column_config.NumberColumn("order", help=glossary.tip("order")),
@@ -20,16 +19,13 @@ run, inter = ui.run_with_table("interactions", "interaction table yet")
 plain.run_summary(run, inter)  # what was found, in plain words (aim/analysis/summary.py)
 if not analysis.has_alpha(inter):
     parent = (run.meta.get("parent") or {}).get("id")
+    variant = variants.REGISTRY.get(run.meta.get("variant"))
     st.info(f"This run re-trains a hand-picked selection of {len(inter)} interaction-IF columns"
             + (f" of `{parent}`" if parent else "") + " with no gate, so there is no α. They, ranked by statistics AUC:"
-            if run.meta.get("variant") == "retrain" else
-            f"`{run.meta.get('variant')}` is a baseline "
-            + ("with no interaction term" if run.meta.get("variant") == "lr" else
-               "whose trees learn interactions implicitly in their splits, naming none")
-            + ", so there is no α. The pairs, ranked by statistics AUC:" if run.meta.get("variant") in CLASSIC_VARIANTS
-            else
-            f"`{run.meta.get('variant')}` is a baseline: it uses every pair through the inner product with no gate, "
-            "so there is no α. Its interactions, ranked by statistics AUC:")
+            if variant is not None and variant.family == "retrain" else
+            f"`{run.meta.get('variant')}` is a baseline that "
+            + (variant.interactions if variant is not None and variant.interactions else "has no gates")
+            + ", so there is no α. Its pairs, ranked by statistics AUC:")
     ranked = inter.sort_values("stats_auc", ascending=False)[["field_names", "function", "stats_auc", "planted"]]
     st.dataframe(ranked, hide_index=True, column_config=COLUMNS)
     ui.downloads(ranked, f"{run.id}_interactions", "ranked")

@@ -1,0 +1,94 @@
+"""The variant registry: every model ``python -m aim run --variant`` can train, and what each one is.
+
+Every dispatch on a variant (the pipeline's stages, the network a run rebuilds, the study's baselines and default
+variants, the app's pages) reads a ``Variant`` from here instead of comparing names, so a new baseline is one entry
+below plus its network in ``aim.model.zoo``. This module imports nothing of ``aim``: config and everything above
+it may import it.
+
+Families:
+- ``network``: one network trained once on all pairs (FM, DeepFM, IPNN; the ``*-transfer`` forms train it on the
+  interaction-function columns of an AIM run, paper §4.6), like AIM's re-train stage;
+- ``search``: GRDA gates search the interactions (and, with ``eds``, the embedding dimensions), then the selected
+  architecture is re-trained (paper §3.3-3.5);
+- ``classic``: scikit-learn logistic regression and LightGBM trees on the same ids (``aim/classic.py``);
+- ``retrain``: the re-train of a hand-picked selection (``--columns``), no search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    family: str  # network | search | classic | retrain
+    label: str  # the name people know the model by, in tables and summaries
+    network: str = ""  # network family: the key of aim.model.zoo.NETWORKS
+    deep: bool = True  # network family: the network has an MLP (model.mlp, model.dropout)
+    functions: tuple[str, ...] | None = None  # search family: the functions searched (None: search.functions)
+    eds: bool = False  # search family: stage B searches the embedding dimensions (paper §3.5)
+    transfer: bool = False  # trains on the columns of an AIM run (--transfer-from)
+    baseline: bool = False  # a study's best baseline is the best of these
+    shared_embedding: bool = False  # has an ``-se`` study token (one shared embedding table, paper §4.5)
+    interactions: str = ""  # how a model without gates uses interactions (the app's Interactions page)
+    no_embeddings: str = ""  # classic family: what the Embeddings page shows instead of embedding sizes
+
+    @property
+    def searches(self) -> bool:
+        return self.family == "search"
+
+    @property
+    def aim(self) -> bool:
+        """AIM or one of its ablations (a search variant that is not a baseline of the paper's tables)."""
+        return self.family == "search" and not self.baseline
+
+    @property
+    def classic(self) -> bool:
+        return self.family == "classic"
+
+
+_INNER = "uses every pair through the inner product with no gate"
+_PICKED = "uses the interaction-function columns an AIM run kept, with no gate"
+_ALL = (
+    Variant("fm", "network", "FM", network="fm", deep=False, baseline=True, interactions=_INNER),
+    Variant("deepfm", "network", "DeepFM", network="fm", baseline=True, interactions=_INNER),
+    Variant("ipnn", "network", "IPNN", network="ipnn", baseline=True, interactions=_INNER),
+    Variant("lr", "classic", "LR", baseline=True, interactions="has no interaction term",
+            no_embeddings="one weight per id, shown as 1 dimension per field."),
+    Variant("gbdt", "classic", "GBDT", baseline=True,
+            interactions="learns interactions implicitly in its trees' splits, naming none",
+            no_embeddings="boosted trees split on the ids themselves, shown as 0 dimensions."),
+    Variant("aim-ifs-eds", "search", "AIM-IFS-EDS", functions=("inner",), shared_embedding=True),
+    Variant("aim-eds", "search", "AIM-EDS", shared_embedding=True),
+    Variant("aim", "search", "AIM", eds=True, shared_embedding=True),
+    Variant("deepfm-transfer", "network", "DeepFM (AIM's pairs)", network="fm", transfer=True, interactions=_PICKED),
+    Variant("ipnn-transfer", "network", "IPNN (AIM's pairs)", network="ipnn", transfer=True, interactions=_PICKED),
+    Variant("retrain", "retrain", "AIM re-train"),
+)
+REGISTRY: dict[str, Variant] = {v.name: v for v in _ALL}
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+RETRAIN = "retrain"
+# A study's variants when --variants is not given: every baseline and the AIM ablations (lr, gbdt: seconds each).
+STUDY_DEFAULT = ("fm", "deepfm", "ipnn", "aim-ifs-eds", "aim-eds", "aim", "lr", "gbdt")
+
+
+def get(name: str) -> Variant:
+    """The registered variant ``name``; an unknown name is a ``ValueError`` that lists the valid ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown variant {name!r}; choose one of: {', '.join(NAMES)}") from None
+
+
+def of_token(token: object) -> Variant | None:
+    """The variant of a run's or a study's variant name (``aim-se`` -> aim); None for a name this version does not
+    know (a foreign or newer run)."""
+    if not isinstance(token, str):
+        return None
+    return REGISTRY.get(token) or REGISTRY.get(token.removesuffix("-se"))
+
+
+def names(**where: bool | str) -> tuple[str, ...]:
+    """The names of the variants whose attributes equal ``where`` (``names(baseline=True)``), in registry order."""
+    return tuple(v.name for v in _ALL if all(getattr(v, k) == want for k, want in where.items()))
