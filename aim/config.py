@@ -12,21 +12,19 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aim import variants
+from aim import columns, variants
 from aim.errors import ConfigError
+from aim.model.names import FUNCTIONS, HEADS  # re-exported: the choices of model.head and search.functions
 from aim.sparsity import parse_fractions
 
 VARIANTS = variants.NAMES
 RETRAIN = variants.RETRAIN  # the AIM re-train of a hand-picked selection (--columns), no search
 RETRAIN_DIMS = ("parent", "full")
-FUNCTIONS = ("inner", "vkernel", "skernel", "outer")  # aim_reference.md §3, index = function id
 EMBEDDINGS = ("fwe", "se")
 EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 PRECISIONS = ("fp32", "bf16")
 EDS_UNUSED = ("drop", "keep", "auto")
 RETRAIN_STARTS = ("choose", "scratch", "search")
-HEADS = ("embeddings", "summed", "products")
-RAW_HEADS = ("embeddings", "summed")  # heads whose MLP reads the raw embeddings of every field
 STORAGES = ("memory", "mmap")
 REFERENCES = ("shap", "fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
@@ -313,10 +311,8 @@ class RunConfig:
                                            f"{', '.join(variants.names(transfer=True))} and {RETRAIN}")
         if self.variant == RETRAIN:
             _check(bool(self.columns.strip()), f"variant {RETRAIN} needs columns (--columns FIELD×FIELD:FUNCTION,...)")
-            from aim.selection import is_file_spec, parse_text  # the syntax; fields are checked against the data
-
-            if not is_file_spec(self.columns):
-                parse_text(self.columns)
+            if not columns.is_file_spec(self.columns):  # the syntax; fields are checked against the data
+                columns.parse_text(self.columns)
         else:
             _check(not self.columns, f"columns is only used by the variant {RETRAIN}")
 

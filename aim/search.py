@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from aim import distributed, variants
-from aim.config import FUNCTIONS, RAW_HEADS, RunConfig, TrainConfig
+from aim.config import FUNCTIONS, RunConfig, TrainConfig
 from aim.distributed import resolve_device
-from aim.model import zoo
+from aim.model import heads, zoo
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
@@ -414,7 +414,7 @@ def final_positions(cfg: RunConfig, embed: EmbedSearch, blocks: Sequence[Columns
     GRDA dual |v|) and the rule for fields that no kept column reads (``search.eds_unused``)."""
     positions = apply_eds_floor(embed.positions, embed.dual, blocks, cfg.search.eds_floor)
     unused = cfg.search.eds_unused
-    if unused == "keep" or (unused == "auto" and cfg.model.head in RAW_HEADS and not embed_mlp(cfg)):
+    if unused == "keep" or (unused == "auto" and heads.get(cfg.model.head).raw and not embed_mlp(cfg)):
         positions = keep_unused_fields(positions, blocks, cfg.model.embed_dim)
     return positions
 

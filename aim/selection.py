@@ -12,7 +12,6 @@ and a bad one is refused by name before any work.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,59 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aim.columns import SEPARATOR, Item, check_item, is_file_spec, no_duplicates, parse_text
 from aim.config import FUNCTIONS, RunConfig
 from aim.errors import AIMError, ConfigError
 
-MAX_ORDER = 4
-SEPARATOR = re.compile(r"\s*[×*]\s*")
-Item = tuple[tuple[str, ...], str]  # (field names, function)
 Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # as aim.search.Columns
 RULES = ("fis", "stats", "random")
-
-
-def is_file_spec(spec: str) -> bool:
-    return spec.strip().lower().endswith(".csv")
-
-
-def _check_item(fields: Sequence[str], function: str, where: str) -> Item:
-    fields = tuple(f.strip() for f in fields)
-    if any(not f for f in fields) or len(fields) < 2:
-        raise ConfigError(f"columns: {where} is not an interaction; expected FIELD×FIELD[×...]:FUNCTION "
-                          f"(e.g. user×item:outer)")
-    if len(fields) > MAX_ORDER:
-        raise ConfigError(f"columns: {where} has order {len(fields)}; interactions of order 2 to {MAX_ORDER} only")
-    if len(set(fields)) < len(fields):
-        raise ConfigError(f"columns: {where} names a field twice")
-    if function not in FUNCTIONS:
-        raise ConfigError(f"columns: {where}: unknown function {function!r}; choose one of: {', '.join(FUNCTIONS)}")
-    return fields, function
-
-
-def _no_duplicates(items: list[Item], names: list[str]) -> list[Item]:
-    seen: dict[tuple, str] = {}
-    for (fields, function), where in zip(items, names):
-        key = (frozenset(fields), function)
-        if key in seen:
-            raise ConfigError(f"columns: {where} is a duplicate of {seen[key]}")
-        seen[key] = where
-    if not items:
-        raise ConfigError("columns: the selection is empty; list at least one FIELD×FIELD:FUNCTION")
-    return items
-
-
-def parse_text(spec: str) -> list[Item]:
-    """``"user×item:outer, item*cost:inner"`` -> ``[(("user", "item"), "outer"), (("item", "cost"), "inner")]``."""
-    items, names = [], []
-    for raw in (t.strip() for t in spec.split(",")):
-        if not raw:
-            continue
-        head, sep, function = raw.rpartition(":")
-        if not sep:
-            raise ConfigError(f"columns: {raw!r} has no function; expected FIELD×FIELD[×...]:FUNCTION "
-                              f"(functions: {', '.join(FUNCTIONS)})")
-        items.append(_check_item(SEPARATOR.split(head), function.strip(), repr(raw)))
-        names.append(repr(raw))
-    return _no_duplicates(items, names)
 
 
 def parse_file(path: str | Path, field_names: Sequence[str]) -> list[Item]:
@@ -97,9 +49,9 @@ def parse_file(path: str | Path, field_names: Sequence[str]) -> list[Item]:
             except (ValueError, IndexError):
                 raise ConfigError(f"columns: {where}: fields {row['fields']!r} are not indices of the "
                                   f"{len(field_names)} fields") from None
-        items.append(_check_item(fields, row["function"].strip(), where))
+        items.append(check_item(fields, row["function"].strip(), where))
         names.append(where)
-    return _no_duplicates(items, names)
+    return no_duplicates(items, names)
 
 
 def parse(spec: str, field_names: Sequence[str]) -> list[Item]:

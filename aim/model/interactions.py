@@ -30,7 +30,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-N_FUNCTIONS = 4
+from aim.model.names import FUNCTIONS
+
+N_FUNCTIONS = len(FUNCTIONS)
 INNER, VKERNEL, SKERNEL, OUTER = range(N_FUNCTIONS)
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from aim.config import RAW_HEADS
+from aim.model import heads
 from aim.model.embeddings import FieldEmbedding, FieldLinear, PrunedFieldEmbedding
 from aim.model.gates import DimensionGate, InteractionGate
 from aim.model.interactions import N_FUNCTIONS, InteractionLayer
@@ -188,12 +188,13 @@ class AIM(nn.Module):
     def __init__(self, spec: AIMSpec):
         super().__init__()
         self.spec = spec
+        self.head = heads.get(spec.head)
         used = spec.used_functions
         # FWE: one table per function actually used (aim-ifs-eds needs only the inner-product table).
         table_of = {f: (0 if spec.shared_embedding else used.index(f)) for f in used}
         # No column kept (small data, strong sparsity): no function needs a table, but an MLP over the embeddings
         # still reads one, as DeepFM's does; without it the model would fall back to logistic regression.
-        tables = 1 if spec.shared_embedding or (not used and spec.mlp and spec.head in RAW_HEADS) else len(used)
+        tables = 1 if spec.shared_embedding or (not used and spec.mlp and self.head.raw) else len(used)
         F = len(spec.vocab_sizes)
         self.linear = FieldLinear(spec.vocab_sizes)
         if spec.positions is None:
@@ -218,22 +219,10 @@ class AIM(nn.Module):
         kept = torch.zeros(F, spec.dim, dtype=torch.bool)
         for i, pos in enumerate(spec.positions or [range(spec.dim)] * F):
             kept[i, list(pos)] = True
-        if spec.head == "products":
-            # Per column the product vector: a dimension lives where every member field keeps it; outer: a scalar.
-            flags = []
-            for layer in self.interactions:
-                members = layer.product_members()
-                flags += [kept[list(q)].all(0) for q in members[: layer.n_elem]]
-                flags += [torch.ones(1, dtype=torch.bool)] * layer.n_outer
-            mask = torch.cat(flags) if flags else torch.zeros(0, dtype=torch.bool)
-            # output_w (published code): a learnable scale of each part of the logit: first order, each order's
-            # columns, the MLP.
-            self.output_w = nn.Parameter(torch.ones(len(spec.blocks) + 2))
-        else:
-            # embeddings: every table's copy of a field (F·T·d); summed: a field's tables added up (F·d)
-            per_table = kept if spec.head == "summed" else kept[:, None, :].expand(F, tables, spec.dim)
-            mask = per_table.flatten()
-            self.output_w = None
+        mask = self.head.mask(kept, tables, self.interactions)
+        # output_w (the products head, published code): a learnable scale of each part of the logit: first order,
+        # each order's columns, the MLP.
+        self.output_w = nn.Parameter(torch.ones(len(spec.blocks) + 2)) if self.head.scaled else None
         self.register_buffer("mlp_inputs", mask.nonzero().squeeze(1), persistent=False)
         self.mlp_reads_all = bool(mask.all())
         self.mlp = MLP(len(self.mlp_inputs), spec.mlp, spec.dropout) if spec.mlp and len(self.mlp_inputs) else None
@@ -241,7 +230,7 @@ class AIM(nn.Module):
         # that PrunedFieldEmbedding gathers side by side, in another order; the first layer then reads that
         # concatenation directly with its weight columns reordered (no gather of e back into the MLP's order).
         order = None
-        if (self.mlp is not None and spec.head == "embeddings" and not spec.search_dims and not self.mlp_reads_all
+        if (self.mlp is not None and self.head.concatenates and not spec.search_dims and not self.mlp_reads_all
                 and isinstance(self.embedding, PrunedFieldEmbedding)):
             concat_column = self.embedding.source[self.mlp_inputs]  # MLP input j = concatenation column
             if torch.equal(concat_column.sort().values, torch.arange(len(concat_column))):
@@ -267,34 +256,23 @@ class AIM(nn.Module):
             e = self.embedding(x)  # (B, F, T, d)
         if self.dim_gate is not None:
             e = self.dim_gate(e)
-        if self.output_w is not None:
-            return self._forward_products(x, e)
-        logit = self.linear(x)
+        w = self.output_w  # the products head's scale of each part of the logit, else None
+        logit = self.linear(x) if w is None else w[0] * self.linear(x)
         for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
-            logit = logit + gate.total(self._gathered_scores(k, gathered) if e is None else interact(e))
+            columns = gate.total(self._gathered_scores(k, gathered) if e is None else interact(e))
+            logit = logit + (columns if w is None else w[k + 1] * columns)
         if gathered is not None:
             logit = logit + self.mlp(gathered[:, : len(self.mlp_order)], self.mlp_order)
         elif self.mlp is not None:
-            h = e.sum(2).flatten(1) if self.spec.head == "summed" else e.flatten(1)  # (B, F·d) or (B, F·T·d)
-            logit = logit + self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
+            h = self.head.inputs(e, self.interactions)  # (B, the head's inputs)
+            deep = self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
+            logit = logit + (deep if w is None else w[-1] * deep)
         return logit
 
     def _gathered_scores(self, k: int, gathered: torch.Tensor) -> torch.Tensor:
         """Eval mode, ``reads_gathered``: the scores of block k read off the pruned tables' concatenation."""
         B, d, rows = len(gathered), self.spec.dim, getattr(self, f"gathered_rows_{k}")
         return self.interactions[k].from_rows(lambda m: gathered.index_select(1, rows[m]).view(B, -1, d))
-
-    def _forward_products(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        """The published re-train head: w₀·<w, x> + Σ_orders w_p·Σ_c α_c BN(f_c) + w_mlp·MLP(products of the kept
-        columns)."""
-        w = self.output_w
-        logit = w[0] * self.linear(x)
-        for k, (interact, gate) in enumerate(zip(self.interactions, self.gates)):
-            logit = logit + w[k + 1] * gate.total(interact(e))
-        if self.mlp is not None:
-            h = torch.cat([layer.products(e) for layer in self.interactions], dim=1)  # (B, Σ n_elem·d + n_outer)
-            logit = logit + w[-1] * self.mlp(h if self.mlp_reads_all else h.index_select(1, self.mlp_inputs))
-        return logit
 
     def gate_parameters(self) -> list[nn.Parameter]:
         """The architecture parameters GRDA trains in a search stage: β when searching dimensions, else the α of
