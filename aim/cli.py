@@ -306,7 +306,7 @@ def _terminate(signum: int, _frame) -> None:
 
 
 def summary(run_dir: str) -> dict:
-    """The JSON summary of a run (keys documented in the README)."""
+    """The JSON summary of a run (``aim show RUN --json``): the keys below, read from run.json (docs/run-format.md)."""
     from aim.runs import load_run
 
     run = load_run(run_dir)

@@ -1,4 +1,4 @@
-"""The run format: the contract between ``aim/`` (writes) and ``app/`` (reads). Documented in the README.
+"""The run format: the contract between ``aim/`` (writes) and ``app/`` (reads). Documented in docs/run-format.md.
 
 A run is a folder::
 
