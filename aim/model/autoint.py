@@ -1,0 +1,91 @@
+"""AutoInt+ (Song et al., CIKM 2019): §"Interacting Layer" stacked over the field embeddings, §"Output Layer", plus
+the DNN in parallel (AutoInt+, §"Experiments").
+
+logit = wᵀ(e₁^Res ⊕ … ⊕ e_F^Res) + b + DNN(E). No first-order term: the paper's output layer has none.
+Notation: B batch, F fields, d embedding size, H heads, A attention size per head (``attention_dim``).
+
+Differences from FuxiCTR's ``model_zoo/AutoInt`` (set them in a mirror):
+- ``attention_dim`` is per head (layer width H·A); FuxiCTR's is the layer width: set it to ``heads * attention_dim``.
+- W_Res in every layer (the paper); FuxiCTR adds the input unprojected where widths match (layers 2+).
+- no dropout on the attention weights (FuxiCTR applies ``net_dropout`` there); the DNN is ``nets.MLP``: BatchNorm
+  always (FuxiCTR ``batch_norm=True``) and PyTorch's default Linear init. As FuxiCTR's defaults: unscaled scores,
+  no layer norm, no wide part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from aim.model.embeddings import FieldEmbedding
+from aim.model.nets import MLP
+
+
+def _xavier_linear(in_dim: int, out_dim: int, bias: bool) -> nn.Linear:
+    """A Linear initialised as FuxiCTR's (xavier normal weight, zero bias); the paper gives no initialiser."""
+    linear = nn.Linear(in_dim, out_dim, bias=bias)
+    nn.init.xavier_normal_(linear.weight)
+    if bias:
+        nn.init.zeros_(linear.bias)
+    return linear
+
+
+class InteractingLayer(nn.Module):
+    """Multi-head self-attention over the fields: (B, F, in) -> (B, F, H·A).
+
+    Head h reads rows h·A .. (h+1)·A - 1 of ``query``, ``key``, ``value`` (W_Query^(h), W_Key^(h), W_Value^(h)):
+    α^(h)_{m,k} = softmax_k <W_Q e_m, W_K e_k>, ẽ^(h)_m = Σ_k α^(h)_{m,k} W_V e_k; e^Res_m = ReLU(ẽ_m + W_Res e_m)
+    with ẽ_m the H heads concatenated (without ``residual``: ReLU(ẽ_m)).
+    """
+
+    def __init__(self, in_dim: int, heads: int, attention_dim: int, residual: bool):
+        super().__init__()
+        self.heads, self.attention_dim = heads, attention_dim
+        width = heads * attention_dim
+        self.query = _xavier_linear(in_dim, width, bias=False)
+        self.key = _xavier_linear(in_dim, width, bias=False)
+        self.value = _xavier_linear(in_dim, width, bias=False)
+        self.residual = _xavier_linear(in_dim, width, bias=False) if residual else None
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        B, F, _ = e.shape
+        H, A = self.heads, self.attention_dim
+        q = self.query(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
+        k = self.key(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
+        v = self.value(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
+        alpha = (q @ k.transpose(-1, -2)).softmax(-1)  # (B, H, F, F): α_{m,k}, each row sums to 1 over k
+        out = (alpha @ v).transpose(1, 2).reshape(B, F, H * A)  # (B, F, H·A): heads concatenated per field
+        if self.residual is not None:
+            out = out + self.residual(e)
+        return out.relu()
+
+
+class AutoInt(nn.Module):
+    """x (B, F) field-local ids -> logits (B,). ``mlp=()``: no DNN (AutoInt without the +)."""
+
+    def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int] = (400, 400, 400),
+                 dropout: float = 0.2, layers: int = 3, heads: int = 2, attention_dim: int = 32, residual: bool = True):
+        super().__init__()
+        if dim < 1 or (mlp and min(mlp) < 1) or not 0 <= dropout < 1:
+            raise ValueError(f"need dim ≥ 1, positive mlp sizes, 0 ≤ dropout < 1; got {dim}, {list(mlp)}, {dropout}")
+        if min(layers, heads, attention_dim) < 1:
+            raise ValueError(f"layers, heads and attention_dim must be ≥ 1, got {layers}, {heads}, {attention_dim}")
+        F, width = len(vocab_sizes), heads * attention_dim
+        self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
+        self.interacting = nn.ModuleList(
+            InteractingLayer(dim if i == 0 else width, heads, attention_dim, residual) for i in range(layers)
+        )
+        self.output = _xavier_linear(F * width, 1, bias=True)  # w, b of the output layer
+        self.mlp = MLP(F * dim, mlp, dropout) if mlp else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.embedding(x)[:, :, 0]  # (B, F, d)
+        h = e
+        for layer in self.interacting:
+            h = layer(h)  # (B, F, H·A)
+        logit = self.output(h.flatten(1)).squeeze(-1)  # (B,)
+        if self.mlp is not None:
+            logit = logit + self.mlp(e.flatten(1))
+        return logit
