@@ -14,39 +14,25 @@ import copy
 import dataclasses
 import functools
 import itertools
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
-from aim import distributed, variants
+from aim import variants
+from aim.candidates import adopt, choose_schedule, train_options, valid_summary
 from aim.config import FUNCTIONS, RunConfig, TrainConfig
+from aim.context import Context, SplitTensors
 from aim.distributed import resolve_device
 from aim.model import heads, zoo
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
-from aim.sparsity import (
-    Schedule,
-    one_se_tolerance,
-    parse_fractions,
-    parsimonious,
-    run_candidates,
-    schedule,
-)
-from aim.train import FitResult, GateSchedule, Tensors, evaluate, fit, on_device
+from aim.sparsity import Schedule, parse_fractions, parsimonious
+from aim.train import FitResult, GateSchedule, evaluate, fit, on_device
 
 Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # (fields per column, function per column)
-
-
-@dataclass(frozen=True)
-class SplitTensors:
-    train: Tensors
-    valid: Tensors
-    test: Tensors
 
 
 @dataclass
@@ -144,179 +130,16 @@ def _columns_of(interactions: Sequence[tuple[int, ...]], functions: Sequence[str
     return tuple(fields[i] for i in order_idx), tuple(funcs[i] for i in order_idx)
 
 
-def steps_per_epoch(cfg: RunConfig, data: SplitTensors) -> int:
-    return math.ceil(len(data.train.y) / cfg.train.batch_size)
-
-
-def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str,
-                    crosses: Sequence[float] | None = None) -> list[Schedule]:
-    """The GRDA schedule candidates of a search stage (``search``, ``search3``/``search4`` or ``embed``): the
-    configured c when one is given, else one per crossing fraction (``aim.sparsity``); ``crosses`` replaces the
-    configured fractions (the refinement round of ``choose_schedule``)."""
-    s, spe, alpha0 = cfg.search, steps_per_epoch(cfg, data), cfg.model.alpha_init
-    if stage == "embed":
-        c, cross, name, epochs, lr, mu = (s.embed_grda_c, s.embed_grda_cross, "embed_grda_cross", s.embed_epochs,
-                                          s.embed_grda_lr, s.embed_grda_mu)
-    else:
-        c, cross, name = ((s.grda_c, s.grda_cross, "grda_cross") if stage == "search" else
-                          (s.high_order_grda_c, s.high_order_grda_cross, "high_order_grda_cross"))
-        epochs, lr, mu = s.search_epochs, s.grda_lr, s.grda_mu
-    if crosses is not None:
-        c, fractions = -1.0, tuple(crosses)
-    else:
-        fractions = parse_fractions(cross, name)
-    return schedule(c, fractions, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
-
-
-def refinements(crosses: Sequence[float | None], aucs: Sequence[float], pick: int, tol: float,
-                n: int) -> list[float]:
-    """The refinement round of the crossing-fraction search: when the candidate next sparser than the chosen one
-    (the next smaller fraction) missed the tolerance, the accuracy cliff lies between the two; ``n`` fractions
-    spaced geometrically between them are tried too. Nothing when c was given, the chosen one is the sparsest,
-    or its sparser neighbour qualified."""
-    if n == 0 or any(x is None for x in crosses) or len(crosses) < 2:
-        return []
-    order = sorted(range(len(crosses)), key=lambda i: crosses[i])
-    pos = order.index(pick)
-    if pos == 0 or aucs[order[pos - 1]] >= np.nanmax(aucs) - tol:
-        return []
-    lo, hi = crosses[order[pos - 1]], crosses[pick]
-    return [round(lo * (hi / lo) ** (k / (n + 1)), 4) for k in range(1, n + 1)]
-
-
-Progress = Callable[[dict], None]
-
-
-@dataclass(frozen=True)
-class CandidatePrinter:
-    """Progress and epoch lines of a candidate training in a worker process, printed there (the worker shares the
-    run's standard output): ``[search x=0.2] epoch 2/6 40% ...``. Picklable, unlike the pipeline's callbacks."""
-
-    label: str
-
-    def __call__(self, row: dict) -> None:
-        if "valid_auc" in row:
-            line = f"epoch {row['epoch']} valid AUC {row['valid_auc']:.4f} ({row['seconds']:.1f}s)"
-        else:
-            line = progress_line(row)
-        print(f"[{row['stage']} {self.label}] {line}", flush=True)
-
-
-def progress_line(p: dict) -> str:
-    return (f"epoch {p['epoch']}/{p['epochs']} {p['step'] / p['steps']:4.0%} ({p['step']}/{p['steps']} steps), "
-            f"{p['rows_per_s']:,.0f} rows/s, epoch ETA {p['eta_s']:.0f}s")
-
-
-def _option(train_one: Callable, option: Any, torch_rng: torch.Tensor, gen_state: torch.Tensor,
-            printer: CandidatePrinter | None) -> tuple[Any, torch.Tensor, torch.Tensor]:
-    """One candidate from the stage's starting random states (same init and batch order for every candidate);
-    returns its result and the random states it ended with."""
-    torch.set_rng_state(torch_rng)
-    generator = torch.Generator()
-    generator.set_state(gen_state)
-    result = train_one(option, generator, printer, printer)
-    return result, torch.get_rng_state(), generator.get_state()
-
-
-def _label(option: Any) -> str:
-    if isinstance(option, Schedule):
-        return f"x={option.cross:g}" if option.cross is not None else f"c={option.c:g}"
-    start, l2 = option
-    return f"L2={l2:g}" + ("" if start == "scratch" else f" from {start}")
-
-
-def train_options(cfg: RunConfig, options: Sequence[Any], train_one: Callable, generator: torch.Generator,
-                  on_epoch: Progress | None, on_progress: Progress | None = None,
-                  start: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[tuple[Any, Any, Any]]:
-    """``train_one(option, generator, on_epoch, on_progress)`` for every option, each from the same random states
-    (``start``, default: the current ones), in parallel processes where cores allow
-    (``aim.sparsity.run_candidates``); one option alone trains here, live. With several, each candidate prints its
-    own progress when ``on_progress`` is given."""
-    if len(options) == 1 and start is None:
-        return [(train_one(options[0], generator, on_epoch, on_progress), None, None)]
-    jobs = 1 if distributed.world() > 1 else cfg.search.candidate_jobs
-    start = start or (torch.get_rng_state(), generator.get_state())
-    printers = [CandidatePrinter(_label(o)) if on_progress is not None else None for o in options]
-    return run_candidates(_option, [(train_one, o, *start, p) for o, p in zip(options, printers)], jobs)
-
-
-def adopt(outs: Sequence[tuple[Any, Any, Any]], pick: int, generator: torch.Generator,
-          on_epoch: Progress | None) -> Any:
-    """The picked option's result; the random states continue from where it ended and its epochs are reported
-    (marked ``replayed``: they were trained already), so a run is the same whether its options ran in parallel or
-    one after another."""
-    result, torch_rng, gen_state = outs[pick]
-    if len(outs) > 1:
-        torch.set_rng_state(torch_rng)
-        generator.set_state(gen_state)
-        for row in result.fit.history:
-            if on_epoch is not None:
-                on_epoch({**row, "replayed": True})
-    return result
-
-
-def choose_schedule(name: str, cfg: RunConfig, data: SplitTensors, schedules: Sequence[Schedule], train_one: Callable,
-                    size_of: Callable[[Any], tuple[float, dict]], generator: torch.Generator,
-                    on_epoch: Progress | None, log: Callable[[str], None] | None,
-                    on_progress: Progress | None = None) -> Any:
-    """Train the stage once per schedule and keep the parsimonious one (``aim.sparsity.parsimonious`` on the
-    validation AUC and ``size_of``'s size). The result carries its ``schedule`` and the ``frontier``: one row
-    per candidate."""
-    if log and len(schedules) > 1:
-        xs = ", ".join(f"{x.cross:g}" for x in schedules)
-        log(f"[{name}] trying {len(schedules)} GRDA strengths (the threshold reaches the gates' init at {xs} "
-            f"of {schedules[0].steps} steps)")
-    start = (torch.get_rng_state(), generator.get_state())  # every candidate, refinements too, starts here
-    outs = train_options(cfg, schedules, train_one, generator, on_epoch, on_progress)
-    schedules = list(schedules)
-    for extra_round in (False, True):
-        sizes = [size_of(r) for r, _, _ in outs]
-        aucs = [r.metrics["valid"]["auc"] for r, _, _ in outs]
-        tol = one_se_tolerance(aucs, data.valid.y.numpy(), cfg.search.sparsity_se) if len(outs) > 1 else 0.0
-        pick = parsimonious(aucs, [size for size, _ in sizes], tol)
-        more = [] if extra_round else refinements([s.cross for s in schedules], aucs, pick, tol, cfg.search.refine)
-        if not more:
-            break
-        if log:
-            log(f"[{name}] strength {schedules[pick].cross:g} kept, the sparser next one missed the tolerance: trying "
-                f"{', '.join(f'{x:g}' for x in more)} between them")
-        added = stage_schedules(cfg, data, name, more)
-        outs = [*outs, *train_options(cfg, added, train_one, generator, None, on_progress, start)]
-        schedules += added
-    frontier = [{"stage": name, "candidate": i, "cross": sched.cross, "c": sched.c,
-                 "crossing_step": sched.crossing_step, "steps": sched.steps, **extra, "size": size,
-                 **_valid(r), "chosen": i == pick}
-                for i, (sched, (r, _, _), (size, extra)) in enumerate(zip(schedules, outs, sizes))]
-    if log and len(outs) > 1:
-        log(f"[{name}] parsimony rule: the sparsest within {tol:.4f} valid AUC ({cfg.search.sparsity_se:g} standard "
-            "error) of the best")
-        for row in frontier:
-            log(f"[{name}] strength {row['cross']:g}: c {row['c']:.4g}, size {row['size']:,}, valid AUC "
-                f"{row['valid_auc']:.4f}{'  <- kept (parsimony rule)' if row['chosen'] else ''}")
-    result = adopt(outs, pick, generator, on_epoch)
-    result.schedule, result.frontier = schedules[pick], frontier
-    return result
-
-
-def _valid(r: Any) -> dict:
-    return {"valid_auc": r.metrics["valid"]["auc"], "valid_logloss": r.metrics["valid"]["logloss"],
-            "epochs": len(r.fit.history), "seconds": round(sum(row["seconds"] for row in r.fit.history), 3)}
-
-
-def search_order(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                 candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (), stage: str = "search",
-                 on_epoch: Callable[[dict], None] | None = None, previous: AIM | None = None,
-                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> InteractionSearch:
+def search_order(ctx: Context, candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns] = (),
+                 stage: str = "search", previous: AIM | None = None) -> InteractionSearch:
     """Stage A for one order (FIS + IFS): GRDA drives α of useless (interaction, function) columns to exact zeros,
     at the strength ``choose_schedule`` picks among the configured ones (size: the columns kept).
 
     ``fixed`` holds the columns already selected at lower orders: they stay in the model (their α trained by Adam
     as plain weights) while GRDA searches the ``candidates`` of this order with their own BN and α.
     """
-    train_one = functools.partial(_search_once, cfg, vocab_sizes, data, tuple(candidates), tuple(fixed), stage,
-                                  previous)
-    return choose_schedule(stage, cfg, data, stage_schedules(cfg, data, stage), train_one, _columns_kept, generator,
-                           on_epoch, log, on_progress)
+    train_one = functools.partial(_search_once, tuple(candidates), tuple(fixed), stage, previous)
+    return choose_schedule(ctx, stage, train_one, _columns_kept)
 
 
 def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
@@ -324,75 +147,70 @@ def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
     return kept, {"columns_kept": kept, "interactions_kept": len({f for f, k in zip(r.columns[0], r.kept) if k})}
 
 
-def _search_once(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, candidates: Sequence[tuple[int, ...]],
-                 fixed: Sequence[Columns], stage: str, previous: AIM | None, sched: Schedule,
-                 generator: torch.Generator, on_epoch: Progress | None, on_progress: Progress | None = None
-                 ) -> InteractionSearch:
+def _search_once(candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns], stage: str, previous: AIM | None,
+                 sched: Schedule, ctx: Context) -> InteractionSearch:
+    cfg, data = ctx.cfg, ctx.data
     functions = variants.get(cfg.variant).functions or cfg.search.function_list
     columns = _columns_of(candidates, functions)
-    model = AIM(_spec(cfg, vocab_sizes, [*fixed, columns]))
+    model = AIM(_spec(cfg, ctx.vocab, [*fixed, columns]))
     if previous is not None:
         order_warm_start(model, previous)
-    s, t = cfg.search, cfg.train
-    result = fit(model, data.train, data.valid, stage=stage, epochs=s.search_epochs, batch_size=t.batch_size,
-                 lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
-                 embedding_optimizer=t.embedding_optimizer, snapshots_per_epoch=4, on_epoch=on_epoch,
-                 on_progress=on_progress, device=t.device, precision=t.precision)
+    t = cfg.train
+    result = fit(model, data.train, data.valid, t, stage=stage, generator=ctx.generator,
+                 epochs=cfg.search.search_epochs, gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
+                 snapshots_per_epoch=4, on_epoch=ctx.on_epoch, on_progress=ctx.on_progress)
     alpha = model.gates[-1].alpha.detach().numpy().copy()
     return InteractionSearch(columns, alpha, result, model, _all_metrics(model, data, t))
 
 
-def search_interactions(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                        on_epoch: Callable[[dict], None] | None = None) -> list[InteractionSearch]:
+def search_interactions(ctx: Context, run_stage: Callable[[str, Callable[[], InteractionSearch]],
+                                                       InteractionSearch] | None = None) -> list[InteractionSearch]:
     """Stage A over orders 2..max_order (paper §3.2, Algorithm 1): one search per order, each on the pool built
-    from the previous order's surviving interactions. Stops early when an order keeps nothing."""
-    n = len(vocab_sizes)
+    from the previous order's surviving interactions; stops when a pool is empty. ``run_stage(name, compute)``
+    runs each order (the pipeline's checkpointing: an order restored from its checkpoint is not computed)."""
+    cfg, n = ctx.cfg, len(ctx.vocab)
     k = cfg.search.top_k or n // 2
-    results = [search_order(cfg, vocab_sizes, data, generator, list(itertools.combinations(range(n), 2)),
-                            on_epoch=on_epoch)]
-    for order in range(3, cfg.max_order + 1):
-        prev = results[-1]
-        pool = candidate_pool(prev.columns[0], prev.alpha, n, k)
-        if not pool:
-            break
-        fixed = [r.kept_columns() for r in results if r.kept.any()]
-        results.append(search_order(cfg, vocab_sizes, data, generator, pool, fixed, f"search{order}", on_epoch,
-                                    previous=prev.model))
+    results: list[InteractionSearch] = []
+    for order in range(2, cfg.max_order + 1):
+        if order == 2:
+            candidates, fixed, previous = list(itertools.combinations(range(n), 2)), [], None
+        else:
+            prev = results[-1]
+            candidates = candidate_pool(prev.columns[0], prev.alpha, n, k)
+            if not candidates:
+                break
+            fixed, previous = [r.kept_columns() for r in results if r.kept.any()], prev.model
+        name = "search" if order == 2 else f"search{order}"
+        compute = functools.partial(search_order, ctx, candidates, fixed, name, previous)
+        results.append(compute() if run_stage is None else run_stage(name, compute))
     return results
 
 
-def search_embed(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
-                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None = None,
-                 log: Callable[[str], None] | None = None, on_progress: Progress | None = None,
-                 searched: AIM | None = None) -> EmbedSearch:
+def search_embed(ctx: Context, blocks: Sequence[Columns], searched: AIM | None = None) -> EmbedSearch:
     """Stage B (EDS): the selected columns fixed, GRDA on β prunes embedding dimensions per field, at the
     strength ``choose_schedule`` picks (size: the embedding parameters the re-train will hold)."""
+    cfg, vocab_sizes = ctx.cfg, ctx.vocab
     warm = searched if cfg.search.embed_warm_start else None
-    train_one = functools.partial(_embed_once, cfg, vocab_sizes, tuple(blocks), data, warm)
+    train_one = functools.partial(_embed_once, tuple(blocks), warm)
 
     def size_of(e: EmbedSearch) -> tuple[int, dict]:
         pos = final_positions(cfg, e, blocks)
         dims = sum(len(p) for p in pos)
         return sum(v * len(p) for v, p in zip(vocab_sizes, pos)), {"dims_kept": dims}
 
-    return choose_schedule("embed", cfg, data, stage_schedules(cfg, data, "embed"), train_one, size_of, generator,
-                           on_epoch, log, on_progress)
+    return choose_schedule(ctx, "embed", train_one, size_of)
 
 
-def _embed_once(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns], data: SplitTensors,
-                searched: AIM | None, sched: Schedule, generator: torch.Generator, on_epoch: Progress | None,
-                on_progress: Progress | None = None) -> EmbedSearch:
+def _embed_once(blocks: Sequence[Columns], searched: AIM | None, sched: Schedule, ctx: Context) -> EmbedSearch:
+    cfg, data = ctx.cfg, ctx.data
     mlp = {"mlp": cfg.model.mlp, "dropout": cfg.model.dropout, "head": cfg.model.head} if embed_mlp(cfg) else {}
-    model = AIM(_spec(cfg, vocab_sizes, blocks, search_dims=True, **mlp))
+    model = AIM(_spec(cfg, ctx.vocab, blocks, search_dims=True, **mlp))
     if searched is not None:
         embed_warm_start(model, searched)
-    s, t = cfg.search, cfg.train
-    result = fit(model, data.train, data.valid, stage="embed", epochs=s.embed_epochs, batch_size=t.batch_size,
-                 lr=t.lr, eval_batch_size=t.eval_batch_size, generator=generator,
-                 gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
-                 embedding_optimizer=t.embedding_optimizer, on_epoch=on_epoch, on_progress=on_progress,
-                 device=t.device, precision=t.precision)
+    t = cfg.train
+    result = fit(model, data.train, data.valid, t, stage="embed", generator=ctx.generator,
+                 epochs=cfg.search.embed_epochs, gates=GateSchedule(model.gate_parameters(), sched.lr, sched.c, sched.mu, sched.decay),
+                 on_epoch=ctx.on_epoch, on_progress=ctx.on_progress)
     beta = model.dim_gate.beta.detach().numpy().copy()
     dual = result.duals.reshape(beta.shape) if result.duals is not None else None
     return EmbedSearch(beta, result, _all_metrics(model, data, t), dual)
@@ -464,24 +282,22 @@ def drop_empty_fields(columns: Columns, positions: Sequence[Sequence[int]]) -> C
 START_WORDS = {"scratch": "scratch", "search": "the search model"}  # a final model's start, in log lines
 
 
-def _train_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, data: SplitTensors,
-                 generator: torch.Generator, on_epoch: Callable[[dict], None] | None, stage: str,
-                 params_before_eds: int | None = None, log: Callable[[str], None] | None = None,
-                 on_progress: Progress | None = None) -> Trained:
+def _train_final(ctx: Context, starts: dict[str, torch.nn.Module], spec: dict, stage: str,
+                 params_before_eds: int | None = None) -> Trained:
     """Train the final model from each of ``starts`` ({"scratch": fresh init, "search": warm-started from the
     search model}) with each embedding L2 (the given one, or with ``train.embed_l2`` = -1 every value of
     ``train.embed_l2_grid``), every candidate from the same random states, and keep the best validation AUC
     (ties: the smaller L2, then the first start). A warm start is itself a candidate of its early stopping."""
-    grid = l2_candidates(cfg)
+    log, grid = ctx.log, l2_candidates(ctx.cfg)
     options = [(start, l2) for start in starts for l2 in grid]
     if log and len(options) > 1:
         log(f"[{stage}] trying embedding L2 {', '.join(f'{v:g}' for v in grid)}"
             + (f", each from {' and from '.join(START_WORDS[s] for s in starts)}" if len(starts) > 1 else ""))
-    train_one = functools.partial(_fit_final, cfg, starts, spec, data, stage, params_before_eds)
-    outs = train_options(cfg, options, train_one, generator, on_epoch, on_progress)
+    train_one = functools.partial(_fit_final, starts, spec, stage, params_before_eds)
+    outs = train_options(ctx, options, train_one)
     pick = parsimonious([tr.metrics["valid"]["auc"] for tr, _, _ in outs], [l2 for _, l2 in options], 0.0)
     frontier = [{"stage": stage, "candidate": i, "embed_l2": l2, "start": start, "size": tr.params["total"],
-                 **_valid(tr), "chosen": i == pick} for i, ((start, l2), (tr, _, _)) in enumerate(zip(options, outs))]
+                 **valid_summary(tr), "chosen": i == pick} for i, ((start, l2), (tr, _, _)) in enumerate(zip(options, outs))]
     if log and len(outs) > 1:
         for row, (tr, _, _) in zip(frontier, outs):
             best = f", best epoch {tr.fit.best_epoch}" + (f" (start {tr.fit.start_auc:.4f})"
@@ -490,7 +306,7 @@ def _train_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict,
                 + (f" from {START_WORDS[row['start']]}" if len(starts) > 1 else "")
                 + f": valid AUC {row['valid_auc']:.4f} after {row['epochs']} epochs{best}"
                 + ("  <- kept" if row["chosen"] else ""))
-    trained = adopt(outs, pick, generator, on_epoch)
+    trained = adopt(ctx, outs, pick)
     trained.frontier = frontier
     return trained
 
@@ -506,34 +322,29 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
     return parse_fractions(t.embed_l2_grid, "embed_l2_grid", allow_zero=True)
 
 
-def _fit_final(cfg: RunConfig, starts: dict[str, torch.nn.Module], spec: dict, data: SplitTensors, stage: str,
-               params_before_eds: int | None, option: tuple[str, float], generator: torch.Generator,
-               on_epoch: Progress | None, on_progress: Progress | None = None) -> Trained:
-    t = cfg.train
+def _fit_final(starts: dict[str, torch.nn.Module], spec: dict, stage: str, params_before_eds: int | None,
+               option: tuple[str, float], ctx: Context) -> Trained:
+    t, data = ctx.cfg.train, ctx.data
     start, l2 = option
     warm = start != "scratch"
     model = copy.deepcopy(starts[start])  # every L2 candidate of a start begins from the same weights
-    result = fit(model, data.train, data.valid, stage=stage, epochs=t.epochs, batch_size=t.batch_size, lr=t.lr,
-                 eval_batch_size=t.eval_batch_size, generator=generator, patience=t.patience,
-                 plateau_factor=t.plateau_factor, embed_l2=l2, embedding_optimizer=t.embedding_optimizer,
-                 on_epoch=on_epoch, on_progress=on_progress, device=t.device, precision=t.precision,
-                 start_is_candidate=warm)
+    result = fit(model, data.train, data.valid, t, stage=stage, generator=ctx.generator, early_stopping=True,
+                 embed_l2=l2, on_epoch=ctx.on_epoch, on_progress=ctx.on_progress, start_is_candidate=warm)
     params = count_parameters(model)
     before = params["total"] if params_before_eds is None else params_before_eds
     return Trained(model, spec, result, _all_metrics(model, data, t), params, before,
                    embed_l2=l2, start=start)
 
 
-def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns],
-            positions: Sequence[Sequence[int]] | None, data: SplitTensors, generator: torch.Generator,
-            on_epoch: Callable[[dict], None] | None = None, log: Callable[[str], None] | None = None,
-            on_progress: Progress | None = None, searched: AIM | None = None) -> Trained:
+def retrain(ctx: Context, blocks: Sequence[Columns], positions: Sequence[Sequence[int]] | None,
+            searched: AIM | None = None) -> Trained:
     """Stage C: the selected architecture, physically pruned tables, MLP added; from scratch, from ``searched``
     (the last search model: aim.model.warm), or both, the better on validation (``search.retrain_start``)."""
+    cfg = ctx.cfg
     if positions is not None:
         blocks = [drop_empty_fields(b, positions) for b in blocks]
         positions = tuple(tuple(p) for p in positions)
-    spec = _spec(cfg, vocab_sizes, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout,
+    spec = _spec(cfg, ctx.vocab, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout,
                  head=cfg.model.head)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
@@ -542,21 +353,17 @@ def retrain(cfg: RunConfig, vocab_sizes: Sequence[int], blocks: Sequence[Columns
         warm = copy.deepcopy(model)
         retrain_warm_start(warm, searched)
         starts = {"search": warm} if cfg.search.retrain_start == "search" else {**starts, "search": warm}
-    return _train_final(cfg, starts, {"kind": "aim", "spec": spec.to_json()}, data, generator, on_epoch, "retrain",
-                        before, log, on_progress)
+    return _train_final(ctx, starts, {"kind": "aim", "spec": spec.to_json()}, "retrain", before)
 
 
-def train_baseline(cfg: RunConfig, vocab_sizes: Sequence[int], data: SplitTensors, generator: torch.Generator,
-                   on_epoch: Callable[[dict], None] | None = None, transfer: Sequence[Columns] = (),
-                   log: Callable[[str], None] | None = None, on_progress: Progress | None = None) -> Trained:
+def train_baseline(ctx: Context, transfer: Sequence[Columns] = ()) -> Trained:
     """FM, DeepFM or IPNN with all pairs (paper §3.1), trained like the re-train stage. With ``transfer`` (the
     *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
-    m = cfg.model
-    args = {"vocab_sizes": list(vocab_sizes), "dim": m.embed_dim, "init_std": m.init_std}
+    cfg, m = ctx.cfg, ctx.cfg.model
+    args = {"vocab_sizes": list(ctx.vocab), "dim": m.embed_dim, "init_std": m.init_std}
     if variants.get(cfg.variant).deep:
         args |= {"mlp": list(m.mlp), "dropout": m.dropout}
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = zoo.build(cfg.variant, args)
-    return _train_final(cfg, {"scratch": model}, {"kind": cfg.variant, "args": args}, data, generator, on_epoch, "train",
-                        log=log, on_progress=on_progress)
+    return _train_final(ctx, {"scratch": model}, {"kind": cfg.variant, "args": args}, "train")

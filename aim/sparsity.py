@@ -11,16 +11,14 @@ grows its dual sum faster than the threshold and survives; x > 1 means an idle g
 Several crossing fractions are several candidates: each trains the same stage from the same initial state
 (same init, same batch order) and the pipeline keeps the *sparsest candidate whose validation AUC is within
 k standard errors of the best* (``parsimonious`` with ``one_se_tolerance``; k = ``search.sparsity_se``, 1 by
-default: the one-standard-error rule). ``run_candidates`` runs them in parallel processes
-(joblib) where cores allow, each with its share of the torch threads.
+default: the one-standard-error rule). ``aim.candidates`` trains them, in parallel processes where cores allow.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -155,31 +153,3 @@ def parse_fractions(text: str, name: str, allow_zero: bool = False) -> tuple[flo
     if len(set(values)) != len(values):
         raise ConfigError(f"{name}={text!r} lists a value twice")
     return values
-
-
-def available_threads() -> int:
-    """The torch threads this process may use (a study with --jobs gives each run its share)."""
-    import torch
-
-    return max(1, torch.get_num_threads())
-
-
-def _in_worker(threads: int, fn: Callable[..., Any], args: tuple) -> Any:
-    import torch
-
-    torch.set_num_threads(threads)
-    return fn(*args)
-
-
-def run_candidates(fn: Callable[..., Any], args: Sequence[tuple], jobs: int = 0) -> list[Any]:
-    """``[fn(*a) for a in args]``, in up to ``jobs`` parallel processes (0: as many as this process has torch
-    threads), each with threads / processes torch threads. One candidate, or one thread, runs here in-process.
-    ``fn`` and its arguments must pickle; results come back in order."""
-    threads = available_threads()
-    n = min(len(args), jobs or threads, threads)
-    if n <= 1:
-        return [fn(*a) for a in args]
-    from joblib import Parallel, delayed
-
-    per = max(1, threads // n)
-    return Parallel(n_jobs=n, backend="loky")(delayed(_in_worker)(per, fn, a) for a in args)

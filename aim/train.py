@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from aim import distributed
+from aim.config import TrainConfig
 from aim.data.base import Split
 from aim.errors import AIMError, ConfigError
 from aim.grda import GRDA
@@ -246,53 +247,54 @@ def fit(
     model: nn.Module,
     train: Tensors,
     valid: Tensors,
+    config: TrainConfig,
     *,
     stage: str,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    eval_batch_size: int,
     generator: torch.Generator,
+    epochs: int | None = None,
+    early_stopping: bool = False,
     gates: GateSchedule | None = None,
-    patience: int | None = None,
-    plateau_factor: float = 1.0,
     embed_l2: float = 0.0,
-    embedding_optimizer: str = "adam",
     snapshots_per_epoch: int = 0,
     on_epoch: Callable[[dict], None] | None = None,
     on_progress: Callable[[dict], None] | None = None,
     progress_every: float = 10.0,
-    device: str = "cpu",
     start_is_candidate: bool = False,
-    precision: str = "fp32",
 ) -> FitResult:
-    """Train ``model`` for up to ``epochs``; with ``patience`` stop early on validation AUC and restore the best
-    weights; with ``plateau_factor`` < 1 the Adam learning rate is multiplied by it after every epoch without
-    validation AUC gain (reduce-on-plateau); ``embed_l2`` is Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam and their non-zero count is
-    logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch for the replay view).
-    ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse gradients while fitting.
+    """Train ``model`` for up to ``epochs`` (default ``config.epochs``) as ``config`` says: its batch size, Adam
+    learning rate, evaluation batch, embedding optimizer, device and precision. With ``early_stopping``, stop on
+    validation AUC after ``config.patience`` epochs without gain and restore the best weights, multiplying the Adam
+    learning rate by ``config.plateau_factor`` after every epoch without gain (reduce-on-plateau). ``embed_l2`` is
+    Adam weight decay on the embedding tables. With ``gates``, those parameters are trained by GRDA instead of Adam
+    and their non-zero count is logged (snapshots of their values are kept ``snapshots_per_epoch`` times an epoch
+    for the replay view). ``embedding_optimizer``: see ``optimizers``; with ``lazy_adam`` the tables give sparse
+    gradients while fitting.
     ``on_progress``: called within an epoch at most every ``progress_every`` seconds with the stage, epoch, steps
     done and to do, rows per second and the epoch's ETA (a long epoch shows life before it ends).
-    ``start_is_candidate`` (with ``patience``): the model as given is epoch 0 of early stopping, so a warm
+    ``start_is_candidate`` (with ``early_stopping``): the model as given is epoch 0 of early stopping, so a warm
     start that no epoch improves on validation is returned as it was (``best_epoch`` 0).
-    ``device``: where the model trains (``train.device``); it is back on the CPU when ``fit`` returns. Under
-    torchrun the step is data-parallel (aim.distributed): each rank trains on its piece of every batch.
+    ``device``: where the model trains; it is back on the CPU when ``fit`` returns. Under torchrun the step is
+    data-parallel (aim.distributed): each rank trains on its piece of every batch.
     ``precision``: the arithmetic of the forward passes, training and validation (``autocast``)."""
+    embedding_optimizer = config.embedding_optimizer
     if distributed.world() > 1 and embedding_optimizer == "lazy_adam":
         raise ConfigError("embedding_optimizer=lazy_adam is not supported with several processes (DDP would "
                           "all-reduce sparse gradients); use adam")
-    dev = distributed.resolve_device(device)
+    dev = distributed.resolve_device(config.device)
     keep_freed_memory()
     with on_device(model, dev):
-        adams = optimizers(model, lr, gates.params if gates else [], embedding_optimizer, embed_l2)
+        adams = optimizers(model, config.lr, gates.params if gates else [], embedding_optimizer, embed_l2)
         set_sparse(model, embedding_optimizer == "lazy_adam")
         try:
             with distributed.data_parallel(model, dev) as net:
-                return _fit(model, net, train, valid, adams, stage=stage, epochs=epochs, batch_size=batch_size,
-                            eval_batch_size=eval_batch_size, generator=generator, gates=gates, patience=patience,
-                            plateau_factor=plateau_factor, snapshots_per_epoch=snapshots_per_epoch,
-                            on_epoch=on_epoch, on_progress=on_progress, progress_every=progress_every,
-                            device=dev, start_is_candidate=start_is_candidate, precision=precision)
+                return _fit(model, net, train, valid, adams, stage=stage,
+                            epochs=config.epochs if epochs is None else epochs, batch_size=config.batch_size,
+                            eval_batch_size=config.eval_batch_size, generator=generator, gates=gates,
+                            patience=config.patience if early_stopping else None,
+                            plateau_factor=config.plateau_factor if early_stopping else 1.0,
+                            snapshots_per_epoch=snapshots_per_epoch, on_epoch=on_epoch, on_progress=on_progress,
+                            progress_every=progress_every, device=dev, start_is_candidate=start_is_candidate,
+                            precision=config.precision)
         finally:
             set_sparse(model, False)
 

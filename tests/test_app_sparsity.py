@@ -14,7 +14,7 @@ import pytest
 
 from aim import analysis
 from aim.config import RunConfig
-from aim.pipeline import SPARSITY_COLUMNS
+from aim.run_tables import SPARSITY_COLUMNS
 from aim.sparsity import auc_standard_error, parsimonious
 from app import glossary, jobs
 from tests.fixtures_app import (

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from aim.config import TrainConfig
 from aim.grda import GRDA
 from aim.model.nets import AIM, FM, IPNN, AIMSpec, Dropout
 from aim.search import candidate_columns
@@ -119,9 +120,10 @@ def test_fit_on_cuda_trains_gates_and_tables_and_hands_the_model_back_on_the_cpu
     y = ((X[:, 0] + X[:, 1]) % 2).float()  # a pure interaction of fields 0 and 1
     model = AIM(AIMSpec(VOCAB, 4, False, (candidate_columns(5, FUNCS),), mlp=(16,)))
     gates = GateSchedule([g.alpha for g in model.gates], lr=0.05, c=2.0, mu=0.6, decay=1.0)
-    result = fit(model, Tensors(X[:2400], y[:2400]), Tensors(X[2400:], y[2400:]), stage="cuda", epochs=3,
-                 batch_size=128, lr=0.01, eval_batch_size=1000, generator=torch.Generator().manual_seed(0),
-                 gates=gates, patience=2, embedding_optimizer=embedding_optimizer, device="cuda")
+    config = TrainConfig(epochs=3, batch_size=128, lr=0.01, eval_batch_size=1000, patience=2, plateau_factor=1.0,
+                         embedding_optimizer=embedding_optimizer, device="cuda")
+    result = fit(model, Tensors(X[:2400], y[:2400]), Tensors(X[2400:], y[2400:]), config, stage="cuda",
+                 generator=torch.Generator().manual_seed(0), gates=gates, early_stopping=True)
     assert all(p.device.type == "cpu" for p in model.parameters())
     assert all(b.device.type == "cpu" for b in model.buffers())
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]

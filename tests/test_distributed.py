@@ -35,11 +35,11 @@ ARGS = ["--synthetic-rows", "3000", "--synthetic-fields", "5", "--synthetic-nois
         "1", "--grda-c", "0.22", "--embed-grda-c", "0.09", "--epochs", "1", "--batch-size", "64", "--embed-l2", "0"]
 FAIL_ON_RANK_1 = textwrap.dedent("""
     import os, sys
-    import aim.pipeline
+    import aim.search
     if os.environ["RANK"] == "1":
         def boom(*args, **kwargs):
             raise RuntimeError("injected failure on rank 1")
-        aim.pipeline.search_order = boom
+        aim.search.search_order = boom
     from aim.cli import main
     sys.exit(main(sys.argv[1:]))
 """)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from aim.config import ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
-from aim.pipeline import execute, planted_scores
+from aim.pipeline import execute
+from aim.run_tables import planted_scores
 from aim.runs import load_run
 
 SMALL = RunConfig(
@@ -60,7 +61,7 @@ def test_run_warnings_name_a_search_that_kept_nothing_and_a_final_model_below_th
 
     import torch
 
-    from aim.pipeline import run_warnings
+    from aim.run_tables import run_warnings
 
     data = SimpleNamespace(valid=SimpleNamespace(y=np.zeros(720)), field_names=["a", "b"])
     nothing = [SimpleNamespace(kept=torch.zeros(4, dtype=torch.bool))]
@@ -75,11 +76,12 @@ def test_run_warnings_name_a_search_that_kept_nothing_and_a_final_model_below_th
 
 def test_failed_run_is_marked_failed(tmp_path, monkeypatch):
     import aim.pipeline
+    import aim.search
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(aim.pipeline, "search_order", boom)
+    monkeypatch.setattr(aim.search, "search_order", boom)
     with pytest.raises(RuntimeError):
         execute(SMALL, tmp_path, log=lambda _: None)
     (run_dir,) = tmp_path.iterdir()

@@ -94,8 +94,9 @@ def test_fit_in_bf16_learns_keeps_float32_weights_and_reports_its_own_validation
     train, valid = Tensors(X[:3000], y[:3000]), Tensors(X[3000:], y[3000:])
     torch.manual_seed(0)
     model = FM(list(VOCAB), 8, 1e-2, mlp=(32, 16), dropout=0.0)
-    result = fit(model, train, valid, stage="t", epochs=6, batch_size=128, lr=1e-2, eval_batch_size=1000,
-                 generator=torch.Generator().manual_seed(0), patience=2, precision="bf16")
+    result = fit(model, train, valid, TrainConfig(epochs=6, batch_size=128, lr=1e-2, eval_batch_size=1000,
+                                                  patience=2, precision="bf16", plateau_factor=1.0),
+                 stage="t", generator=torch.Generator().manual_seed(0), early_stopping=True)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     best = max(row["valid_auc"] for row in result.history)
     assert best > 0.95

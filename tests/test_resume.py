@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aim import pipeline
+from aim import pipeline, search, stages
 from aim.cli import build_parser, config_from_args
 from aim.errors import OutputError, RunFormatError
 from aim.runs import CHECKPOINTS_DIR, PROGRESS_FILE, RUN_FILE, RunWriter, load_run, writer_alive
@@ -102,18 +102,27 @@ def test_the_same_seed_gives_the_same_run(reference, tmp_path):
     assert load_run(again).meta["planted"]["recall"] == 1.0
 
 
-def test_the_per_order_search_loop_matches_search_interactions():
-    """``pipeline._search_orders`` re-implements ``search.search_interactions`` order by order (to checkpoint
-    each order): both must select the same columns with the same α."""
-    from aim.search import SplitTensors
+def test_an_order_restored_through_the_checkpoint_codec_leaves_the_next_order_unchanged():
+    """The pipeline runs stage A order by order (``search_interactions`` with ``StageRunner.run_search``, each
+    order checkpointed): an order that comes back through the checkpoint codec must give the next order exactly
+    the search it would have had."""
+    from aim.checkpoints import search_of, search_state
+    from aim.context import Context, SplitTensors
     from aim.train import Tensors
 
     data = pipeline.load_data(CFG)
     tensors = SplitTensors(Tensors.of(data.train), Tensors.of(data.valid), Tensors.of(data.test))
+
+    def through_codec(name, compute):
+        result = compute()
+        rng = torch.get_rng_state()  # rebuilding the model draws its init; a restore resets the states after it
+        restored, _ = search_of(search_state(result, 0.0), with_model=True)
+        torch.set_rng_state(rng)
+        return restored
+
     with one_thread():
-        expected = search_interactions(CFG, data.vocab_sizes, tensors, pipeline._seed(CFG))
-        got = pipeline._search_orders(CFG, data.vocab_sizes, tensors, pipeline._seed(CFG), lambda row: None,
-                                      lambda name, compute, state_of, rebuild: (compute(), 0.0))
+        expected = search_interactions(Context(CFG, data.vocab_sizes, tensors, pipeline._seed(CFG)))
+        got = search_interactions(Context(CFG, data.vocab_sizes, tensors, pipeline._seed(CFG)), through_codec)
     assert len(got) == len(expected) == 2
     for a, b in zip(got, expected):
         assert a.columns == b.columns and (a.alpha == b.alpha).all()
@@ -178,15 +187,15 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(reference, tmp_path)
 def test_a_crash_in_a_stage_keeps_the_stages_before_and_resumes_exactly(reference, tmp_path, monkeypatch, stage):
     crash = RuntimeError(f"simulated crash in {stage}")
     if stage.startswith("search"):
-        real = pipeline.search_order
+        real = search.search_order
 
         def search_order(*args, **kwargs):
-            if args[6] == stage:
+            if args[3] == stage:
                 raise crash
             return real(*args, **kwargs)
-        monkeypatch.setattr(pipeline, "search_order", search_order)
+        monkeypatch.setattr(search, "search_order", search_order)
     else:
-        monkeypatch.setattr(pipeline, "search_embed" if stage == "embed" else "retrain",
+        monkeypatch.setattr(stages, "search_embed" if stage == "embed" else "retrain",
                             lambda *a, **k: (_ for _ in ()).throw(crash))
     with pytest.raises(RuntimeError, match="simulated"):
         execute(tmp_path)
@@ -206,7 +215,7 @@ def test_a_crash_in_a_stage_keeps_the_stages_before_and_resumes_exactly(referenc
 @pytest.fixture
 def failed_run(tmp_path, monkeypatch) -> Path:
     """A run that failed in its embed stage (search and search3 checkpointed)."""
-    monkeypatch.setattr(pipeline, "search_embed", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(stages, "search_embed", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError):
         execute(tmp_path / "runs")
     monkeypatch.undo()

@@ -363,11 +363,12 @@ def test_runwriter_lifecycle_running_then_failed(tmp_path, tiny_config):
 
 def test_pipeline_failure_marks_the_run_failed(tmp_path, monkeypatch, tiny_config):
     import aim.pipeline as pipeline
+    import aim.search as search
 
     def boom(*args, **kwargs):
         raise RuntimeError("boom in search")
 
-    monkeypatch.setattr(pipeline, "search_order", boom)
+    monkeypatch.setattr(search, "search_order", boom)
     with pytest.raises(RuntimeError):
         pipeline.execute(tiny_config("aim"), tmp_path, log=lambda msg: None)
     (folder,) = tmp_path.iterdir()

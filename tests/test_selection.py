@@ -133,7 +133,7 @@ def test_retrain_of_the_parents_own_columns_reproduces_the_parent(tmp_path):
     states, read from the parent's search_start.pt or, for a parent without one (the shipped runs, older runs),
     rebuilt by replaying the parent's search (and embed search). Re-training the parent's kept columns is then the
     parent's own re-train stage (same process, same threads: bit-identical), every start and L2 candidate."""
-    from aim.pipeline import SEARCH_START_FILE
+    from aim.checkpoints import SEARCH_START_FILE
     from tests.conftest import _tiny_config
 
     cfg = _tiny_config("aim").replace(train=_tiny_config().train.__class__(epochs=2, batch_size=256, embed_l2=0.0))

@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 import aim.pipeline
+import aim.stages
 import aim.study.tokens
 from aim import study as st
 from aim.config import RunConfig
@@ -180,7 +181,7 @@ def test_resuming_a_study_continues_an_interrupted_run_from_its_checkpoints(tmp_
     the study resumes, not started over; the result equals an uninterrupted run of the same seed."""
     base = tiny_config("aim")
     reference = st.load_study(st.run_study(base, "aim", [0], tmp_path / "ref", jobs=1, log=lambda _: None))
-    monkeypatch.setattr(aim.pipeline, "search_embed", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(aim.stages, "search_embed", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     path = st.run_study(base, "aim", [0], tmp_path / "cut", jobs=1, log=lambda _: None)
     monkeypatch.undo()
     study = st.load_study(path)

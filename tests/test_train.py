@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from aim.config import TrainConfig
 from aim.errors import ConfigError
 from aim.model.embeddings import set_sparse
 from aim.model.nets import FM
@@ -31,8 +32,9 @@ def _data(n=64):
 @pytest.mark.parametrize("factor, expected", [(0.1, [1e-3, 1e-3, 1e-4, 1e-5]), (1.0, [1e-3] * 4)])
 def test_learning_rate_is_cut_after_each_epoch_without_gain_until_patience_runs_out(factor, expected):
     data = _data()
-    result = fit(ConstantModel(), data, data, stage="t", epochs=10, batch_size=16, lr=1e-3, eval_batch_size=64,
-                 generator=torch.Generator().manual_seed(0), patience=2, plateau_factor=factor)
+    result = fit(ConstantModel(), data, data, TrainConfig(epochs=10, batch_size=16, lr=1e-3, eval_batch_size=64,
+                                                          patience=2, plateau_factor=factor),
+                 stage="t", generator=torch.Generator().manual_seed(0), early_stopping=True)
     assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]  # best at 1, then 3 epochs without gain
     assert [row["lr"] for row in result.history] == pytest.approx(expected)
     assert result.best_epoch == 1
@@ -104,8 +106,9 @@ def test_fit_with_lazy_adam_trains_and_restores_dense_gradients():
     data = Tensors(X, (X[:, 0] % 2).float())
     model = _tiny_fm()
     before = model.embedding.weight.detach().clone()
-    result = fit(model, data, data, stage="t", epochs=2, batch_size=16, lr=1e-2, eval_batch_size=64,
-                 generator=torch.Generator().manual_seed(0), embedding_optimizer="lazy_adam")
+    result = fit(model, data, data, TrainConfig(epochs=2, batch_size=16, lr=1e-2, eval_batch_size=64,
+                                                embedding_optimizer="lazy_adam"),
+                 stage="t", generator=torch.Generator().manual_seed(0))
     assert len(result.history) == 2 and not torch.equal(model.embedding.weight, before)
     assert not model.embedding.sparse and not model.linear.sparse
 
@@ -135,8 +138,8 @@ def test_keep_freed_memory_applies_once_and_can_be_turned_off(monkeypatch):
     torch.manual_seed(0)
     model = FM([5, 7], 4, 0.01)
     data = Tensors(torch.randint(0, 5, (64, 2)), torch.randint(0, 2, (64,)).float())
-    fit(model, data, data, stage="t", epochs=1, batch_size=32, lr=1e-3, eval_batch_size=64,
-        generator=torch.Generator().manual_seed(0))
+    fit(model, data, data, TrainConfig(epochs=1, batch_size=32, lr=1e-3, eval_batch_size=64),
+        stage="t", generator=torch.Generator().manual_seed(0))
     assert train._freed_memory_kept is glibc
 
 
@@ -150,8 +153,9 @@ def test_early_stopping_restores_the_best_epochs_weights():
     y = ((X[:, 0] % 2 == 0).float() * 0.3 + torch.rand(600, generator=g) > 0.6).float()
     train, valid = Tensors(X[:300], y[:300]), Tensors(X[300:], y[300:])
     model = FM([40] * 4, 8, 0.1)
-    result = fit(model, train, valid, stage="t", epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000,
-                 generator=torch.Generator().manual_seed(0), patience=3)
+    result = fit(model, train, valid, TrainConfig(epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000,
+                                                  patience=3, plateau_factor=1.0),
+                 stage="t", generator=torch.Generator().manual_seed(0), early_stopping=True)
     aucs = [row["valid_auc"] for row in result.history]
     assert result.best_epoch < len(aucs) and aucs[-1] < max(aucs), "the test needs a run that got worse"
     assert aucs[result.best_epoch - 1] == max(aucs)
@@ -171,14 +175,17 @@ def test_a_warm_start_that_training_does_not_improve_is_returned_as_it_was():
     y = ((X[:, 0] % 2 == 0).float() * 0.3 + torch.rand(600, generator=g) > 0.6).float()
     train, valid = Tensors(X[:300], y[:300]), Tensors(X[300:], y[300:])
     warm = FM([40] * 4, 8, 0.1)
-    fit(warm, train, valid, stage="t", epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000,
-        generator=torch.Generator().manual_seed(0), patience=3)
+    fit(warm, train, valid, TrainConfig(epochs=30, batch_size=32, lr=0.05, eval_batch_size=1000, patience=3,
+                                        plateau_factor=1.0),
+        stage="t", generator=torch.Generator().manual_seed(0), early_stopping=True)
     start = evaluate(warm, valid, 1000)["auc"]
     runs = {}
     for flag in (True, False):
         model = copy.deepcopy(warm)
-        runs[flag] = fit(model, train, valid, stage="t", epochs=3, batch_size=32, lr=1.0, eval_batch_size=1000,
-                         generator=torch.Generator().manual_seed(0), patience=1, start_is_candidate=flag), model
+        runs[flag] = fit(model, train, valid, TrainConfig(epochs=3, batch_size=32, lr=1.0, eval_batch_size=1000,
+                                                          patience=1, plateau_factor=1.0),
+                         stage="t", generator=torch.Generator().manual_seed(0), start_is_candidate=flag,
+                         early_stopping=True), model
     (kept, model), (trained, _) = runs[True], runs[False]
     assert max(row["valid_auc"] for row in trained.history) < start, "the test needs training that only hurts"
     assert kept.best_epoch == 0 and kept.start_auc == pytest.approx(start, abs=1e-12)
@@ -190,8 +197,8 @@ def test_a_warm_start_that_training_does_not_improve_is_returned_as_it_was():
 def test_progress_is_reported_within_an_epoch():
     data = _data(64)
     seen: list[dict] = []
-    fit(ConstantModel(), data, data, stage="t", epochs=2, batch_size=16, lr=1e-3, eval_batch_size=64,
-        generator=torch.Generator().manual_seed(0), on_progress=seen.append, progress_every=0.0)
+    fit(ConstantModel(), data, data, TrainConfig(epochs=2, batch_size=16, lr=1e-3, eval_batch_size=64),
+        stage="t", generator=torch.Generator().manual_seed(0), on_progress=seen.append, progress_every=0.0)
     assert [(p["epoch"], p["step"]) for p in seen] == [(e, s) for e in (1, 2) for s in (1, 2, 3, 4)]
     assert all(p["steps"] == 4 and p["epochs"] == 2 and p["rows_per_s"] > 0 for p in seen)
     assert seen[3]["eta_s"] == 0 and seen[0]["eta_s"] > 0

@@ -131,28 +131,28 @@ def test_the_page_lists_the_columns_it_will_retrain_before_launch(tmp_path, monk
 def test_a_failed_retrain_resumes_from_its_replayed_stages(tmp_path, monkeypatch):
     """The replayed parent stages are checkpointed (replay_<stage>): a re-train that fails after them resumes
     without replaying again and still reproduces the parent (order 3 too)."""
-    from aim import pipeline, selection
+    from aim import checkpoints, pipeline, selection, stages
     from aim.errors import AIMError
     from tests.conftest import _tiny_config
 
     cfg = _tiny_config("aim").replace(max_order=3)
     parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
-    (parent.path / pipeline.SEARCH_START_FILE).unlink()  # a parent without it (shipped, older): replayed
+    (parent.path / checkpoints.SEARCH_START_FILE).unlink()  # a parent without it (shipped, older): replayed
     what_if = cfg.replace(variant="retrain", columns=selection.to_spec(selection.kept_items(parent.interactions)),
                           transfer_from=str(parent.path))
-    real = pipeline.retrain
+    real = stages.retrain
 
     def boom(*args, **kwargs):
         raise RuntimeError("killed in the re-train")
 
-    monkeypatch.setattr(pipeline, "retrain", boom)
+    monkeypatch.setattr(stages, "retrain", boom)
     with pytest.raises(RuntimeError):
         execute(what_if, tmp_path / "whatif", log=lambda m: None)
     (failed,) = (tmp_path / "whatif").iterdir()
     assert load_run(failed).meta["failed_stage"] == "retrain"
     saved = sorted(p.stem for p in (failed / "checkpoints").glob("*.pt"))
     assert saved == ["replay_embed", "replay_search", "replay_search3"][: len(saved)] and "replay_search" in saved
-    monkeypatch.setattr(pipeline, "retrain", real)
+    monkeypatch.setattr(stages, "retrain", real)
     lines: list[str] = []
     try:
         done = load_run(pipeline.resume(failed, log=lines.append))
@@ -186,12 +186,12 @@ def test_the_warm_start_keeps_a_fresh_gate_for_a_column_the_search_dropped():
 def test_a_replay_that_drifts_from_the_parents_search_is_flagged(tmp_path):
     """On another thread count the replayed search may keep other columns than the parent's: run.json says so and
     the run warns (here the parent's interactions.csv is edited to stand for such a drift)."""
-    from aim import pipeline, selection
+    from aim import checkpoints, selection
     from tests.conftest import _tiny_config
 
     cfg = _tiny_config("aim")
     parent = load_run(execute(cfg, tmp_path, log=lambda m: None))
-    (parent.path / pipeline.SEARCH_START_FILE).unlink()
+    (parent.path / checkpoints.SEARCH_START_FILE).unlink()
     spec = selection.to_spec(selection.kept_items(parent.interactions))
     inter = parent.interactions
     inter.loc[inter.index[inter["kept"] == 1][0], "kept"] = 0
