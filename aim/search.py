@@ -150,9 +150,11 @@ def _columns_kept(r: InteractionSearch) -> tuple[int, dict]:
 def _search_once(candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns], stage: str, previous: AIM | None,
                  sched: Schedule, ctx: Context) -> InteractionSearch:
     cfg, data = ctx.cfg, ctx.data
-    functions = variants.get(cfg.variant).functions or cfg.search.function_list
-    columns = _columns_of(candidates, functions)
-    model = AIM(_spec(cfg, ctx.vocab, [*fixed, columns]))
+    variant = variants.get(cfg.variant)
+    columns = _columns_of(candidates, variant.functions or cfg.search.function_list)
+    # AutoFIS searches its gates on DeepFM: the MLP trains beside them (AIM's search has none, paper Fig. 6)
+    mlp = {"mlp": tuple(cfg.model.mlp), "dropout": cfg.model.dropout} if variant.search_mlp else {}
+    model = AIM(_spec(cfg, ctx.vocab, [*fixed, columns], **mlp))
     if previous is not None:
         order_warm_start(model, previous)
     t = cfg.train
@@ -336,6 +338,12 @@ def _fit_final(starts: dict[str, torch.nn.Module], spec: dict, stage: str, param
                    embed_l2=l2, start=start)
 
 
+def retrain_start(cfg: RunConfig) -> str:
+    """Where the final model starts: ``search.retrain_start``, unless the variant fixes it (AutoFIS: scratch)."""
+    known = variants.REGISTRY.get(cfg.variant)
+    return (known.retrain_start if known is not None and known.retrain_start else None) or cfg.search.retrain_start
+
+
 def retrain(ctx: Context, blocks: Sequence[Columns], positions: Sequence[Sequence[int]] | None,
             searched: AIM | None = None) -> Trained:
     """Stage C: the selected architecture, physically pruned tables, MLP added; from scratch, from ``searched``
@@ -349,10 +357,11 @@ def retrain(ctx: Context, blocks: Sequence[Columns], positions: Sequence[Sequenc
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
     model = AIM(spec)
     starts = {"scratch": model}
-    if searched is not None and cfg.search.retrain_start != "scratch":
+    how = retrain_start(cfg)
+    if searched is not None and how != "scratch":
         warm = copy.deepcopy(model)
         retrain_warm_start(warm, searched)
-        starts = {"search": warm} if cfg.search.retrain_start == "search" else {**starts, "search": warm}
+        starts = {"search": warm} if how == "search" else {**starts, "search": warm}
     return _train_final(ctx, starts, {"kind": "aim", "spec": spec.to_json()}, "retrain", before)
 
 
@@ -361,8 +370,10 @@ def train_baseline(ctx: Context, transfer: Sequence[Columns] = ()) -> Trained:
     *-transfer variants, paper §4.6), DeepFM / IPNN use those interaction-IF columns instead of all pairs."""
     cfg, m = ctx.cfg, ctx.cfg.model
     args = {"vocab_sizes": list(ctx.vocab), "dim": m.embed_dim, "init_std": m.init_std}
-    if variants.get(cfg.variant).deep:
+    variant = variants.get(cfg.variant)
+    if variant.deep:
         args |= {"mlp": list(m.mlp), "dropout": m.dropout}
+    args |= variant.network_args
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = zoo.build(cfg.variant, args)

@@ -49,6 +49,7 @@ from aim.search import (
     Trained,
     final_positions,
     retrain,
+    retrain_start,
     search_embed,
     search_interactions,
     train_baseline,
@@ -207,7 +208,7 @@ def train_search(ctx: Context, data: CTRData, runner: StageRunner) -> Outcome:
         positions = final_positions(cfg, embed, blocks)
         log("embedding sizes kept: " + ", ".join(f"{n}={len(p)}" for n, p in zip(data.field_names, positions)))
     searched = searches[-1].model if searches else None
-    if searched is not None and cfg.search.retrain_start != "scratch" and distributed.is_main():
+    if searched is not None and retrain_start(cfg) != "scratch" and distributed.is_main():
         save_search_start(runner.writer.path, cfg, ctx.generator, searched, positions is not None)  # for what-ifs
     final, seconds = runner.run("retrain", lambda: retrain(ctx, blocks, positions, searched), final_state, final_of)
     runner.stages["retrain"] = stage_meta(final.fit, final.metrics, seconds)

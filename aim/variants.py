@@ -16,7 +16,8 @@ Families:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,17 @@ class Variant:
     label: str  # the name people know the model by, in tables and summaries
     network: str = ""  # network family: the key of aim.model.zoo.NETWORKS
     deep: bool = True  # network family: the network has an MLP (model.mlp, model.dropout)
+    network_args: dict[str, Any] = field(default_factory=dict)  # its own sizes (its paper's defaults), in run.json
     functions: tuple[str, ...] | None = None  # search family: the functions searched (None: search.functions)
     eds: bool = False  # search family: stage B searches the embedding dimensions (paper §3.5)
+    search_mlp: bool = False  # search family: the search model has the MLP (AutoFIS searches on DeepFM)
+    retrain_start: str = ""  # search family: fixes search.retrain_start (AutoFIS re-trains from scratch)
     transfer: bool = False  # trains on the columns of an AIM run (--transfer-from)
     baseline: bool = False  # a study's best baseline is the best of these
     shared_embedding: bool = False  # has an ``-se`` study token (one shared embedding table, paper §4.5)
     interactions: str = ""  # how a model without gates uses interactions (the app's Interactions page)
     no_embeddings: str = ""  # classic family: what the Embeddings page shows instead of embedding sizes
+    paper: bool = False  # a row of the AIM paper's comparison (Table 2) or ablation (Table 4)
 
     @property
     def searches(self) -> bool:
@@ -51,17 +56,30 @@ class Variant:
 _INNER = "uses every pair through the inner product with no gate"
 _PICKED = "uses the interaction-function columns an AIM run kept, with no gate"
 _ALL = (
-    Variant("fm", "network", "FM", network="fm", deep=False, baseline=True, interactions=_INNER),
-    Variant("deepfm", "network", "DeepFM", network="fm", baseline=True, interactions=_INNER),
-    Variant("ipnn", "network", "IPNN", network="ipnn", baseline=True, interactions=_INNER),
+    Variant("fm", "network", "FM", network="fm", deep=False, baseline=True, interactions=_INNER, paper=True),
+    Variant("deepfm", "network", "DeepFM", network="fm", baseline=True, interactions=_INNER, paper=True),
+    Variant("ipnn", "network", "IPNN", network="ipnn", baseline=True, interactions=_INNER, paper=True),
+    Variant("fwfm", "network", "FwFM", network="fwfm", deep=False, baseline=True, paper=True,
+            interactions="weights every pair's inner product by a learned scalar of its field pair, with no gate"),
+    Variant("xdeepfm", "network", "xDeepFM", network="xdeepfm", baseline=True, paper=True,
+            network_args={"cin": [200, 200, 200], "split_half": True},
+            interactions="learns interactions of every order up to its CIN's depth from all fields, naming none"),
+    Variant("autoint", "network", "AutoInt+", network="autoint", baseline=True, paper=True,
+            network_args={"layers": 3, "heads": 2, "attention_dim": 32, "residual": True},
+            interactions="attends over every pair of fields in its self-attention layers, naming none"),
+    Variant("dcnv2", "network", "DCN-V2", network="dcnv2", baseline=True,
+            network_args={"cross_layers": 3, "structure": "stacked"},
+            interactions="crosses every field with every other in its cross layers, naming none"),
+    Variant("autofis", "search", "AutoFIS", functions=("inner",), search_mlp=True, retrain_start="scratch",
+            baseline=True, paper=True),
     Variant("lr", "classic", "LR", baseline=True, interactions="has no interaction term",
             no_embeddings="one weight per id, shown as 1 dimension per field."),
     Variant("gbdt", "classic", "GBDT", baseline=True,
             interactions="learns interactions implicitly in its trees' splits, naming none",
             no_embeddings="boosted trees split on the ids themselves, shown as 0 dimensions."),
-    Variant("aim-ifs-eds", "search", "AIM-IFS-EDS", functions=("inner",), shared_embedding=True),
-    Variant("aim-eds", "search", "AIM-EDS", shared_embedding=True),
-    Variant("aim", "search", "AIM", eds=True, shared_embedding=True),
+    Variant("aim-ifs-eds", "search", "AIM-IFS-EDS", functions=("inner",), shared_embedding=True, paper=True),
+    Variant("aim-eds", "search", "AIM-EDS", shared_embedding=True, paper=True),
+    Variant("aim", "search", "AIM", eds=True, shared_embedding=True, paper=True),
     Variant("deepfm-transfer", "network", "DeepFM (AIM's pairs)", network="fm", transfer=True, interactions=_PICKED),
     Variant("ipnn-transfer", "network", "IPNN (AIM's pairs)", network="ipnn", transfer=True, interactions=_PICKED),
     Variant("retrain", "retrain", "AIM re-train"),

@@ -23,10 +23,10 @@ from aim.search import InteractionSearch, final_positions, search_embed, search_
 
 
 def _searches(variant: Any) -> bool:
-    """Whether ``variant`` (a parent run's, maybe of a newer or foreign version) searches: its final model may start
-    from a search model."""
+    """Whether ``variant`` (a parent run's, maybe of a newer or foreign version) searches and its final model may
+    start from the search model (AutoFIS's always starts from scratch)."""
     known = variants.REGISTRY.get(variant) if isinstance(variant, str) else None
-    return known is not None and known.searches
+    return known is not None and known.searches and known.retrain_start != "scratch"
 
 
 def replay_parent(ctx: Context, parent_config: dict | None, run_stage: Callable[..., tuple[Any, float]],
@@ -49,7 +49,7 @@ def replay_parent(ctx: Context, parent_config: dict | None, run_stage: Callable[
     cfg, log = ctx.cfg, ctx.log
     why = ("search.retrain_start is scratch" if cfg.search.retrain_start == "scratch" else
            "no parent run (--from)" if parent_config is None else
-           f"the parent's variant {parent_config.get('variant')} has no search stage"
+           f"the parent's variant {parent_config.get('variant')} re-trains from scratch"
            if not _searches(parent_config.get("variant")) else "")
     if why:
         log(f"re-train from scratch only: {why}")

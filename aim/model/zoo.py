@@ -12,9 +12,14 @@ from collections.abc import Callable
 from torch import nn
 
 from aim import variants
+from aim.model.autoint import AutoInt
+from aim.model.dcnv2 import DCNv2
+from aim.model.fwfm import FwFM
 from aim.model.nets import FM, IPNN
+from aim.model.xdeepfm import XDeepFM
 
-NETWORKS: dict[str, Callable[..., nn.Module]] = {"fm": FM, "ipnn": IPNN}
+NETWORKS: dict[str, Callable[..., nn.Module]] = {"fm": FM, "ipnn": IPNN, "fwfm": FwFM, "xdeepfm": XDeepFM,
+                                                 "autoint": AutoInt, "dcnv2": DCNv2}
 
 
 def build(kind: str, args: dict) -> nn.Module:
