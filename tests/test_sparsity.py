@@ -16,7 +16,8 @@ from aim.grda import GRDA
 from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.pipeline import execute
 from aim.runs import load_run
-from aim.search import EmbedSearch, apply_eds_floor, eds_floor_parameters, final_positions, refinements
+from aim.candidates import refinements
+from aim.search import EmbedSearch, apply_eds_floor, eds_floor_parameters, final_positions
 from aim.sparsity import (
     auc_standard_error,
     c_for_crossing,
