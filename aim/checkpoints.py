@@ -127,7 +127,7 @@ def final_state(t: Trained, seconds: float) -> dict:
 def rebuild_model(spec: dict) -> torch.nn.Module:
     """The network described by a run's ``model`` entry (``run.json``), ready for ``load_state_dict``; lr / gbdt
     runs hold no network: ``aim.classic.load_model`` reloads them."""
-    if spec["kind"] == "aim":  # every search variant's and every re-train's final model
+    if "spec" in spec:  # kind "aim": every search variant's and every re-train's final model, an AIMSpec
         return AIM(AIMSpec.from_json(spec["spec"]))
     if variants.get(spec["kind"]).classic:
         raise ValueError(f"a {spec['kind']} run holds no network: aim.classic.load_model(RUN_DIR) reloads it")

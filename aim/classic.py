@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from aim.data.base import CTRData
 from aim.errors import RunFormatError
 from aim.sparsity import parsimonious
 from aim.train import FitResult, metrics
+
+if TYPE_CHECKING:
+    from aim.runs import Run
 
 VARIANTS = variants.names(family="classic")
 LR_C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)  # inverse L2 strength of sklearn's objective C·Σ loss + ½‖w‖²
@@ -81,11 +85,16 @@ class Classic:
     def params_before_eds(self) -> int:
         return self.params["total"]
 
+    @property
+    def dims_per_field(self) -> int:
+        """What the Embeddings page shows: lr holds one weight per id (1 dimension), gbdt's trees none."""
+        return 0 if self.model_text else 1
+
     def predictor(self) -> Predictor:
-        if self.kind == "lr":
-            return LinearIds(self.tensors["coef"].numpy(), float(self.tensors["intercept"]),
-                             self.spec["args"]["vocab_sizes"])
-        return Trees(self.model_text, self.spec["args"]["threads"])
+        if self.model_text:
+            return Trees(self.model_text, self.spec["args"]["threads"])
+        return LinearIds(self.tensors["coef"].numpy(), float(self.tensors["intercept"]),
+                         self.spec["args"]["vocab_sizes"])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.predictor().predict(X)
@@ -141,11 +150,9 @@ def one_hot(X: np.ndarray, vocab_sizes: list[int]):
 
 def train(cfg: RunConfig, data: CTRData, on_row: OnRow | None = None, log: Log | None = None) -> Classic:
     """Train the lr or gbdt variant of ``cfg`` on ``data``: hyper-parameters chosen on validation only."""
-    if cfg.variant not in VARIANTS:
+    if cfg.variant not in TRAINERS:
         raise ValueError(f"{cfg.variant} is not one of {VARIANTS}")
-    if cfg.variant == "lr":
-        return train_lr(data, cfg.seed, on_row, log)
-    return train_gbdt(data, cfg.seed, torch.get_num_threads(), on_row, log)
+    return TRAINERS[cfg.variant](cfg, data, on_row, log)
 
 
 def _all(predict: Callable[[np.ndarray], np.ndarray], data: CTRData) -> dict[str, dict[str, float]]:
@@ -279,6 +286,13 @@ def train_gbdt(data: CTRData, seed: int, threads: int, on_row: OnRow | None = No
 # --------------------------------------------------------------------------------- checkpoints and reload
 
 
+TRAINERS: dict[str, Callable[[RunConfig, CTRData, OnRow | None, Log | None], Classic]] = {
+    "lr": lambda cfg, data, on_row, log: train_lr(data, cfg.seed, on_row, log),
+    "gbdt": lambda cfg, data, on_row, log: train_gbdt(data, cfg.seed, torch.get_num_threads(), on_row, log),
+}
+assert tuple(TRAINERS) == VARIANTS, "aim.variants lists the classic variants trained here"
+
+
 def state_of(c: Classic, seconds: float) -> dict:
     """A checkpoint of the train stage: tensors and plain values only (``runs.write_checkpoint``)."""
     return {"spec": c.spec, "history": c.fit.history, "best_epoch": c.fit.best_epoch, "metrics": c.metrics,
@@ -294,23 +308,35 @@ def of_state(state: dict) -> tuple[Classic, float]:
     return c, state["seconds"]
 
 
+def _load_lr(run: Run, spec: dict, threads: int) -> Predictor:
+    w = run.load_weights()
+    return LinearIds(w["coef"].numpy(), float(w["intercept"]), spec["args"]["vocab_sizes"])
+
+
+def _load_gbdt(run: Run, spec: dict, threads: int) -> Predictor:
+    from aim.runs import MODEL_TEXT_FILE, check_inside
+
+    path = run.path / MODEL_TEXT_FILE
+    check_inside(run.path, path)
+    try:
+        return Trees(path.read_text(encoding="utf-8"), threads)
+    except FileNotFoundError:
+        raise RunFormatError(path, "file is missing") from None
+    except Exception as exc:  # noqa: BLE001 - LightGBM refuses a damaged model with its own error type
+        raise RunFormatError(path, f"not a LightGBM text model ({str(exc)[:200]})") from None
+
+
+LOADERS: dict[str, Callable[[Run, dict, int], Predictor]] = {"lr": _load_lr, "gbdt": _load_gbdt}
+
+
 def load_model(run_dir: str | Path, threads: int = 1) -> Predictor:
     """The predictor of a complete lr / gbdt run folder: LR from ``weights.pt`` (tensors, ``weights_only``), GBDT
     from ``model.txt`` (LightGBM's text format); nothing is unpickled."""
-    from aim.runs import MODEL_TEXT_FILE, check_inside, load_run
+    from aim.runs import load_run
 
     run = load_run(run_dir)
     spec = run.meta.get("model") or {}
-    if spec.get("kind") == "lr":
-        w = run.load_weights()
-        return LinearIds(w["coef"].numpy(), float(w["intercept"]), spec["args"]["vocab_sizes"])
-    if spec.get("kind") == "gbdt":
-        path = run.path / MODEL_TEXT_FILE
-        check_inside(run.path, path)
-        try:
-            return Trees(path.read_text(encoding="utf-8"), threads)
-        except FileNotFoundError:
-            raise RunFormatError(path, "file is missing") from None
-        except Exception as exc:  # noqa: BLE001 - LightGBM refuses a damaged model with its own error type
-            raise RunFormatError(path, f"not a LightGBM text model ({str(exc)[:200]})") from None
-    raise RunFormatError(run.path, f"model kind {spec.get('kind')!r} is not one of {VARIANTS}")
+    loader = LOADERS.get(spec.get("kind"))
+    if loader is None:
+        raise RunFormatError(run.path, f"model kind {spec.get('kind')!r} is not one of {VARIANTS}")
+    return loader(run, spec, threads)

@@ -73,7 +73,7 @@ def execute(cfg: RunConfig, out_root: str | Path, log: Log = print, data: CTRDat
         f"{len(data.fields)} fields, load {time.perf_counter() - t0:.2f}s")
     # Under torchrun only rank 0 writes the run (aim.distributed); the others hold a writer that writes nothing.
     # A retrain run's selection and parent are checked against the data before anything is written.
-    retrain_meta = plan_retrain(cfg, data.field_names).meta() if variants.get(cfg.variant).family == "retrain" else {}
+    retrain_meta = plan_retrain(cfg, data.field_names).meta() if variants.get(cfg.variant).family == "selection" else {}
     writer = RunWriter(Path(out_root), run_id(cfg)) if distributed.is_main() else distributed.FollowerWriter()
     try:
         writer.start({"config": cfg.to_json(), "versions": versions(), "seed": cfg.seed, "variant": cfg.variant,
@@ -166,7 +166,7 @@ def _execute(cfg: RunConfig, data: CTRData, runner: StageRunner, generator: torc
     runner.current = "finish"
     runner.save_table("fields", field_table(data, cfg.model.embed_dim, out.positions))
     runner.save_table("history", pd.DataFrame(runner.history).reindex(columns=HISTORY_COLUMNS))
-    if isinstance(final, classic.Classic) and final.kind == "gbdt":
+    if isinstance(final, classic.Classic) and final.model_text:  # gbdt: LightGBM's text model, no tensors
         writer.model_text(final.model_text)
     else:
         writer.weights(final.tensors if isinstance(final, classic.Classic) else final.model.state_dict())

@@ -174,7 +174,7 @@ def train_classic(ctx: Context, data: CTRData, runner: StageRunner) -> Outcome:
                                 classic.of_state)
     runner.history[:] = final.fit.history  # restored or computed: its rows once
     runner.stages["train"] = stage_meta(final.fit, final.metrics, seconds) | final.stage_info
-    positions = tuple(((0,) if final.kind == "lr" else ()) for _ in data.fields)  # lr: one weight per id
+    positions = tuple(tuple(range(final.dims_per_field)) for _ in data.fields)
     runner.current = "tables"
     runner.save_table("interactions", interaction_table(data, [], all_pairs(data), runner.log))
     return Outcome(final, seconds, positions=positions)
@@ -241,4 +241,4 @@ def train_selection(ctx: Context, data: CTRData, runner: StageRunner) -> Outcome
 
 
 FAMILIES: dict[str, Callable[[Context, CTRData, StageRunner], Outcome]] = {
-    "network": train_network, "classic": train_classic, "search": train_search, "retrain": train_selection}
+    "network": train_network, "classic": train_classic, "search": train_search, "selection": train_selection}

@@ -11,7 +11,7 @@ Families:
 - ``search``: GRDA gates search the interactions (and, with ``eds``, the embedding dimensions), then the selected
   architecture is re-trained (paper §3.3-3.5);
 - ``classic``: scikit-learn logistic regression and LightGBM trees on the same ids (``aim/classic.py``);
-- ``retrain``: the re-train of a hand-picked selection (``--columns``), no search.
+- ``selection``: the re-train of a hand-picked selection (``--columns``, variant ``retrain``), no search.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 @dataclass(frozen=True)
 class Variant:
     name: str
-    family: str  # network | search | classic | retrain
+    family: str  # network | search | classic | selection
     label: str  # the name people know the model by, in tables and summaries
     network: str = ""  # network family: the key of aim.model.zoo.NETWORKS
     deep: bool = True  # network family: the network has an MLP (model.mlp, model.dropout)
@@ -82,7 +82,7 @@ _ALL = (
     Variant("aim", "search", "AIM", eds=True, shared_embedding=True, paper=True),
     Variant("deepfm-transfer", "network", "DeepFM (AIM's pairs)", network="fm", transfer=True, interactions=_PICKED),
     Variant("ipnn-transfer", "network", "IPNN (AIM's pairs)", network="ipnn", transfer=True, interactions=_PICKED),
-    Variant("retrain", "retrain", "AIM re-train"),
+    Variant("retrain", "selection", "AIM re-train"),
 )
 REGISTRY: dict[str, Variant] = {v.name: v for v in _ALL}
 NAMES: tuple[str, ...] = tuple(REGISTRY)

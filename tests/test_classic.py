@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aim import classic, pipeline
+from aim import classic, pipeline, stages
 from aim.data.base import CTRData, Field, Split
 from aim.runs import MODEL_TEXT_FILE, RUN_FILE, WEIGHTS_FILE, load_run
 from aim.train import metrics
@@ -142,7 +142,7 @@ def test_a_run_that_failed_after_training_resumes_from_its_checkpoint(tmp_path, 
     def crash(*_a, **_k):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(pipeline, "interaction_table", crash)
+    monkeypatch.setattr(stages, "interaction_table", crash)
     with pytest.raises(RuntimeError, match="simulated crash"):
         pipeline.execute(_tiny_config(variant), tmp_path, log=quiet)
     monkeypatch.undo()

@@ -5,7 +5,7 @@ from html import escape
 
 import streamlit as st
 
-from aim import analysis
+from aim import analysis, variants
 from aim.analysis import compare as vs_parent
 from aim.analysis.compare import compare_colors
 from app import glossary, ui
@@ -114,7 +114,8 @@ def retrain_vs_parent(rid: str, pid: str) -> None:
 
 for rid in chosen:
     pid = (runs[rid].meta.get("parent") or {}).get("id")
-    if runs[rid].meta.get("variant") == "retrain" and pid in data.runs:
+    known = variants.of_token(runs[rid].meta.get("variant"))
+    if known is not None and known.family == "selection" and pid in data.runs:
         retrain_vs_parent(rid, pid)
 
 st.subheader("Config differences")

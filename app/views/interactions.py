@@ -22,7 +22,7 @@ if not analysis.has_alpha(inter):
     variant = variants.REGISTRY.get(run.meta.get("variant"))
     st.info(f"This run re-trains a hand-picked selection of {len(inter)} interaction-IF columns"
             + (f" of `{parent}`" if parent else "") + " with no gate, so there is no α. They, ranked by statistics AUC:"
-            if variant is not None and variant.family == "retrain" else
+            if variant is not None and variant.family == "selection" else
             f"`{run.meta.get('variant')}` is a baseline that "
             + (variant.interactions if variant is not None and variant.interactions else "has no gates")
             + ", so there is no α. Its pairs, ranked by statistics AUC:")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from aim import analysis
+from aim import analysis, variants
 from aim.runs import read_progress
 from app import access, glossary, shipped, ui
 
@@ -49,7 +49,8 @@ def test_auc(meta: dict) -> str | None:
         return None
     notes = []
     kept = [v.get("kept") for k, v in (meta.get("interactions") or {}).items() if isinstance(v, dict)]
-    if str(meta.get("variant", "")).startswith("aim") and kept and not any(kept):
+    searched = variants.of_token(meta.get("variant"))
+    if searched is not None and searched.searches and kept and not any(kept):
         notes.append("kept no interaction")
     warned = len(analysis.run_warnings(meta))
     if warned:
