@@ -20,7 +20,7 @@ import torch
 from aim import distributed
 from aim.config import RunConfig
 from aim.context import Context, SplitTensors
-from aim.sparsity import Schedule, one_se_tolerance, parse_fractions, parsimonious, schedule
+from aim.sparsity import Schedule, one_se_tolerance, parsimonious, schedule
 
 TrainOne = Callable[[Any, Context], Any]
 
@@ -45,7 +45,7 @@ def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str,
     if crosses is not None:
         c, fractions = -1.0, tuple(crosses)
     else:
-        fractions = parse_fractions(cross, name)
+        fractions = cross
     return schedule(c, fractions, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
 
 

@@ -27,6 +27,7 @@ from aim.config import (
     SearchConfig,
     SyntheticConfig,
     TrainConfig,
+    list_text,
 )
 from aim.errors import AIMError, ConfigError
 
@@ -50,13 +51,10 @@ def _flag(section: str, name: str) -> str:
 
 
 def _parser_for(kind: type):
-    """An argparse ``type`` whose name appears in argparse's error message ("invalid int value: 'x'")."""
+    """An argparse ``type`` whose name appears in argparse's error message ("invalid int value: 'x'"). A list
+    stays text: the config parses it (``aim.config``), with the messages a run.json value gets."""
     if kind is tuple:
-        def parse(text: str) -> tuple[int, ...]:
-            return tuple(int(v) for v in text.split(",") if v.strip())
-
-        parse.__name__ = "comma-separated integer list"
-        return parse
+        return str
     if kind is bool:
         def parse_bool(text: str) -> bool:
             value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
@@ -100,7 +98,7 @@ def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -
         for f in dataclasses.fields(cls):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             kind = type(default)
-            shown = ",".join(map(str, default)) if kind is tuple else default
+            shown = list_text(default) if kind is tuple else default
             text = f.metadata.get("help", "") + (f" (default: {shown})" if shown != "" else "")
             text = text.replace("%", "%%")  # argparse %-formats help strings
             group.add_argument(_flag(section, f.name), dest=f"{section}.{f.name}", default=None,
@@ -135,7 +133,7 @@ def _arg_text(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple):
-        return ",".join(map(str, value))
+        return list_text(value)
     return repr(value) if isinstance(value, float) else str(value)
 
 

@@ -1,14 +1,20 @@
 """Frozen, typed configs: the only source of defaults. Each field's ``help`` is its CLI help.
 
 A run stores ``RunConfig.to_json()`` and is rebuilt with ``RunConfig.from_json``; every value is validated in
-``__post_init__`` so a bad value is refused before any work starts, with the valid choices listed.
+``__post_init__`` so a bad value is refused before any work starts, with the valid choices listed. A list field
+(``search.grda_cross``, ``model.mlp``, ...) is a tuple, given as a tuple or as the comma text the command line and
+``run.json`` hold ("0.1,0.2"), parsed once, there. Field metadata drives the command line (``aim/cli.py``):
+``help``, ``choices`` (also checked here), and for a top-level field ``flags`` and ``metavar`` where its option is
+not ``--field-name``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,28 +35,121 @@ STORAGES = ("memory", "mmap")
 REFERENCES = ("shap", "fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
 
-def _help(text: str, **kw: Any) -> Any:
-    return field(metadata={"help": text}, **kw)
-
-
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ConfigError(message)
-
-
-def _finite(config: Any) -> None:
-    """Every float field is a finite number: inf passes a check like ``lr > 0`` and then poisons training."""
-    for f in fields(config):
-        value = getattr(config, f.name)
-        _check(not isinstance(value, float) or math.isfinite(value), f"{f.name} must be a finite number, got {value}")
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     _check(value in choices, f"{name}={value!r} is not valid; choose one of: {', '.join(choices)}")
 
 
+# ------------------------------------------------------------------------------------------------ list fields
+
+
+def list_text(values: Sequence) -> str:
+    """A list field as the comma text ``run.json`` and the command line hold: (0.25, 1.0) -> "0.25,1" (a float
+    as its shortest exact form, ".0" dropped, so the text parses back to the same values)."""
+    def text(v: Any) -> str:
+        if isinstance(v, float):
+            r = repr(v)
+            return r[:-2] if r.endswith(".0") else r
+        return str(v)
+
+    return ",".join(map(text, values))
+
+
+def _sequence(value: Any, name: str, expected: str) -> Sequence:
+    _check(isinstance(value, Sequence) and not isinstance(value, str),
+           f"{name}={value!r} is not valid; expected {expected}")
+    return value
+
+
+def _fractions(value: Any, name: str, allow_zero: bool = False) -> tuple[float, ...]:
+    """Crossing fractions (or, ``allow_zero``, an L2 grid): finite numbers > 0 (>= 0), at least one, none twice."""
+    if not isinstance(value, str):  # a sequence: checked as its text, with the same messages
+        value = ",".join(map(str, _sequence(value, name, "a comma list of numbers, e.g. 0.1,0.25")))
+    return parse_fractions(value, name, allow_zero)
+
+
+def _grid(value: Any, name: str) -> tuple[float, ...]:
+    return _fractions(value, name, allow_zero=True)
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    """Names (columns, functions): surrounding blanks and empty items dropped."""
+    items = value.split(",") if isinstance(value, str) else _sequence(value, name, "a comma list of names")
+    _check(all(isinstance(v, str) for v in items), f"{name}={value!r} is not valid; expected a comma list of names")
+    return tuple(v.strip() for v in items if v.strip())
+
+
+def _integers(value: Any, name: str) -> tuple[int, ...]:
+    message = f"{name}={value!r} is not valid; expected a comma list of integers, e.g. 400,400,400"
+    if isinstance(value, str):
+        try:
+            return tuple(int(v) for v in value.split(",") if v.strip())
+        except ValueError:
+            raise ConfigError(message) from None
+    items = _sequence(value, name, "a comma list of integers, e.g. 400,400,400")
+    _check(all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items), message)
+    return tuple(int(v) for v in items)
+
+
+def _help(text: str, *, choices: tuple = (), parse: Callable[[Any, str], tuple] | None = None,
+          as_text: bool = True, flags: tuple[str, ...] = (), metavar: str | None = None, **kw: Any) -> Any:
+    """A field with its help text and what else the checks and the command line read: ``choices`` (of each item,
+    for a list), ``parse`` (a list field: its parser of a comma text or a sequence), ``as_text`` (a list field is
+    stored as comma text in ``run.json``, as runs always stored these; else as a JSON list), ``flags`` and
+    ``metavar`` (a top-level option's names where not ``--field-name``)."""
+    meta: dict[str, Any] = {"help": text}
+    if choices:
+        meta["choices"] = choices
+    if parse is not None:
+        meta.update(parse=parse, as_text=as_text)
+    if flags:
+        meta["flags"] = flags
+    if metavar:
+        meta["metavar"] = metavar
+    return field(metadata=meta, **kw)
+
+
+def is_list(f: dataclasses.Field) -> bool:
+    """A list field: a tuple, given as a tuple or as comma text."""
+    return "parse" in f.metadata
+
+
+def _check_fields(config: Any) -> None:
+    """What every config checks first: list fields parsed into tuples (once: a tuple parses to itself), every
+    float finite (inf passes a check like ``lr > 0`` and then poisons training), every choice valid."""
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_list(f):
+            value = f.metadata["parse"](value, f.name)
+            object.__setattr__(config, f.name, value)
+        _check(not isinstance(value, float) or math.isfinite(value), f"{f.name} must be a finite number, got {value}")
+        choices = f.metadata.get("choices")
+        if choices:
+            for item in value if is_list(f) else (value,):
+                _choice(f.name, item, choices)
+
+
+class _Config:
+    """What every config shares: its JSON form (``run.json``)."""
+
+    def to_json(self) -> dict:
+        out = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, _Config):
+                value = value.to_json()
+            elif f.metadata.get("as_text"):
+                value = list_text(value)
+            out[f.name] = value
+        return out
+
+
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(_Config):
     """How raw data becomes encoded ids (aim_reference.md §8)."""
 
     min_count: int = _help("values seen fewer times than this in the data map to the OOV id 0", default=2)
@@ -59,17 +158,18 @@ class DataConfig:
     test_frac: float = _help("fraction of rows for test when a format has no given split", default=0.1)
     max_rows: int = _help("read at most this many data rows (0 = all)", default=0)
     label: str = _help("generic CSV: name of the 0/1 label column", default="label")
-    categorical: str = _help("generic CSV: comma-separated categorical columns (empty = all but label/numeric)", default="")
-    numeric: str = _help("generic CSV: comma-separated numeric columns, bucketised like Criteo", default="")
+    categorical: tuple[str, ...] = _help("generic CSV: comma-separated categorical columns (empty = all but "
+                                         "label/numeric)", default=(), parse=_names)
+    numeric: tuple[str, ...] = _help("generic CSV: comma-separated numeric columns, bucketised like Criteo", default=(),
+                                     parse=_names)
     storage: str = _help("memory: encode and train in RAM; mmap: encode in streaming passes into memory-mapped "
                          ".npy files (data larger than memory; its own stratified split draw) and train on "
-                         "block-wise shuffled batches read from them", default="memory")
+                         "block-wise shuffled batches read from them", default="memory", choices=STORAGES)
     shuffle_block: int = _help("storage=mmap: rows per block of the block-wise shuffle (blocks in random order, "
                                "rows shuffled within a block)", default=65_536)
 
     def __post_init__(self) -> None:
-        _finite(self)
-        _choice("storage", self.storage, STORAGES)
+        _check_fields(self)
         _check(self.shuffle_block >= 1, f"shuffle_block must be >= 1, got {self.shuffle_block}")
         _check(self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}")
         _check(0 < self.valid_frac < 0.5, f"valid_frac must be in (0, 0.5), got {self.valid_frac}")
@@ -78,7 +178,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class SyntheticConfig:
+class SyntheticConfig(_Config):
     """The built-in generator with planted ground truth (aim/data/synthetic.py)."""
 
     rows: int = _help("number of rows generated", default=60_000)
@@ -92,7 +192,7 @@ class SyntheticConfig:
     data_seed: int = _help("seed of the generator", default=7)
 
     def __post_init__(self) -> None:
-        _finite(self)
+        _check_fields(self)
         _check(self.rows >= 100, f"rows must be >= 100, got {self.rows}")
         _check(self.fields >= 3, f"fields must be >= 3, got {self.fields}")
         _check(self.vocab >= 2, f"vocab must be >= 2, got {self.vocab}")
@@ -109,12 +209,14 @@ class SyntheticConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Config):
     """Model shape shared by all variants."""
 
     embed_dim: int = _help("embedding size d (the largest size EDS can keep)", default=16)
-    embedding: str = _help("AIM embeddings: fwe = one table per interaction function, se = one shared table", default="fwe")
-    mlp: tuple[int, ...] = _help("hidden sizes of the MLP (DeepFM, IPNN, AIM re-train)", default=(400, 400, 400))
+    embedding: str = _help("AIM embeddings: fwe = one table per interaction function, se = one shared table", default="fwe",
+                         choices=EMBEDDINGS)
+    mlp: tuple[int, ...] = _help("hidden sizes of the MLP (DeepFM, IPNN, AIM re-train)", default=(400, 400, 400),
+                                 parse=_integers, as_text=False)  # stored as a JSON list, as it always was
     dropout: float = _help("MLP dropout", default=0.2)
     init_std: float = _help("std of the normal init of embedding tables (BN/threshold interplay, aim_reference §2)", default=1e-2)
     bn_eps: float = _help("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
@@ -124,14 +226,13 @@ class ModelConfig:
                       "function-wise table (F·T·d inputs); summed = each field's embedding summed over its tables "
                       "(F·d inputs, as DeepFM's); "
                       "products = the kept columns' element-wise products (e_i ⊙ e_j, ⊙ K, · s, the outer scalars) "
-                      "as the published code, with a learnable scale on each part of the logit", default="embeddings")
+                      "as the published code, with a learnable scale on each part of the logit", default="embeddings",
+                      choices=HEADS)
 
     def __post_init__(self) -> None:
-        _finite(self)
-        _choice("embedding", self.embedding, EMBEDDINGS)
-        _choice("head", self.head, HEADS)
+        _check_fields(self)
         _check(self.embed_dim >= 1, f"embed_dim must be >= 1, got {self.embed_dim}")
-        _check(all(int(h) >= 1 for h in self.mlp), f"mlp sizes must be >= 1, got {self.mlp}")
+        _check(all(h >= 1 for h in self.mlp), f"mlp sizes must be >= 1, got {self.mlp}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         _check(self.init_std > 0, f"init_std must be > 0, got {self.init_std}")
         _check(self.bn_eps > 0, f"bn_eps must be > 0, got {self.bn_eps}")
@@ -139,27 +240,29 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(_Config):
     """GRDA on the gates: stage A (α, interaction-IF pairs) and stage B (β, embedding dimensions)."""
 
     search_epochs: int = _help("epochs of stage A (search interaction-IF)", default=6)
     embed_epochs: int = _help("epochs of stage B (search embed)", default=4)
     grda_c: float = _help("GRDA c of stage A, the threshold scale (the threshold grows as c γ^½ (tγ)^μ); -1 = "
                           "derived from grda_cross, a value >= 0 overrides it", default=-1.0)
-    grda_cross: str = _help("stage A strength: when the GRDA threshold reaches the gates' initial value, as a "
+    grda_cross: tuple[float, ...] = _help("stage A strength: when the GRDA threshold reaches the gates' initial value, as a "
                             "fraction of the stage's steps (smaller = sparser; c follows from it, the steps, μ and "
                             "γ). Several (comma list): each trains from the same start and the sparsest within "
-                            "sparsity_se standard errors of the best validation AUC is kept", default="0.1,0.2,0.4,0.8")
+                            "sparsity_se standard errors of the best validation AUC is kept", default=(0.1, 0.2, 0.4, 0.8),
+                                          parse=_fractions)
     grda_mu: float = _help("GRDA μ of stage A (threshold growth exponent)", default=0.9)
     grda_lr: float = _help("GRDA learning rate γ of stage A", default=0.1)
     high_order_grda_c: float = _help("GRDA c of the order-3 and order-4 searches; -1 = derived from "
                                      "high_order_grda_cross", default=-1.0)
-    high_order_grda_cross: str = _help("strength of the order-3 and order-4 searches as crossing fraction(s), "
+    high_order_grda_cross: tuple[float, ...] = _help("strength of the order-3 and order-4 searches as crossing fraction(s), "
                                        "like grda_cross (their columns carry the residual signal the kept pairs "
-                                       "leave, far weaker than a pair's)", default="0.2,0.4,0.8")
+                                       "leave, far weaker than a pair's)", default=(0.2, 0.4, 0.8),
+                                                     parse=_fractions)
     embed_grda_c: float = _help("GRDA c of stage B; -1 = derived from embed_grda_cross", default=-1.0)
-    embed_grda_cross: str = _help("stage B (EDS) strength as crossing fraction(s), like grda_cross",
-                                  default="0.25,0.5,1,2")
+    embed_grda_cross: tuple[float, ...] = _help("stage B (EDS) strength as crossing fraction(s), like grda_cross",
+                                                default=(0.25, 0.5, 1.0, 2.0), parse=_fractions)
     embed_grda_mu: float = _help("GRDA μ of stage B", default=0.55)
     embed_grda_lr: float = _help("GRDA learning rate γ of stage B", default=1.0)
     grda_lr_decay: float = _help("GRDA learning rate factor applied after each search epoch", default=1.0)
@@ -176,7 +279,8 @@ class SearchConfig:
     retrain_start: str = _help("what the re-train starts from: scratch = a fresh init (the published code); "
                                "search = the search model (its tables at the kept positions, first-order weights, "
                                "kept columns' kernels, α and BN statistics, a zero MLP output); choose = both, "
-                               "each with every embedding L2, the better on validation", default="choose")
+                               "each with every embedding L2, the better on validation", default="choose",
+                          choices=RETRAIN_STARTS)
     embed_mlp: bool = _help("stage B (EDS) also trains the re-train's MLP (model.mlp, head, dropout; its output "
                             "layer starts at zero), so that β of every field gets gradient from what the final "
                             "model reads, not only from the kept columns; fields no kept column reads are then "
@@ -189,26 +293,25 @@ class SearchConfig:
                             "threshold removes it, as in the paper and the published code; keep = it keeps all "
                             "dimensions; auto = keep when the re-train MLP reads raw embeddings (model.head "
                             "embeddings or summed) and stage B did not train it (embed_mlp off), else drop",
-                            default="auto")
-    functions: str = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)", default="inner,vkernel,skernel,outer")
+                            default="auto", choices=EDS_UNUSED)
+    functions: tuple[str, ...] = _help("interaction functions searched (comma list of inner,vkernel,skernel,outer)",
+                                       default=FUNCTIONS, parse=_names, choices=FUNCTIONS)
     # Not in ABSENT_MEANS: a stored config without it reads as today's default, since it changes no result; so a
     # study or a resume still matches runs from before it (they lack ref_score: tools/add_reference.py adds it).
     reference: str = _help("independent ranking of the field pairs written next to α (interactions.csv ref_score) "
                            "by the searching variants, fitted on at most 200,000 training rows with its own random "
                            "generators (aim/reference.py; changes no other result): shap = mean |SHAP interaction "
                            "value| of a LightGBM model; fast = InterpretML's FAST on the residuals of a main-effects "
-                           "logistic regression (cheaper); none = off", default="shap")
+                           "logistic regression (cheaper); none = off", default="shap", choices=REFERENCES)
 
     def __post_init__(self) -> None:
-        _finite(self)
+        _check_fields(self)
         _check(self.search_epochs >= 1, f"search_epochs must be >= 1, got {self.search_epochs}")
         _check(self.embed_epochs >= 1, f"embed_epochs must be >= 1, got {self.embed_epochs}")
         for name in ("grda_c", "high_order_grda_c", "embed_grda_c"):
             value = getattr(self, name)
             _check(value >= 0 or value == -1, f"{name} must be >= 0, or -1 to derive it from the crossing fraction "
                                               f"(c < 0 would grow gates), got {value}")
-        for name in ("grda_cross", "high_order_grda_cross", "embed_grda_cross"):
-            parse_fractions(getattr(self, name), name)
         _check(self.sparsity_se >= 0, f"sparsity_se must be >= 0, got {self.sparsity_se}")
         _check(self.refine >= 0, f"refine must be >= 0, got {self.refine}")
         _check(self.candidate_jobs >= 0, f"candidate_jobs must be >= 0 (0 = automatic), got {self.candidate_jobs}")
@@ -219,20 +322,11 @@ class SearchConfig:
             _check(getattr(self, name) > 0, f"{name} must be > 0, got {getattr(self, name)}")
         _check(self.top_k >= 0, f"top_k must be >= 0 (0 = half the number of fields), got {self.top_k}")
         _check(0 < self.grda_lr_decay <= 1, f"grda_lr_decay must be in (0, 1], got {self.grda_lr_decay}")
-        _choice("eds_unused", self.eds_unused, EDS_UNUSED)
-        _choice("reference", self.reference, REFERENCES)
-        _choice("retrain_start", self.retrain_start, RETRAIN_STARTS)
-        for f in self.function_list:
-            _choice("functions", f, FUNCTIONS)
-        _check(len(self.function_list) >= 1, "functions must name at least one interaction function")
-
-    @property
-    def function_list(self) -> tuple[str, ...]:
-        return tuple(f.strip() for f in self.functions.split(",") if f.strip())
+        _check(len(self.functions) >= 1, "functions must name at least one interaction function")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_Config):
     """Optimisation of every model weight (Adam) and the re-train stage."""
 
     epochs: int = _help("maximum epochs of the re-train stage (and of the baselines)", default=20)
@@ -242,24 +336,25 @@ class TrainConfig:
     embed_l2: float = _help("L2 penalty on the embedding tables in the re-train stage and the baselines, applied "
                             "as Adam weight decay on them (0 = off); -1 = chosen on validation from embed_l2_grid",
                             default=-1.0)
-    embed_l2_grid: str = _help("embed_l2 candidates when embed_l2 is -1: each trains the final model from the same "
-                               "start, the best validation AUC wins", default="0,0.01,0.05")
+    embed_l2_grid: tuple[float, ...] = _help("embed_l2 candidates when embed_l2 is -1: each trains the final model "
+                                             "from the same start, the best validation AUC wins",
+                                             default=(0.0, 0.01, 0.05), parse=_grid)
     plateau_factor: float = _help("multiply the Adam learning rate by this after an epoch without validation AUC "
                                   "gain (reduce-on-plateau, as the anchor libraries; 1 = off)", default=0.1)
     eval_batch_size: int = _help("batch size for evaluation", default=20_000)
     embedding_optimizer: str = _help("optimiser of the embedding tables: adam (dense Adam, every row at every step, "
                                      "as the paper) or lazy_adam (sparse row gradients + SparseAdam: only the rows "
                                      "of the batch are updated; faster on big tables, not the same optimiser)",
-                                     default="adam")
+                                     default="adam", choices=EMBEDDING_OPTIMIZERS)
     device: str = _help("where models train: cpu, cuda (under torchrun: each process on cuda:LOCAL_RANK) or "
                         "cuda:N; embedding tables, gates and optimiser states all live there", default="cpu")
     precision: str = _help("arithmetic of the forward passes: fp32, or bf16 (mixed precision: matrix products in "
                            "bfloat16 under torch.autocast, weights, optimiser states and the loss in fp32; several "
                            "times faster on CPUs with AVX512-BF16 or AMX and on recent GPUs, slower where bfloat16 "
-                           "is emulated)", default="fp32")
+                           "is emulated)", default="fp32", choices=PRECISIONS)
 
     def __post_init__(self) -> None:
-        _finite(self)
+        _check_fields(self)
         _check(re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
                f"device={self.device!r} is not valid; choose cpu, cuda or cuda:N")
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -268,30 +363,30 @@ class TrainConfig:
         _check(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
         _check(self.embed_l2 >= 0 or self.embed_l2 == -1,
                f"embed_l2 must be >= 0, or -1 to choose it on validation from embed_l2_grid, got {self.embed_l2}")
-        parse_fractions(self.embed_l2_grid, "embed_l2_grid", allow_zero=True)
         _check(0 < self.plateau_factor <= 1, f"plateau_factor must be in (0, 1], got {self.plateau_factor}")
         _check(self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
-        _choice("embedding_optimizer", self.embedding_optimizer, EMBEDDING_OPTIMIZERS)
-        _choice("precision", self.precision, PRECISIONS)
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Config):
     """Everything that defines a run; saved as ``config`` in ``run.json``."""
 
     dataset: str = _help("dataset name (python -m aim datasets lists them)", default="synthetic")
-    data_path: str = _help("dataset file or folder in its native layout (not needed for synthetic)", default="")
-    variant: str = _help("model variant", default="aim")
+    data_path: str = _help("dataset file or folder in its native layout (not needed for synthetic)", default="",
+                           flags=("--data",))
+    variant: str = _help("model variant", default="aim", choices=VARIANTS)
     seed: int = _help("seed of model init and batch order", default=0)
     max_order: int = _help("highest interaction order searched (Algorithm 1 pools for orders 3 and 4)", default=2)
     transfer_from: str = _help("deepfm-transfer / ipnn-transfer: AIM run folder whose kept interaction-IF pairs "
                                "replace all pairs; retrain: the parent run (recorded, and its embedding sizes "
-                               "unless retrain_dims is full)", default="")
+                               "unless retrain_dims is full)", default="", flags=("--transfer-from", "--from"),
+                               metavar="RUN_DIR")
     columns: str = _help("retrain: the interaction-IF columns to re-train, e.g. user×item:outer,item×cost:inner "
                          "(fields joined by × or *), or a CSV file with function and field_names (or fields) "
-                         "columns", default="")
+                         "columns", default="", metavar="SPEC")
     retrain_dims: str = _help("retrain: embedding sizes per field: parent = the parent run's EDS sizes (full when "
-                              "there is no parent), full = embed_dim for every field", default="parent")
+                              "there is no parent), full = embed_dim for every field", default="parent",
+                              choices=RETRAIN_DIMS)
     note: str = _help("free text shown with the run in the app (what it is for, a caveat)", default="")
     data: DataConfig = field(default_factory=DataConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -300,10 +395,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        _choice("variant", self.variant, VARIANTS)
+        _check_fields(self)
         _check(isinstance(self.seed, int) and 0 <= self.seed < 2**32, f"seed must be in [0, 2**32), got {self.seed}")
         _check(self.max_order in (2, 3, 4), f"max_order must be one of 2, 3, 4, got {self.max_order}")
-        _choice("retrain_dims", self.retrain_dims, RETRAIN_DIMS)
         if variants.get(self.variant).transfer:
             _check(bool(self.transfer_from), f"variant {self.variant} needs transfer_from (an AIM run folder)")
         elif self.variant != RETRAIN:
@@ -315,9 +409,6 @@ class RunConfig:
                 columns.parse_text(self.columns)
         else:
             _check(not self.columns, f"columns is only used by the variant {RETRAIN}")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, d: dict) -> RunConfig:
@@ -352,10 +443,10 @@ def _from_dict(cls: type, d: dict) -> Any:
         if name not in d:
             continue
         value = d[name]
-        if isinstance(default, tuple):
-            if not isinstance(value, list | tuple) or not all(isinstance(v, int) for v in value):
-                raise ConfigError(f"{cls.__name__}.{name}: expected a list of integers, got {value!r}")
-            kwargs[name] = tuple(value)
+        if is_list(f):  # comma text (as run.json holds most lists) or a JSON list; parsed by __post_init__
+            if not isinstance(value, str | list | tuple):
+                raise ConfigError(f"{cls.__name__}.{name}: expected a comma list (text or array), got {value!r}")
+            kwargs[name] = value
         else:
             ok = isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
             if not ok or isinstance(value, bool) != isinstance(default, bool):

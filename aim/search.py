@@ -29,7 +29,7 @@ from aim.model import heads, zoo
 from aim.model.interactions import sort_columns
 from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
-from aim.sparsity import Schedule, parse_fractions, parsimonious
+from aim.sparsity import Schedule, parsimonious
 from aim.train import FitResult, GateSchedule, evaluate, fit, on_device
 
 Columns = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]  # (fields per column, function per column)
@@ -151,7 +151,7 @@ def _search_once(candidates: Sequence[tuple[int, ...]], fixed: Sequence[Columns]
                  sched: Schedule, ctx: Context) -> InteractionSearch:
     cfg, data = ctx.cfg, ctx.data
     variant = variants.get(cfg.variant)
-    columns = _columns_of(candidates, variant.functions or cfg.search.function_list)
+    columns = _columns_of(candidates, variant.functions or cfg.search.functions)
     # AutoFIS searches its gates on DeepFM: the MLP trains beside them (AIM's search has none, paper Fig. 6)
     mlp = {"mlp": tuple(cfg.model.mlp), "dropout": cfg.model.dropout} if variant.search_mlp else {}
     model = AIM(_spec(cfg, ctx.vocab, [*fixed, columns], **mlp))
@@ -321,7 +321,7 @@ def l2_candidates(cfg: RunConfig) -> tuple[float, ...]:
         return (t.embed_l2,)
     if t.embedding_optimizer == "lazy_adam":
         return (0.0,)
-    return parse_fractions(t.embed_l2_grid, "embed_l2_grid", allow_zero=True)
+    return t.embed_l2_grid
 
 
 def _fit_final(starts: dict[str, torch.nn.Module], spec: dict, stage: str, params_before_eds: int | None,

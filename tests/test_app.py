@@ -281,7 +281,7 @@ def test_cli_args_and_validation(tmp_path):
     same = jobs.validate(["--mlp", "8,8", "--seed", "3", "--variant", "deepfm"])
     assert jobs.config_key(cfg) == jobs.config_key(same)
     for args, message in ((["--grda-mu", "1.5"], "grda_mu"), (["--variant", "nope"], "variant='nope'"),
-                          (["--mlp", "a,b"], "--mlp"), (["--dataset", "mnist"], "unknown dataset"),
+                          (["--mlp", "a,b"], "mlp='a,b'"), (["--dataset", "mnist"], "unknown dataset"),
                           (["--dataset", "frappe"], "needs a data path"),
                           (["--dataset", "frappe", "--data", str(tmp_path / "none")], "no such file"),
                           (["--out", "x"], "--out")):

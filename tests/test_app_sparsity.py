@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from aim import analysis
-from aim.config import RunConfig
+from aim.config import RunConfig, list_text
 from aim.run_tables import SPARSITY_COLUMNS
 from aim.sparsity import auc_standard_error, parsimonious
 from app import glossary, jobs
@@ -227,11 +227,11 @@ def test_launch_form_passes_crossing_fractions_and_head(tmp_path, monkeypatch):
     labels = [w.label for w in at.number_input]
     assert "GRDA c" not in labels and "GRDA μ" in labels
     default = RunConfig()
-    assert any(f"tries {len(default.search.grda_cross.split(','))} strengths" in c.value and "min" in c.value
+    assert any(f"tries {len(default.search.grda_cross)} strengths" in c.value and "min" in c.value
                for c in at.caption)  # the runtime hint
     fields = {w.label: w for w in at.text_input}
-    assert fields["GRDA crossing fractions (search)"].value == default.search.grda_cross
-    assert fields["GRDA crossing fractions (embed)"].value == default.search.embed_grda_cross
+    assert fields["GRDA crossing fractions (search)"].value == list_text(default.search.grda_cross)
+    assert fields["GRDA crossing fractions (embed)"].value == list_text(default.search.embed_grda_cross)
     fields["GRDA crossing fractions (search)"].set_value("0.3")
     fields["GRDA crossing fractions (embed)"].set_value("0.5, 1")
     next(w for w in at.selectbox if w.label == "Head").set_value("products")

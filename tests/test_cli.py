@@ -170,14 +170,11 @@ def test_unvalidated_arguments_are_refused_cleanly(tmp_path, capsys, tiny_args, 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def test_bad_list_option_message(capsys):
-    from aim.cli import main
-
-    with pytest.raises(SystemExit) as info:
-        main(["run", "--mlp", "abc"])
-    err = capsys.readouterr().err
-    assert info.value.code != 0 and "--mlp" in err
-    assert "<lambda>" not in err
+def test_bad_list_option_message(tmp_path, capsys):
+    """A list reaches the config as text and is refused there, like a bad list in a run.json."""
+    r = _main(["run", "--mlp", "abc", "--out", str(tmp_path / "out")], capsys)
+    assert r.rc == 2 and "mlp='abc' is not valid" in r.err and "comma list of integers" in r.err
+    assert "<lambda>" not in r.err and "Traceback" not in r.err and not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------------------------- show

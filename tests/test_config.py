@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +19,11 @@ from aim.config import (
     SearchConfig,
     SyntheticConfig,
     TrainConfig,
+    is_list,
+    list_text,
 )
 from aim.errors import AIMError, ConfigError
+from aim.sparsity import parse_fractions
 
 SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
             "train": TrainConfig}
@@ -37,7 +41,7 @@ def test_defaults_are_valid_and_frozen():
     for name, cls in SECTIONS.items():
         assert getattr(cfg, name) == cls()
     assert cfg.variant in VARIANTS and cfg.model.embedding in EMBEDDINGS
-    assert set(cfg.search.function_list) == set(FUNCTIONS)
+    assert cfg.search.functions == FUNCTIONS
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.variant = "fm"  # type: ignore[misc]
 
@@ -130,8 +134,56 @@ def test_unknown_or_no_function_name(functions):
         assert all(f in message for f in FUNCTIONS)
 
 
-def test_function_list_strips_and_accepts_subsets():
-    assert SearchConfig(functions=" inner , outer ").function_list == ("inner", "outer")
+def test_functions_strip_and_accept_subsets():
+    assert SearchConfig(functions=" inner , outer ").functions == ("inner", "outer")
+    assert SearchConfig(functions=["outer"]).functions == ("outer",)
+
+
+LIST_FIELDS = [(cls, f) for cls in SECTIONS.values() for f in dataclasses.fields(cls) if is_list(f)]
+
+
+@pytest.mark.parametrize(("cls", "f"), LIST_FIELDS, ids=[f"{c.__name__}.{f.name}" for c, f in LIST_FIELDS])
+def test_a_list_field_is_a_tuple_given_as_comma_text_or_a_sequence(cls, f):
+    default = getattr(cls(), f.name)
+    assert isinstance(default, tuple)
+    assert getattr(cls(**{f.name: list_text(default)}), f.name) == default
+    assert getattr(cls(**{f.name: list(default)}), f.name) == default
+    config = cls(**{f.name: default})
+    assert dataclasses.replace(config) == config  # a tuple parses to itself
+
+
+# What run.json held before the lists were typed: each parses to the values the old second parse produced.
+OLD_TEXT = {("grda_cross", "0.1,0.2,0.4,0.8"), ("high_order_grda_cross", "0.2,0.4,0.8"),
+            ("embed_grda_cross", "0.25,0.5,1,2"), ("embed_grda_cross", " 0.5, 1 ,"), ("grda_cross", "1e-3,2")}
+
+
+@pytest.mark.parametrize(("name", "text"), sorted(OLD_TEXT))
+def test_crossing_fractions_are_what_the_old_parse_gave_in_its_order(name, text):
+    values = getattr(SearchConfig(**{name: text}), name)
+    assert values == parse_fractions(text, name) and all(type(v) is float for v in values)
+    assert SearchConfig(**{name: text}).to_json()[name] == list_text(values)
+
+
+def test_the_other_lists_are_what_their_old_parse_gave():
+    assert TrainConfig(embed_l2_grid="0,0.01,0.05").embed_l2_grid == parse_fractions("0,0.01,0.05", "g", allow_zero=True)
+    assert DataConfig(categorical=" a, b ,,c").categorical == ("a", "b", "c")  # as the CSV reader split them
+    assert DataConfig(numeric="").numeric == () and DataConfig().to_json()["numeric"] == ""
+
+
+@pytest.mark.parametrize(("cls", "field", "value", "valid"), [
+    (SearchConfig, "grda_cross", (0.1, 0.0), "> 0"),
+    (SearchConfig, "grda_cross", (), "at least one"),
+    (SearchConfig, "embed_grda_cross", ["0.5", "x"], "comma list"),
+    (SearchConfig, "grda_cross", 0.1, "comma list"),
+    (TrainConfig, "embed_l2_grid", [0.0, 0.0], "twice"),
+    (SearchConfig, "functions", ("inner", "dot"), "vkernel"),
+    (DataConfig, "categorical", ["a", 3], "comma list of names"),
+    (ModelConfig, "mlp", "16,x", "comma list of integers"),
+    (ModelConfig, "mlp", (16, 1.5), "comma list of integers"),
+])
+def test_a_bad_list_is_refused_as_its_text_is(cls, field, value, valid):
+    message = refused(cls, **{field: value})
+    assert field in message and valid in message, message
 
 
 @pytest.mark.parametrize("order", [5, 1, 0, -1])
@@ -165,9 +217,27 @@ def _custom() -> RunConfig:
 def test_round_trip_through_json(cfg):
     text = json.dumps(cfg.to_json())
     back = RunConfig.from_json(json.loads(text))
-    assert back == cfg
+    assert back == cfg and RunConfig.from_json(cfg.to_json()) == cfg  # also in process, lists as tuples
     assert isinstance(back.model.mlp, tuple) and isinstance(back.search, SearchConfig)
     assert json.dumps(back.to_json()) == text
+
+
+CACHED = Path(__file__).resolve().parents[1] / "cached_runs"
+
+
+def test_every_shipped_config_reads_and_writes_back_as_stored():
+    """Every run.json and study.json in cached_runs/ (comma text for the list fields) reads, and writes the same
+    values back: a run's checkpoints, its cache key and the Compare page's config diff see no change."""
+    stored = [json.loads(p.read_text()).get("config") for p in sorted(CACHED.rglob("run.json"))]
+    stored += [json.loads(p.read_text())["base_config"] for p in sorted(CACHED.rglob("study.json"))]
+    assert len(stored) > 100 and all(stored)
+    for d in stored:
+        cfg = RunConfig.from_json(d)
+        assert isinstance(cfg.search.grda_cross, tuple) and isinstance(cfg.train.embed_l2_grid, tuple)
+        written = json.loads(json.dumps(cfg.to_json()))
+        for key, value in d.items():
+            assert written[key] == value if not isinstance(value, dict) else \
+                {k: written[key][k] for k in value} == value, key
 
 
 def test_from_json_fills_missing_keys_with_defaults():

@@ -8,7 +8,6 @@ but ``describe_datasets()`` lists it first so that ``python -m aim datasets`` sh
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,9 +101,7 @@ def _read_frappe(path: Path, cfg: DataConfig):
 
 
 def _read_csv(path: Path, cfg: DataConfig):
-    def names(s: str) -> list[str]:
-        return [c.strip() for c in s.split(",") if c.strip()]
-    fields, chunks = formats.read_csv(path, cfg.label, names(cfg.categorical), names(cfg.numeric), cfg.max_rows)
+    fields, chunks = formats.read_csv(path, cfg.label, list(cfg.categorical), list(cfg.numeric), cfg.max_rows)
     return (fields, chunks, *_generic_split(cfg))
 
 
@@ -162,14 +159,15 @@ def _load(spec: DatasetSpec, data_path: str | Path, cfg: DataConfig, cache_dir: 
     path = Path(data_path).expanduser()
     files = spec.sources(path)
     data_hash = encode.content_hash(files)
-    settings = {k: getattr(cfg, k) for k in spec.settings}
+    data_config = cfg.to_json()  # lists as the comma text of run.json: earlier runs' cache keys still match
+    settings = {k: data_config[k] for k in spec.settings}
     mmap = cfg.storage == "mmap"
     if mmap:  # another split draw, another layout: never the in-memory entry (whose keys stay as they were)
         settings["storage"] = cfg.storage
     key = encode.cache_key(data_hash, spec.name, settings)
     entry = Path(cache_dir or encode.default_cache_dir()).expanduser() / f"{spec.name}-{key[:16]}"
     source = {"format": spec.name, "paths": [str(p.resolve()) for p in files], "content_sha256": data_hash,
-              "cache_key": key, "data_config": dataclasses.asdict(cfg)}
+              "cache_key": key, "data_config": data_config}
     cached = encode.load_cache(entry, mmap=mmap)
     if cached is not None:
         fields, splits, meta = cached

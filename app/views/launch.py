@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
+from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig, list_text
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
 from app import access, glossary, jobs, ui
@@ -17,8 +17,8 @@ runs_dir = ui.runs_dir()
 st.caption(f"Runs are written to `{runs_dir}` (sidebar) and appear in **Runs** when they start. At most "
            f"{jobs.max_jobs()} jobs run at once (AIM_MAX_JOBS).")
 d = RunConfig()
-st.caption(f"How long: by default stage A tries {len(d.search.grda_cross.split(','))} strengths, stage B "
-           f"{len(d.search.embed_grda_cross.split(','))} and the final model {len(d.train.embed_l2_grid.split(','))} "
+st.caption(f"How long: by default stage A tries {len(d.search.grda_cross)} strengths, stage B "
+           f"{len(d.search.embed_grda_cross)} and the final model {len(d.train.embed_l2_grid)} "
            "embedding L2 values, each from scratch and from the search model, in parallel processes where cores "
            "allow. The default synthetic `aim` run "
            f"(60,000 rows) takes about {QUICK_START_MINUTES:g} min on an idle 2-core machine; time grows about "
@@ -38,7 +38,7 @@ with st.form("launch"):
     c = st.columns(5)
     seed = c[0].number_input("Seed", value=d.seed, step=1)
     embed_dim = c[1].number_input("Embedding dim", value=d.model.embed_dim, step=1)
-    mlp = c[2].text_input("MLP sizes", value=",".join(map(str, d.model.mlp)))
+    mlp = c[2].text_input("MLP sizes", value=list_text(d.model.mlp))
     batch_size = c[3].number_input("Batch size", value=d.train.batch_size, step=64)
     rows = c[4].number_input("Synthetic rows", value=d.synthetic.rows, step=1000)
     c = st.columns(5)
@@ -51,10 +51,10 @@ with st.form("launch"):
                                 help=glossary.tip("grda_mu"))
     head = c[4].selectbox("Head", HEADS, index=HEADS.index(d.model.head), help=glossary.tip("head"))
     c = st.columns([1, 1, 0.6, 1.4])
-    grda_cross = c[0].text_input("GRDA crossing fractions (search)", value=d.search.grda_cross,
+    grda_cross = c[0].text_input("GRDA crossing fractions (search)", value=list_text(d.search.grda_cross),
                                  help="Strength candidates of the search interaction-IF stage (comma list; one "
                                       "value = no choice).\n\n" + glossary.tip("crossing_fraction", "parsimony"))
-    embed_cross = c[1].text_input("GRDA crossing fractions (embed)", value=d.search.embed_grda_cross,
+    embed_cross = c[1].text_input("GRDA crossing fractions (embed)", value=list_text(d.search.embed_grda_cross),
                                   help="Strength candidates of the search embed stage (EDS).\n\n"
                                        + glossary.tip("crossing_fraction", "eds"))
     precision = c[2].selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d.train.precision),
@@ -64,8 +64,8 @@ with st.form("launch"):
     with st.expander("Generic CSV columns"):
         c = st.columns(3)
         label = c[0].text_input("Label column", value=d.data.label)
-        categorical = c[1].text_input("Categorical columns (comma list)", value=d.data.categorical)
-        numeric = c[2].text_input("Numeric columns (comma list)", value=d.data.numeric)
+        categorical = c[1].text_input("Categorical columns (comma list)", value=list_text(d.data.categorical))
+        numeric = c[2].text_input("Numeric columns (comma list)", value=list_text(d.data.numeric))
     submitted = st.form_submit_button("Launch", icon=":material/rocket_launch:", type="primary", key="launch_submit")
 
 if submitted:
