@@ -1,9 +1,12 @@
 """``python -m aim run | show | datasets | study | table | report``: the command line for everything the app can launch.
 
-Options are generated from the config dataclasses (their ``help`` is the option help), so a config field and its
-flag cannot drift apart: ``ModelConfig.embed_dim`` is ``--embed-dim``; synthetic-data fields carry a
-``--synthetic-`` prefix. Every value is validated before any work starts (config values, dataset name, the layout
-of ``--data``, a writable ``--out`` with room on its disk), with the valid choices listed.
+Every config option is generated from a field of ``RunConfig`` or of one of its sections (its ``help``, default and
+choices are the option's), so a config field and its flag cannot drift apart: ``ModelConfig.embed_dim`` is
+``--embed-dim``; synthetic-data fields carry a ``--synthetic-`` prefix; a field's metadata may name its flags
+(``data_path`` is ``--data``). ``config_args`` is the way back, from a config to its flags. Only what is not config
+(``--out``, ``--threads``, ``--resume``, the study's plan) is written here by hand. Every value is validated before
+any work starts (config values, dataset name, the layout of ``--data``, a writable ``--out`` with room on its
+disk), with the valid choices listed.
 """
 
 from __future__ import annotations
@@ -15,24 +18,17 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from aim import variants
-from aim.config import (
-    RETRAIN_DIMS,
-    VARIANTS,
-    DataConfig,
-    ModelConfig,
-    RunConfig,
-    SearchConfig,
-    SyntheticConfig,
-    TrainConfig,
-    list_text,
-)
+from aim.config import RunConfig, list_text
 from aim.errors import AIMError, ConfigError
 
-SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
-            "train": TrainConfig}
+# The config's sections, from RunConfig's fields: every field of each is a flag, as RunConfig's own fields are.
+SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)
+            if dataclasses.is_dataclass(f.default_factory)}
+STUDY_SETS = frozenset({"variant", "seed", "transfer_from", "columns", "retrain_dims", "note"})  # per run, by a study
 DEFAULT_OUT = "runs"
 
 
@@ -45,9 +41,31 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default in (None, "") else super()._get_help_string(action)
 
 
-def _flag(section: str, name: str) -> str:
+def config_fields() -> Iterator[tuple[str | None, dataclasses.Field]]:
+    """Every config value as (section, field): RunConfig's own fields (section None), then each section's."""
+    for f in dataclasses.fields(RunConfig):
+        if f.name not in SECTIONS:
+            yield None, f
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            yield section, f
+
+
+def flags(section: str | None, f: dataclasses.Field) -> tuple[str, ...]:
+    """The option names of a config field: its metadata's ``flags`` (``--data`` for ``data_path``), else
+    ``--field-name``, with a ``--synthetic-`` prefix in the synthetic section. The first is the one emitted."""
+    if "flags" in f.metadata:
+        return f.metadata["flags"]
     prefix = "synthetic-" if section == "synthetic" else ""
-    return f"--{prefix}{name.replace('_', '-')}"
+    return (f"--{prefix}{f.name.replace('_', '-')}",)
+
+
+def _dest(section: str | None, f: dataclasses.Field) -> str:
+    return f"{section}.{f.name}" if section else f.name
+
+
+def _value(cfg: RunConfig, section: str | None, f: dataclasses.Field) -> object:
+    return getattr(getattr(cfg, section) if section else cfg, f.name)
 
 
 def _parser_for(kind: type):
@@ -67,42 +85,30 @@ def _parser_for(kind: type):
     return kind
 
 
-def _field_help(name: str) -> str:
-    return next(f for f in dataclasses.fields(RunConfig) if f.name == name).metadata["help"].replace("%", "%%")
-
-
 def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
-    """The config flags; ``per_run=False`` (``study``) leaves out what a study sets per run or itself."""
-    top = parser.add_argument_group("run")
-    top.add_argument("--dataset", default="synthetic", help="dataset name (python -m aim datasets lists them)")
-    top.add_argument("--data", dest="data_path", default="", help="dataset file or folder in its native layout")
+    """A flag for every config field, generated from the field: its help, its default and its choices (shown; the
+    config checks them). A flag defaults to None, "the config's default", which its help states. ``per_run=False``
+    (``study``) leaves out what a study sets per run (``STUDY_SETS``), and ``--out`` and ``--threads``."""
+    groups = {None: parser.add_argument_group("run")}
+    for section, f in config_fields():
+        if section is None and not per_run and f.name in STUDY_SETS:
+            continue
+        if section not in groups:
+            groups[section] = parser.add_argument_group(section)
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind, choices = type(default), f.metadata.get("choices")
+        shown = list_text(default) if kind is tuple else default
+        text = f.metadata.get("help", "") + (f" (default: {shown})" if shown != "" else "")
+        text = text.replace("%", "%%")  # argparse %-formats help strings
+        metavar = f.metadata.get("metavar") or (
+            "LIST" if kind is tuple else "{" + ",".join(choices) + "}" if choices else kind.__name__.upper())
+        groups[section].add_argument(*flags(section, f), dest=_dest(section, f), default=None, type=_parser_for(kind),
+                           metavar=metavar, help=text)
     if per_run:
-        top.add_argument("--variant", default="aim", help=f"one of {', '.join(VARIANTS)}")
-        top.add_argument("--seed", type=int, default=0, help="seed of model init and batch order")
-        top.add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
-        top.add_argument("--transfer-from", "--from", dest="transfer_from", default="", metavar="RUN_DIR",
-                         help="deepfm-transfer / ipnn-transfer: the AIM run whose kept interaction-IF pairs to use; "
-                              "retrain: the parent run (its embedding sizes unless --retrain-dims full)")
-        top.add_argument("--columns", default="", metavar="SPEC", help=_field_help("columns"))
-        top.add_argument("--retrain-dims", dest="retrain_dims", default="parent", choices=RETRAIN_DIMS,
-                         help=_field_help("retrain_dims"))
-        top.add_argument("--note", default="", help="free text shown with the run in the app")
-        top.add_argument("--threads", type=int, default=0,
-                         help="torch threads of this run and its candidate workers (0: every core this process "
-                              "may use); the app gives each launch cores / running launches")
-    else:  # the study sets these per run
-        parser.set_defaults(variant="aim", seed=0, transfer_from="", note="", columns="", retrain_dims="parent")
-    top.add_argument("--max-order", type=int, default=2, help="highest interaction order searched (2, 3 or 4)")
-    for section, cls in SECTIONS.items():
-        group = parser.add_argument_group(section)
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            kind = type(default)
-            shown = list_text(default) if kind is tuple else default
-            text = f.metadata.get("help", "") + (f" (default: {shown})" if shown != "" else "")
-            text = text.replace("%", "%%")  # argparse %-formats help strings
-            group.add_argument(_flag(section, f.name), dest=f"{section}.{f.name}", default=None,
-                               type=_parser_for(kind), metavar=kind.__name__.upper(), help=text)
+        groups[None].add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
+        groups[None].add_argument("--threads", type=int, default=0,
+                                  help="torch threads of this run and its candidate workers (0: every core this "
+                                       "process may use); the app gives each launch cores / running launches")
 
 
 @functools.cache
@@ -114,19 +120,16 @@ def run_option_strings() -> frozenset[str]:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    sections = {}
-    for section, cls in SECTIONS.items():
-        given = {f.name: getattr(args, f"{section}.{f.name}") for f in dataclasses.fields(cls)}
-        sections[section] = cls(**{k: v for k, v in given.items() if v is not None})
-    data_path = str(Path(args.data_path).resolve()) if args.data_path else ""  # a study resumes from anywhere
-    return RunConfig(dataset=args.dataset, data_path=data_path, variant=args.variant, seed=args.seed,
-                     max_order=args.max_order, transfer_from=args.transfer_from, note=args.note, columns=args.columns,
-                     retrain_dims=args.retrain_dims, **sections)
-
-
-TOP_FLAGS = {"dataset": "--dataset", "data_path": "--data", "variant": "--variant", "seed": "--seed",
-             "max_order": "--max-order", "transfer_from": "--from", "columns": "--columns",
-             "retrain_dims": "--retrain-dims", "note": "--note"}
+    """The RunConfig of parsed flags: a flag not given (None, or not an option of the command) keeps the default."""
+    given: dict[str | None, dict] = {None: {}, **{section: {} for section in SECTIONS}}
+    for section, f in config_fields():
+        value = getattr(args, _dest(section, f), None)
+        if value is not None:
+            given[section][f.name] = value
+    top = given.pop(None)
+    if top.get("data_path"):
+        top["data_path"] = str(Path(top["data_path"]).resolve())  # a study resumes from anywhere
+    return RunConfig(**top, **{section: cls(**given[section]) for section, cls in SECTIONS.items()})
 
 
 def _arg_text(value: object) -> str:
@@ -139,21 +142,16 @@ def _arg_text(value: object) -> str:
 
 def config_args(cfg: RunConfig) -> list[str]:
     """The ``python -m aim run`` arguments that rebuild ``cfg`` exactly: a flag for every value that differs from
-    its default (``config_from_args`` of them equals ``cfg``)."""
+    its default (``config_from_args`` of them equals ``cfg``). The one route from a config to a command line: the
+    Launch page, the what-if re-train and the seed commands of Compare all build theirs here."""
     default = RunConfig()
-    args = [a for name, flag in TOP_FLAGS.items() if getattr(cfg, name) != getattr(default, name)
-            for a in (flag, _arg_text(getattr(cfg, name)))]
-    for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            value = getattr(getattr(cfg, section), f.name)
-            if value != getattr(getattr(default, section), f.name):
-                args += [_flag(section, f.name), _arg_text(value)]
-    return args
+    return [a for section, f in config_fields() if _value(cfg, section, f) != _value(default, section, f)
+            for a in (flags(section, f)[0], _arg_text(_value(cfg, section, f)))]
 
 
 def retrain_args(parent: RunConfig, parent_path: str | Path, spec: str) -> list[str]:
     """The arguments of a re-train of ``spec`` (``--columns``) with everything else as the run ``parent`` (its
-    config) was trained, recording it as the parent (``--from``)."""
+    config) was trained, recording it as the parent (``--transfer-from``)."""
     from aim.config import RETRAIN
 
     return config_args(parent.replace(variant=RETRAIN, columns=spec, transfer_from=str(parent_path), note=""))

@@ -373,7 +373,7 @@ class RunConfig(_Config):
 
     dataset: str = _help("dataset name (python -m aim datasets lists them)", default="synthetic")
     data_path: str = _help("dataset file or folder in its native layout (not needed for synthetic)", default="",
-                           flags=("--data",))
+                           flags=("--data",), metavar="PATH")
     variant: str = _help("model variant", default="aim", choices=VARIANTS)
     seed: int = _help("seed of model init and batch order", default=0)
     max_order: int = _help("highest interaction order searched (Algorithm 1 pools for orders 3 and 4)", default=2)

@@ -8,6 +8,8 @@ are produced (conftest; ``tiny_runs["aim"]`` is itself made by ``python -m aim r
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -18,7 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from aim.config import VARIANTS, RunConfig
+from aim.config import (
+    VARIANTS,
+    DataConfig,
+    ModelConfig,
+    RunConfig,
+    SearchConfig,
+    SyntheticConfig,
+    TrainConfig,
+)
 from aim.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -324,6 +334,69 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     r = _main(["run", "--resume", str(tmp_path / "none")], capsys)
     assert r.rc != 0 and "not a folder" in r.err
 
+
+
+# -------------------------------------------------------------------------------------- config <-> flags
+
+
+def _all_fields(cls=RunConfig, section: str | None = None):
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default_factory):
+            yield from _all_fields(f.default_factory, f.name)
+        else:
+            yield section, f
+
+
+@pytest.mark.parametrize("command", ["run", "study"])
+def test_every_config_field_has_a_flag_with_its_help(command):
+    from aim.cli import STUDY_SETS, build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    by_dest = {a.dest: a for a in sub._actions}
+    for section, f in _all_fields():
+        dest = f"{section}.{f.name}" if section else f.name
+        if command == "study" and section is None and f.name in STUDY_SETS:
+            assert dest not in by_dest  # set per run by the study
+            continue
+        action = by_dest[dest]
+        assert action.default is None and action.help.startswith(f.metadata["help"].replace("%", "%%")), dest
+    flags = {s for a in sub._actions for s in a.option_strings}
+    assert command == "study" or {"--data", "--transfer-from", "--from", "--columns", "--retrain-dims", "--out",
+                                  "--threads", "--resume"} <= flags
+
+
+ROUND_TRIP = {
+    "defaults": RunConfig(),
+    "top-level": RunConfig(dataset="csv", data_path="/data/log.csv", variant="deepfm", seed=7, max_order=3,
+                           note="a note, with a comma"),
+    "nested": RunConfig().replace(
+        synthetic=SyntheticConfig(rows=500, fields=4, noise_fields=1, planted_pairs=1, positive_rate=0.3),
+        model=ModelConfig(embed_dim=8, embedding="se", mlp=(16, 8), dropout=0.1 + 0.2, head="products"),
+        search=SearchConfig(grda_c=0.05, embed_mlp=True, embed_warm_start=False, top_k=3),
+        train=TrainConfig(lr=3e-4, device="cuda:1", precision="bf16")),
+    "tuples": RunConfig(dataset="csv", data_path="/data/log.csv").replace(
+        data=DataConfig(categorical=("b", "a"), numeric=("n",)),
+        search=SearchConfig(grda_cross=(0.3,), high_order_grda_cross=(0.8, 0.05), embed_grda_cross=(1e-3, 2.0),
+                            functions=("outer", "inner")),
+        train=TrainConfig(embed_l2_grid=(0.0, 0.125), embed_l2=-1.0)),
+    "empty-mlp": RunConfig().replace(model=ModelConfig(mlp=())),
+    "retrain": RunConfig(variant="retrain", columns="f00×f02:outer,f01*f03:inner", transfer_from="/runs/p0",
+                         retrain_dims="full", max_order=3),
+    "transfer": RunConfig(variant="ipnn-transfer", transfer_from="/runs/p0", seed=2),
+}
+
+
+@pytest.mark.parametrize("cfg", list(ROUND_TRIP.values()), ids=list(ROUND_TRIP))
+def test_config_args_parse_back_to_the_same_config(cfg):
+    from aim.cli import build_parser, config_args, config_from_args
+
+    args = config_args(cfg)
+    assert config_from_args(build_parser().parse_args(["run", *args])) == cfg
+    def value(c: RunConfig, section: str | None, f: dataclasses.Field) -> object:
+        return getattr(getattr(c, section) if section else c, f.name)
+
+    differ = sum(value(cfg, s, f) != value(RunConfig(), s, f) for s, f in _all_fields())
+    assert len(args) == 2 * differ and all(a.startswith("--") for a in args[::2])  # only the values that differ
 
 
 def test_note_is_part_of_the_run_config():

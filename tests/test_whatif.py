@@ -70,7 +70,7 @@ def test_the_parents_study_variant_and_the_seed_commands():
     lines = vs_parent.seed_commands(child.to_json(), parent.to_json(), range(3), parent_done=[0])
     assert len(lines) == 5 and all(line.startswith("python -m aim run ") for line in lines)
     assert "--variant retrain" in lines[0] and "--seed 1" in lines[1] and "--seed 2" in lines[2]
-    assert "--from /runs/p0" in lines[2] and "--columns 'f00×f01:inner'" in lines[2]
+    assert "--transfer-from /runs/p0" in lines[2] and "--columns 'f00×f01:inner'" in lines[2]
     assert "--variant" not in lines[3] and "--seed 1" in lines[3]  # the parent's variant (aim) where it lacks a seed
 
 
