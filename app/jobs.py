@@ -8,9 +8,11 @@ recycled pid or an edited job file is never taken for a job, nor signalled). The
 the log's last line (the CLI prints it on success) or, while it runs, as the new folder under ``RUNS_DIR`` whose
 ``run.json`` holds the job's exact config.
 
-Every launch is validated here, on the server, exactly as the CLI would (``validate``) before anything starts;
-the duplicate and limit checks and the start itself happen under a lock (``RUNS_DIR/.jobs/.launch.lock``), so
-two clicks, two browser tabs or two app processes never start the same run twice nor exceed the limit.
+The app's launches (the Launch page, a re-train of a selection) build their arguments from a ``RunConfig`` with
+``aim.cli.config_args``; whatever the arguments, every launch is validated here, on the server, exactly as the CLI
+would (``validate``) before anything starts; the duplicate and limit checks and the start itself happen under a
+lock (``RUNS_DIR/.jobs/.launch.lock``), so two clicks, two browser tabs or two app processes never start the same
+run twice nor exceed the limit.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_strings, validate_dataset
 from aim.config import RunConfig
@@ -77,17 +77,6 @@ class Job:
     @property
     def run_dir(self) -> Path | None:
         return Path(self.out) / self.run_id if self.run_id else None
-
-
-def cli_args(values: Mapping[str, Any]) -> list[str]:
-    """``{"--seed": 1, "--mlp": (32, 32), "--data": ""}`` -> ``["--seed", "1", "--mlp", "32,32"]`` (None and '' are
-    left out, so the CLI default applies)."""
-    args: list[str] = []
-    for flag, value in values.items():
-        if value is None or value == "":
-            continue
-        args += [flag, ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)]
-    return args
 
 
 def validate(args: list[str]) -> RunConfig:

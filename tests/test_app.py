@@ -273,11 +273,12 @@ def test_launch_form_shows_config_errors(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------- app/jobs.py
 
-def test_cli_args_and_validation(tmp_path):
-    assert jobs.cli_args({"--seed": 1, "--mlp": (32, 32), "--data": "", "--x": None}) == ["--seed", "1", "--mlp",
-                                                                                           "32,32"]
+def test_launch_arguments_are_validated(tmp_path):
+    from aim.cli import config_args
+
     cfg = jobs.validate(["--variant", "deepfm", "--seed", "3", "--mlp", "8,8"])
     assert (cfg.variant, cfg.seed, cfg.model.mlp) == ("deepfm", 3, (8, 8))
+    assert config_args(cfg) == ["--variant", "deepfm", "--seed", "3", "--mlp", "8,8"]  # how the app writes them
     same = jobs.validate(["--mlp", "8,8", "--seed", "3", "--variant", "deepfm"])
     assert jobs.config_key(cfg) == jobs.config_key(same)
     for args, message in ((["--grda-mu", "1.5"], "grda_mu"), (["--variant", "nope"], "variant='nope'"),

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from aim.cli import config_args
 from aim.config import VARIANTS
 from aim.errors import ConfigError
 from app import jobs
@@ -66,7 +67,7 @@ def _field(kind: str):
     return st.one_of(st.text(max_size=20), hostile)
 
 
-FORM = {  # flag -> kind, as app/views/launch.py builds them
+FORM = {  # flag -> kind: the launch form's fields as flags, the arguments a crafted request may send
     "--dataset": "choice", "--data": "text", "--variant": "choice", "--max-order": "int", "--seed": "int",
     "--embed-dim": "int", "--mlp": "text", "--batch-size": "int", "--synthetic-rows": "int",
     "--search-epochs": "int", "--embed-epochs": "int", "--epochs": "int", "--grda-mu": "float",
@@ -105,7 +106,7 @@ def test_every_launch_form_field_is_validated_on_the_server(scratch, monkeypatch
     for flag in chosen:
         v = data.draw(_field(FORM[flag]))
         values[flag] = v.replace("{m}", str(marker)) if isinstance(v, str) else v
-    args = jobs.cli_args(values)
+    args = [a for flag, v in values.items() if v not in (None, "") for a in (flag, str(v))]
     runs = scratch / f"runs{next(_counter)}"
     monkeypatch.setattr(jobs.subprocess, "Popen", FakePopen)
     FakePopen.launched.clear()
@@ -125,6 +126,7 @@ def test_every_launch_form_field_is_validated_on_the_server(scratch, monkeypatch
     assert launch["argv"][: len(jobs.COMMAND)] == jobs.COMMAND
     assert launch["argv"][-2:] == ["--out", str(runs.resolve())]
     assert jobs.validate(job.args) == cfg  # the recorded arguments parse back to the same run
+    assert jobs.validate(config_args(cfg)) == cfg  # and so do the ones the app writes for it
     assert not marker.exists()
 
 

@@ -1,7 +1,10 @@
 """Launch a run: a form validated by building the RunConfig, a background job per launch, live progress."""
 
+from dataclasses import replace
+
 import streamlit as st
 
+from aim.cli import config_args
 from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig, list_text
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
@@ -68,19 +71,25 @@ with st.form("launch"):
         numeric = c[2].text_input("Numeric columns (comma list)", value=list_text(d.data.numeric))
     submitted = st.form_submit_button("Launch", icon=":material/rocket_launch:", type="primary", key="launch_submit")
 
+
+def _list(text: str, default: tuple) -> str | tuple:
+    """A list field's text without blanks; left empty, the default."""
+    return text.replace(" ", "") or default
+
+
 if submitted:
-    args = jobs.cli_args({
-        "--dataset": dataset, "--data": data_path.strip(), "--variant": variant, "--max-order": max_order,
-        "--seed": int(seed),
-        "--embed-dim": int(embed_dim), "--mlp": mlp.replace(" ", ""), "--batch-size": int(batch_size),
-        "--synthetic-rows": int(rows) if dataset == "synthetic" else None, "--search-epochs": int(search_epochs),
-        "--embed-epochs": int(embed_epochs), "--epochs": int(epochs), "--grda-mu": grda_mu,
-        "--grda-cross": grda_cross.replace(" ", ""), "--embed-grda-cross": embed_cross.replace(" ", ""), "--head": head,
-        "--precision": precision,
-        "--label": label if dataset == "csv" else None, "--categorical": categorical if dataset == "csv" else None,
-        "--numeric": numeric if dataset == "csv" else None})
-    try:
-        job = jobs.start(args, runs_dir)
+    try:  # the form's config (each value checked as it is built), launched as its command line
+        cfg = RunConfig(
+            dataset=dataset, data_path=data_path.strip(), variant=variant, max_order=max_order, seed=int(seed),
+            data=replace(d.data, label=label or d.data.label, categorical=categorical, numeric=numeric)
+            if dataset == "csv" else d.data,
+            synthetic=replace(d.synthetic, rows=int(rows)) if dataset == "synthetic" else d.synthetic,
+            model=replace(d.model, embed_dim=int(embed_dim), mlp=_list(mlp, d.model.mlp), head=head),
+            search=replace(d.search, search_epochs=int(search_epochs), embed_epochs=int(embed_epochs),
+                           grda_mu=grda_mu, grda_cross=_list(grda_cross, d.search.grda_cross),
+                           embed_grda_cross=_list(embed_cross, d.search.embed_grda_cross)),
+            train=replace(d.train, batch_size=int(batch_size), epochs=int(epochs), precision=precision))
+        job = jobs.start(config_args(cfg), runs_dir)
     except (ConfigError, jobs.JobError) as exc:
         st.error(f"Not launched: {exc}")
     else:
