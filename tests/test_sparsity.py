@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
+from aim.candidates import refinements
 from aim.config import ModelConfig, RunConfig, SearchConfig, SyntheticConfig, TrainConfig
 from aim.grda import GRDA
 from aim.model.nets import AIM, AIMSpec, count_parameters
 from aim.pipeline import execute
 from aim.runs import load_run
-from aim.candidates import refinements
 from aim.search import EmbedSearch, apply_eds_floor, eds_floor_parameters, final_positions
 from aim.sparsity import (
     auc_standard_error,
