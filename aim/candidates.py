@@ -36,16 +36,13 @@ def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str,
     configured fractions (the refinement round of ``choose_schedule``)."""
     s, spe, alpha0 = cfg.search, steps_per_epoch(cfg, data), cfg.model.alpha_init
     if stage == "embed":
-        c, cross, name, epochs, lr, mu = (s.embed_grda_c, s.embed_grda_cross, "embed_grda_cross", s.embed_epochs,
-                                          s.embed_grda_lr, s.embed_grda_mu)
+        c, cross, epochs, lr, mu = s.embed_grda_c, s.embed_grda_cross, s.embed_epochs, s.embed_grda_lr, s.embed_grda_mu
     else:
-        c, cross, name = ((s.grda_c, s.grda_cross, "grda_cross") if stage == "search" else
-                          (s.high_order_grda_c, s.high_order_grda_cross, "high_order_grda_cross"))
+        c, cross = (s.grda_c, s.grda_cross) if stage == "search" else (s.high_order_grda_c, s.high_order_grda_cross)
         epochs, lr, mu = s.search_epochs, s.grda_lr, s.grda_mu
+    fractions = cross if crosses is None else tuple(crosses)
     if crosses is not None:
-        c, fractions = -1.0, tuple(crosses)
-    else:
-        fractions = cross
+        c = -1.0
     return schedule(c, fractions, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
 
 

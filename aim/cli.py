@@ -3,7 +3,7 @@
 Every config option is generated from a field of ``RunConfig`` or of one of its sections (its ``help``, default and
 choices are the option's), so a config field and its flag cannot drift apart: ``ModelConfig.embed_dim`` is
 ``--embed-dim``; synthetic-data fields carry a ``--synthetic-`` prefix; a field's metadata may name its flags
-(``data_path`` is ``--data``). ``config_args`` is the way back, from a config to its flags. Only what is not config
+(``data_path`` is ``--data``); ``aim/flags.py`` generates them and ``config_args`` is the way back. Only what is not config
 (``--out``, ``--threads``, ``--resume``, the study's plan) is written here by hand. Every value is validated before
 any work starts (config values, dataset name, the layout of ``--data``, a writable ``--out`` with room on its
 disk), with the valid choices listed.
@@ -12,24 +12,16 @@ disk), with the valid choices listed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import functools
 import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-from aim import variants
-from aim.config import RunConfig, list_text
+from aim import flags, variants
+from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
-
-# The config's sections, from RunConfig's fields: every field of each is a flag, as RunConfig's own fields are.
-SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)
-            if dataclasses.is_dataclass(f.default_factory)}
-STUDY_SETS = frozenset({"variant", "seed", "transfer_from", "columns", "retrain_dims", "note"})  # per run, by a study
-DEFAULT_OUT = "runs"
+from aim.flags import config_from_args
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -41,122 +33,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default in (None, "") else super()._get_help_string(action)
 
 
-def config_fields() -> Iterator[tuple[str | None, dataclasses.Field]]:
-    """Every config value as (section, field): RunConfig's own fields (section None), then each section's."""
-    for f in dataclasses.fields(RunConfig):
-        if f.name not in SECTIONS:
-            yield None, f
-    for section, cls in SECTIONS.items():
-        for f in dataclasses.fields(cls):
-            yield section, f
-
-
-def flags(section: str | None, f: dataclasses.Field) -> tuple[str, ...]:
-    """The option names of a config field: its metadata's ``flags`` (``--data`` for ``data_path``), else
-    ``--field-name``, with a ``--synthetic-`` prefix in the synthetic section. The first is the one emitted."""
-    if "flags" in f.metadata:
-        return f.metadata["flags"]
-    prefix = "synthetic-" if section == "synthetic" else ""
-    return (f"--{prefix}{f.name.replace('_', '-')}",)
-
-
-def _dest(section: str | None, f: dataclasses.Field) -> str:
-    return f"{section}.{f.name}" if section else f.name
-
-
-def _value(cfg: RunConfig, section: str | None, f: dataclasses.Field) -> object:
-    return getattr(getattr(cfg, section) if section else cfg, f.name)
-
-
-def _parser_for(kind: type):
-    """An argparse ``type`` whose name appears in argparse's error message ("invalid int value: 'x'"). A list
-    stays text: the config parses it (``aim.config``), with the messages a run.json value gets."""
-    if kind is tuple:
-        return str
-    if kind is bool:
-        def parse_bool(text: str) -> bool:
-            value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
-            if value is None:
-                raise ValueError(text)
-            return value
-
-        parse_bool.__name__ = "boolean (true/false)"
-        return parse_bool
-    return kind
-
-
-def _add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
-    """A flag for every config field, generated from the field: its help, its default and its choices (shown; the
-    config checks them). A flag defaults to None, "the config's default", which its help states. ``per_run=False``
-    (``study``) leaves out what a study sets per run (``STUDY_SETS``), and ``--out`` and ``--threads``."""
-    groups = {None: parser.add_argument_group("run")}
-    for section, f in config_fields():
-        if section is None and not per_run and f.name in STUDY_SETS:
-            continue
-        if section not in groups:
-            groups[section] = parser.add_argument_group(section)
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kind, choices = type(default), f.metadata.get("choices")
-        shown = list_text(default) if kind is tuple else default
-        text = f.metadata.get("help", "") + (f" (default: {shown})" if shown != "" else "")
-        text = text.replace("%", "%%")  # argparse %-formats help strings
-        metavar = f.metadata.get("metavar") or (
-            "LIST" if kind is tuple else "{" + ",".join(choices) + "}" if choices else kind.__name__.upper())
-        groups[section].add_argument(*flags(section, f), dest=_dest(section, f), default=None, type=_parser_for(kind),
-                           metavar=metavar, help=text)
-    if per_run:
-        groups[None].add_argument("--out", default=DEFAULT_OUT, help="folder the run folder is created in")
-        groups[None].add_argument("--threads", type=int, default=0,
-                                  help="torch threads of this run and its candidate workers (0: every core this "
-                                       "process may use); the app gives each launch cores / running launches")
-
-
-@functools.cache
-def run_option_strings() -> frozenset[str]:
-    """Every option of ``python -m aim run`` as written in full (the app refuses abbreviations and ``--x=v``)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    _add_config_options(parser)
-    return frozenset({s for action in parser._actions for s in action.option_strings} | {"--resume"})
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig of parsed flags: a flag not given (None, or not an option of the command) keeps the default."""
-    given: dict[str | None, dict] = {None: {}, **{section: {} for section in SECTIONS}}
-    for section, f in config_fields():
-        value = getattr(args, _dest(section, f), None)
-        if value is not None:
-            given[section][f.name] = value
-    top = given.pop(None)
-    if top.get("data_path"):
-        top["data_path"] = str(Path(top["data_path"]).resolve())  # a study resumes from anywhere
-    return RunConfig(**top, **{section: cls(**given[section]) for section, cls in SECTIONS.items()})
-
-
-def _arg_text(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, tuple):
-        return list_text(value)
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def config_args(cfg: RunConfig) -> list[str]:
-    """The ``python -m aim run`` arguments that rebuild ``cfg`` exactly: a flag for every value that differs from
-    its default (``config_from_args`` of them equals ``cfg``). The one route from a config to a command line: the
-    Launch page, the what-if re-train and the seed commands of Compare all build theirs here."""
-    default = RunConfig()
-    return [a for section, f in config_fields() if _value(cfg, section, f) != _value(default, section, f)
-            for a in (flags(section, f)[0], _arg_text(_value(cfg, section, f)))]
-
-
-def retrain_args(parent: RunConfig, parent_path: str | Path, spec: str) -> list[str]:
-    """The arguments of a re-train of ``spec`` (``--columns``) with everything else as the run ``parent`` (its
-    config) was trained, recording it as the parent (``--transfer-from``)."""
-    from aim.config import RETRAIN
-
-    return config_args(parent.replace(variant=RETRAIN, columns=spec, transfer_from=str(parent_path), note=""))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aim", description="Automatic Interaction Machine explorer")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", default=None,
                      help="continue RUN_DIR (killed, cancelled or failed) from its last finished stage, with its own "
                           "config: no other option may be given")
-    _add_config_options(run)
+    flags.add_config_options(run)
     show = sub.add_parser("show", help="summarise a run folder")
     show.add_argument("run_dir")
     show.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -194,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="finish STUDY_DIR with its own settings (its variants, seeds, config and --jobs): reuse "
                            "its complete runs, redo the others; only --jobs may be given again")
     plan.add_argument("--out", default="studies", help="folder the study folder is created in")
-    _add_config_options(study, per_run=False)
+    flags.add_config_options(study, per_run=False)
     table = sub.add_parser("table", help="print the summary table of a study")
     table.add_argument("study_dir")
     table.add_argument("--format", choices=("csv", "latex", "markdown"), default="markdown")

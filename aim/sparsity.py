@@ -135,21 +135,3 @@ def parsimonious(valid_auc: Sequence[float], size: Sequence[float], tol: float) 
     best = np.nanmax(auc)
     ok = [i for i in range(len(auc)) if np.isfinite(auc[i]) and auc[i] >= best - tol]
     return min(ok, key=lambda i: (size[i], -auc[i], i))
-
-
-def parse_fractions(text: str, name: str, allow_zero: bool = False) -> tuple[float, ...]:
-    """``"0.1,0.25"`` -> (0.1, 0.25): finite values > 0 (>= 0 with ``allow_zero``, e.g. an L2 grid where 0 is
-    off), at least one, no duplicates."""
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} is not valid; expected a comma list of numbers, e.g. 0.1,0.25") from None
-    if not values:
-        raise ConfigError(f"{name} must list at least one value")
-    bound = ">= 0" if allow_zero else "> 0"
-    bad = [v for v in values if not (math.isfinite(v) and (v >= 0 if allow_zero else v > 0))]
-    if bad:
-        raise ConfigError(f"{name}={text!r}: every value must be a finite number {bound}, got {bad}")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{name}={text!r} lists a value twice")
-    return values

@@ -9,7 +9,7 @@ the log's last line (the CLI prints it on success) or, while it runs, as the new
 ``run.json`` holds the job's exact config.
 
 The app's launches (the Launch page, a re-train of a selection) build their arguments from a ``RunConfig`` with
-``aim.cli.config_args``; whatever the arguments, every launch is validated here, on the server, exactly as the CLI
+``aim.flags.config_args``; whatever the arguments, every launch is validated here, on the server, exactly as the CLI
 would (``validate``) before anything starts; the duplicate and limit checks and the start itself happen under a
 lock (``RUNS_DIR/.jobs/.launch.lock``), so two clicks, two browser tabs or two app processes never start the same
 run twice nor exceed the limit.
@@ -32,9 +32,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_strings, validate_dataset
+from aim.cli import build_parser, validate_dataset
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
+from aim.flags import DEFAULT_OUT, config_from_args, run_option_strings
 from aim.runs import RUN_FILE, read_json, read_progress, write_json
 from app import access
 

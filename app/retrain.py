@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aim.cli import retrain_args
 from aim.config import RunConfig
 from aim.errors import ConfigError
+from aim.flags import retrain_args
 from aim.runs import Run
 from aim.selection import SOURCES, items_of, points_columns, to_spec
 from app import access, jobs, ui

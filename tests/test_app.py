@@ -274,7 +274,7 @@ def test_launch_form_shows_config_errors(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- app/jobs.py
 
 def test_launch_arguments_are_validated(tmp_path):
-    from aim.cli import config_args
+    from aim.flags import config_args
 
     cfg = jobs.validate(["--variant", "deepfm", "--seed", "3", "--mlp", "8,8"])
     assert (cfg.variant, cfg.seed, cfg.model.mlp) == ("deepfm", 3, (8, 8))

@@ -349,7 +349,8 @@ def _all_fields(cls=RunConfig, section: str | None = None):
 
 @pytest.mark.parametrize("command", ["run", "study"])
 def test_every_config_field_has_a_flag_with_its_help(command):
-    from aim.cli import STUDY_SETS, build_parser
+    from aim.cli import build_parser
+    from aim.flags import STUDY_SETS
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     by_dest = {a.dest: a for a in sub._actions}
@@ -388,7 +389,8 @@ ROUND_TRIP = {
 
 @pytest.mark.parametrize("cfg", list(ROUND_TRIP.values()), ids=list(ROUND_TRIP))
 def test_config_args_parse_back_to_the_same_config(cfg):
-    from aim.cli import build_parser, config_args, config_from_args
+    from aim.cli import build_parser
+    from aim.flags import config_args, config_from_args
 
     args = config_args(cfg)
     assert config_from_args(build_parser().parse_args(["run", *args])) == cfg
@@ -400,7 +402,8 @@ def test_config_args_parse_back_to_the_same_config(cfg):
 
 
 def test_note_is_part_of_the_run_config():
-    from aim.cli import build_parser, config_from_args
+    from aim.cli import build_parser
+    from aim.flags import config_from_args
 
     assert config_from_args(build_parser().parse_args(["run", "--note", "a demo"])).note == "a demo"
     assert config_from_args(build_parser().parse_args(["run"])).note == ""

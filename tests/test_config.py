@@ -19,11 +19,9 @@ from aim.config import (
     SearchConfig,
     SyntheticConfig,
     TrainConfig,
-    is_list,
-    list_text,
 )
+from aim.config_fields import is_list, list_text, parse_fractions
 from aim.errors import AIMError, ConfigError
-from aim.sparsity import parse_fractions
 
 SECTIONS = {"data": DataConfig, "synthetic": SyntheticConfig, "model": ModelConfig, "search": SearchConfig,
             "train": TrainConfig}

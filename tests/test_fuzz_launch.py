@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from aim.cli import config_args
 from aim.config import VARIANTS
 from aim.errors import ConfigError
+from aim.flags import config_args
 from app import jobs
 
 ROOT = Path(__file__).resolve().parents[1]

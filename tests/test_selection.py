@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from aim import selection
-from aim.cli import build_parser, config_args, config_from_args, main, retrain_args
+from aim.cli import build_parser, main
 from aim.config import RunConfig
 from aim.errors import ConfigError
+from aim.flags import config_args, config_from_args, retrain_args
 from aim.pipeline import execute
 from aim.runs import load_run
 from tests.fixtures_app import make_tiny_parent

@@ -326,8 +326,8 @@ def seed_commands(child_config: Mapping, parent_config: Mapping | None, seeds: I
     of the same selection with each seed (each replays the parent's search with that seed), and the parent's
     variant with each seed it lacks (``parent_done``: the seeds a study already holds). ``python -m aim study``
     cannot re-train a given selection (its kinds are variants and fis-vs-stats), so these are ``run`` commands."""
-    from aim.cli import config_args
     from aim.config import RunConfig
+    from aim.flags import config_args
 
     seeds, done = list(seeds), set(parent_done)
     child = RunConfig.from_json(dict(child_config))

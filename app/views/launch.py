@@ -4,10 +4,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from aim.cli import config_args
-from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig, list_text
+from aim.config import HEADS, PRECISIONS, RETRAIN, VARIANTS, RunConfig
+from aim.config_fields import list_text
 from aim.data.registry import describe_datasets
 from aim.errors import ConfigError
+from aim.flags import config_args
 from app import access, glossary, jobs, ui
 
 QUICK_START_MINUTES = 1.5  # README, "Quick start": 89 s idle (75 s in bf16), bench/bench_pipeline.py on 2026-12-04
