@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import fcntl
 import itertools
 import json
 import os
@@ -33,13 +32,13 @@ import shutil
 import socket
 import stat
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from aim import locks
 from aim.errors import OutputError, RunFormatError
 
 if TYPE_CHECKING:  # torch is imported where weights are read or written: reading a run's tables needs none
@@ -226,22 +225,13 @@ def _lock(folder: Path, wait: float = 2.0) -> int:
     the lock holds it for microseconds, hence the short wait."""
     path = folder / LOCK_FILE
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = locks.acquire(path, wait)
     except OSError as exc:
         raise OutputError(path, f"cannot be written: {os_problem(exc)}") from None
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
-            os.close(fd)
-            holder = _lock_holder(folder) or {}
-            raise RunFormatError(folder, f"is being written by another process (pid {holder.get('pid', '?')} on "
-                                         f"{holder.get('host', '?')}); wait for it to end or stop it") from None
+    if fd is None:
+        holder = _lock_holder(folder) or {}
+        raise RunFormatError(folder, f"is being written by another process (pid {holder.get('pid', '?')} on "
+                                     f"{holder.get('host', '?')}); wait for it to end or stop it")
     os.ftruncate(fd, 0)
     os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
     return fd
@@ -262,19 +252,7 @@ def writer_alive(folder: str | Path) -> bool | None:
     holder = _lock_holder(folder)
     if holder is None or holder.get("host") != socket.gethostname():
         return None
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False  # nobody holds the writer lock (closing the file releases this probe)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return locks.is_held(folder / LOCK_FILE)
 
 
 class RunWriter:

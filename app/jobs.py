@@ -16,7 +16,6 @@ two clicks, two browser tabs or two app processes never start the same run twice
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -32,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aim import locks
 from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_strings, validate_dataset
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
@@ -355,15 +355,9 @@ def thread_share(running: int) -> int:
     return max(1, cores // (running + 1))
 
 
-@contextlib.contextmanager
 def _launch_lock(out: Path):
     """Serialises launches into one runs folder across threads, sessions and app processes."""
-    fd = os.open(jobs_dir(out) / ".launch.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return locks.locked(jobs_dir(out) / ".launch.lock")
 
 
 def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path, threads: int) -> Job:
