@@ -25,7 +25,8 @@ from aim import analysis
 from aim.analysis import summary as plain
 from aim.analysis.studies import eds_cut
 from aim.errors import ConfigError, OutputError, RunFormatError
-from aim.runs import RUN_FILE, Run, load_run, os_problem
+from aim.fileio import os_problem
+from aim.runs import RUN_FILE, Run, load_run
 from aim.study import FI_PREFIX, STUDY_FILE, Study, best_baseline, is_study, load_study, summarise
 from aim.study.stats import rule_text, verdict
 

@@ -35,7 +35,8 @@ from aim import locks
 from aim.cli import DEFAULT_OUT, build_parser, config_from_args, run_option_strings, validate_dataset
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
-from aim.runs import RUN_FILE, read_json, read_progress, write_json
+from aim.fileio import read_json, write_json
+from aim.runs import RUN_FILE, read_progress
 from app import access
 
 ROOT = Path(__file__).resolve().parents[1]

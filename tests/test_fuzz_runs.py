@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from aim import analysis
-from aim.runs import RUN_FILE, TABLES, RunWriter, load_run
+from aim.runs import RUN_FILE, TABLES, load_run
+from aim.runwriter import RunWriter
 from app import catalog
 from tests.timeouts import no_hang
 

@@ -16,8 +16,9 @@ from aim import study as st
 from aim.analysis import summary as plain
 from aim.cli import main
 from aim.errors import ConfigError
+from aim.fileio import read_json, write_json
 from aim.report import report_html, write_report
-from aim.runs import RUN_FILE, load_run, read_json, write_json
+from aim.runs import RUN_FILE, load_run
 from aim.study.stats import rule_text
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,6 +17,7 @@ import torch
 
 from aim.config import RunConfig
 from aim.errors import AIMError, RunFormatError
+from aim.fileio import read_json, write_csv, write_json, write_weights
 from aim.runs import (
     PROGRESS_FILE,
     REQUIRED_KEYS,
@@ -25,14 +26,10 @@ from aim.runs import (
     STATUSES,
     TABLES,
     WEIGHTS_FILE,
-    RunWriter,
     load_run,
-    read_json,
     read_progress,
-    write_csv,
-    write_json,
-    write_weights,
 )
+from aim.runwriter import RunWriter
 
 # Documented in the README ("Run format"); TABLES in aim/runs.py lists the required subset.
 DOCUMENTED_COLUMNS = {

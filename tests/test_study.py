@@ -19,7 +19,8 @@ import aim.study.tokens
 from aim import study as st
 from aim.config import RunConfig
 from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, load_run, read_json, write_json
+from aim.fileio import read_json, write_json
+from aim.runs import RUN_FILE, load_run
 
 
 def meta(auc: float, logloss: float, *, status: str = "complete", params: tuple[int, int] = (1000, 1000),

@@ -13,7 +13,8 @@ import pandas as pd
 
 from aim.config import RunConfig
 from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, STATUSES, load_run, read_json, read_table, writer_alive
+from aim.fileio import read_json
+from aim.runs import RUN_FILE, STATUSES, load_run, read_table, writer_alive
 from aim.study.stats import SUMMARY_COLUMNS, summarise
 
 SCHEMA_VERSION = 1

@@ -17,7 +17,8 @@ from typing import Any
 
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError, RunFormatError
-from aim.runs import CHECKPOINTS_DIR, RUN_FILE, load_run, now, read_json, write_csv, write_json
+from aim.fileio import read_json, write_csv, write_json
+from aim.runs import CHECKPOINTS_DIR, RUN_FILE, load_run, now
 from aim.study.folder import LOGS_DIR, RUNS_DIR, STUDY_FILE, SUMMARY_FILE, _relative, _resolve
 from aim.study.stats import _get, _records, best_baseline, summarise
 from aim.study.tokens import Log
