@@ -27,6 +27,8 @@ import csv
 import importlib
 import json
 import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,15 +50,49 @@ WEIGHTS_FILE = "weights.pt"
 MODEL_TEXT_FILE = "model.txt"  # gbdt: LightGBM's text model (aim.classic), never a pickle
 LOCK_FILE = ".lock"
 CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One CSV table of a run: its ``file``; the columns a reader may rely on (``required``: checked when a run is
+    loaded, so older runs that lack a later column still load); and every column the writer (``aim.pipeline``)
+    produces, in its order (``columns``, a superset of ``required``; ``optional``: those only some runs have)."""
+
+    file: str
+    required: tuple[str, ...]
+    columns: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+
 TABLES = {
-    "interactions": ("interactions.csv", ["column", "order", "fields", "field_names", "function", "alpha", "kept",
-                                          "interaction_kept", "stats_auc", "planted"]),
-    "fields": ("fields.csv", ["field", "name", "vocab_size", "dims_kept", "positions"]),
-    "history": ("history.csv", ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds"]),
-    "snapshots": ("alpha_snapshots.csv", ["stage", "epoch", "step", "column", "alpha"]),
+    "interactions": Table(
+        "interactions.csv",
+        ("column", "order", "fields", "field_names", "function", "alpha", "kept", "interaction_kept", "stats_auc",
+         "planted"),
+        ("column", "order", "fields", "field_names", "function", "alpha", "kept", "interaction_kept", "stats_auc",
+         "planted", "ref_score"),
+        optional=("ref_score",)),  # the independent pair ranking (aim.reference) of a searching run
+    "fields": Table("fields.csv", ("field", "name", "vocab_size", "dims_kept", "positions"),
+                    ("field", "name", "vocab_size", "dims_kept", "positions")),
+    "history": Table("history.csv", ("stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds"),
+                     ("stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
+                      "gates_total", "grda_lr")),
+    "snapshots": Table("alpha_snapshots.csv", ("stage", "epoch", "step", "column", "alpha"),
+                       ("stage", "epoch", "step", "column", "alpha")),
     # One row per candidate strength (GRDA crossing fraction) or embedding L2 tried: the accuracy-size frontier.
-    "sparsity": ("sparsity.csv", ["stage", "candidate", "size", "valid_auc", "chosen"]),
+    "sparsity": Table("sparsity.csv", ("stage", "candidate", "size", "valid_auc", "chosen"),
+                      ("stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start",
+                       "columns_kept", "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss",
+                       "epochs", "seconds", "chosen")),
 }
+
+
+def columns(table: str) -> list[str]:
+    """Every column of the run table ``table`` ("sparsity", "history", ...) in the order its writer produces
+    them: the one list a writer, an analysis or a page derives its columns from."""
+    return list(TABLES[table].columns)
+
+
 REQUIRED_KEYS = ("schema_version", "kind", "id", "status", "created", "config", "versions", "dataset", "stages")
 # JSON type of each top-level key the readers rely on (optional keys may also be null); checked on load so that a
 # hand-edited or foreign run.json is refused by name instead of breaking a page.
@@ -111,7 +147,7 @@ class Run:
     def table(self, name: str) -> pd.DataFrame | None:
         value = self._tables[name]
         if isinstance(value, Path):
-            value = read_table(value, TABLES[name][1])
+            value = read_table(value, TABLES[name].required)
             self._tables[name] = value
         return value
 
@@ -176,8 +212,9 @@ def check_inside(folder: Path, path: Path) -> None:
         raise RunFormatError(path, "not a regular file")
 
 
-def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+def read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     """A CSV of a run or study with at least ``columns``; ``RunFormatError`` naming the file otherwise."""
+    columns = list(columns)
     try:
         if path.exists() and not path.is_file():
             raise RunFormatError(path, "not a regular file")
@@ -198,9 +235,10 @@ def _require_columns(path: Path, found, columns: list[str]) -> None:
         raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
 
 
-def check_header(path: Path, columns: list[str]) -> None:
+def check_header(path: Path, columns: Sequence[str]) -> None:
     """The cheap part of ``read_table``: the file is a regular file whose first line is a UTF-8 CSV header with at
     least ``columns``; ``RunFormatError`` naming the file otherwise. The rows are left for ``read_table``."""
+    columns = list(columns)
     try:
         if path.exists() and not path.is_file():
             raise RunFormatError(path, "not a regular file")
@@ -245,15 +283,15 @@ def load_run(path: str | Path, lazy: bool = False) -> Run:
         meta["error"] = (f"interrupted: the process writing this run ended without finishing it (killed?); "
                          f"python -m aim run --resume {path} continues it from its last finished stage")
     tables: dict[str, pd.DataFrame | Path | None] = {}
-    for name, (filename, columns) in TABLES.items():
-        f = path / filename
+    for name, table in TABLES.items():
+        f = path / table.file
         check_inside(path, f)
         if f.exists():
             if lazy:
-                check_header(f, columns)
+                check_header(f, table.required)
                 tables[name] = f
             else:
-                tables[name] = read_table(f, columns)
+                tables[name] = read_table(f, table.required)
         elif meta["status"] == "complete" and name in meta.get("tables", []):
             raise RunFormatError(f, "file is missing from a complete run")
         else:

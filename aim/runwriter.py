@@ -137,11 +137,11 @@ class RunWriter:
         write_json(self.path / PROGRESS_FILE, {"updated": now(), **info})
 
     def table(self, name: str, df: pd.DataFrame) -> None:
-        filename, columns = TABLES[name]
-        missing = [c for c in columns if c not in df.columns]
+        table = TABLES[name]
+        missing = [c for c in table.required if c not in df.columns]
         if missing:
             raise ValueError(f"{name} table lacks columns {missing}")
-        write_csv(self.path / filename, df)
+        write_csv(self.path / table.file, df)
 
     def weights(self, tensors: dict[str, torch.Tensor]) -> None:
         write_weights(self.path / WEIGHTS_FILE, tensors)

@@ -34,7 +34,7 @@ from aim.errors import AIMError  # noqa: E402
 from aim.fileio import atomic_write, read_json, write_json  # noqa: E402
 from aim.runs import RUN_FILE, TABLES, load_run, now  # noqa: E402
 
-INTERACTIONS = TABLES["interactions"][0]
+INTERACTIONS = TABLES["interactions"].file
 
 
 def with_column(text: str, values: dict[str, float]) -> str:
