@@ -1,4 +1,4 @@
-"""The stakeholder report (aim/report.py, ``python -m aim report``): one self-contained HTML file of a tiny run and
+"""The stakeholder report (aim/report/, ``python -m aim report``): one self-contained HTML file of a tiny run and
 of a tiny study, its numbers equal to the study table's, its warnings, clean refusals of other folders, and (with
 Chromium) the charts drawn with the network cut off."""
 

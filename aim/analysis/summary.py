@@ -1,7 +1,7 @@
 """The plain-language summary of a study or a run: a few short sentences, generated from the data, that a product
 manager can read alone: what was found, how sure it is (under the one significance rule of ``aim.study.stats``),
 what it costs in size against DeepFM, and what to try next. The Studies page, a run's Interactions page and both
-reports (``aim/report.py``) put them at the top.
+reports (``aim/report/``) put them at the top.
 
 The sentence builders (``study_summary_lines``, ``rules_summary_lines``, ``run_summary_lines``) are pure: plain
 text (no Markdown), one sentence or two per item, from a study's summary table (``aim.study.summarise``), the
