@@ -13,6 +13,7 @@ import pytest
 
 from aim import analysis
 from aim import study as st
+from aim.analysis import run_summary
 from aim.analysis import summary as plain
 from aim.cli import main
 from aim.errors import ConfigError
@@ -47,7 +48,7 @@ def test_report_of_a_tiny_run(tiny_runs, tmp_path, capsys):
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
     assert run.id in page and html.escape("Nothing to report. Checked: the run's status (complete)") in page
-    for line in plain.run_summary_of(run):  # the plain-language summary on top, the glossary at the end
+    for line in run_summary.run_summary_of(run):  # the plain-language summary on top, the glossary at the end
         assert html.escape(line.partition(": ")[2]) in page, line
     assert page.index("In plain words") < page.index("Warnings") < page.index("<h2>Glossary</h2>")
     for words in ("What was kept: interactions", "embedding dimensions (EDS)", "orders searched",

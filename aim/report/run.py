@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from aim import analysis
-from aim.analysis import summary as plain
+from aim.analysis import run_summary
 from aim.errors import ConfigError, RunFormatError
 from aim.report.page import Page, add_glossary, fmt, fmt_int
 from aim.runs import Run
@@ -115,7 +115,7 @@ def run_report(run: Run) -> str:
                 ("test log loss", fmt(test.get("logloss"), "{:.4f}"))])
     study = _study_of(run)
     inter = run.interactions
-    lines = plain.run_summary_of(run, study)
+    lines = run_summary.run_summary_of(run, study)
     page.h2("In plain words")
     page.headline(lines)
     page.h2("Warnings")
@@ -147,7 +147,7 @@ def run_report(run: Run) -> str:
                   "predicts the label):")
         top = _top_interactions(inter)
         page.table(top, {"|α|": "{:.4f}", "statistics AUC": "{:.4f}"})
-        if note := plain.inverse_stats_note(dict(zip(top.loc[top["kept"] == "yes", "interaction"],
+        if note := run_summary.inverse_stats_note(dict(zip(top.loc[top["kept"] == "yes", "interaction"],
                                                      top.loc[top["kept"] == "yes", "statistics AUC"], strict=True))):
             page.text(note, "note")
         page.figure(analysis.alpha_scatter(analysis.alpha_points(inter, per="interaction"),

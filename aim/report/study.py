@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from aim import analysis
+from aim.analysis import run_summary
 from aim.analysis import summary as plain
 from aim.analysis.studies import eds_cut
 from aim.errors import RunFormatError
@@ -188,7 +189,7 @@ def study_report(study: Study) -> str:
               "on every seed is a robust finding, one kept on a single seed may be chance. |α|: how much the model "
               "uses it; statistics AUC: how well it alone predicts the label.")
     page.table(kept, {"mean |α| when kept": "{:.4f}", "statistics AUC": "{:.4f}"}, wrap=("functions kept (seeds)",))
-    if note := plain.inverse_stats_note(dict(zip(kept["interaction"], kept["statistics AUC"], strict=True))):
+    if note := run_summary.inverse_stats_note(dict(zip(kept["interaction"], kept["statistics AUC"], strict=True))):
         page.text(note, "note")
     first = min(runs)
     inter = runs[first].interactions
