@@ -104,8 +104,8 @@ def _reference_seed7() -> np.ndarray:  # shared by the code-path variants below 
         {"_DENSE_MIN": 1 << 40, "_GROUP_SPACE": 0},  # every interaction alone, dense path
         {"_GROUP_SPACE": 1 << 20},  # large shared passes, read off as marginals
         {"_GROUP_SPACE": 1 << 12, "_GROUP_SCAN": 1},
-        {"_MAX_KEY_SPACE": 50},  # re-factorize the partial key at almost every field
-        {"_DENSE_MIN": 0, "_DENSE_PER_ROW": 0, "_MAX_KEY_SPACE": 1, "_GROUP_SPACE": 0},
+        {"MAX_KEY_SPACE": 50},  # re-factorize the partial key at almost every field
+        {"_DENSE_MIN": 0, "_DENSE_PER_ROW": 0, "MAX_KEY_SPACE": 1, "_GROUP_SPACE": 0},
         {"_CELL": 1},  # AUC without the (impressions, clicks) cell table
         {"_CELL": 3},
     ],
