@@ -482,7 +482,7 @@ def test_running_study_without_summary_loads(tmp_path):
 
 def test_summary_nan_roundtrip_is_valid_json():
     df = st.summarise(FIXED)
-    rows = st._records(df)
+    rows = st.json_records(df)
     assert json.loads(json.dumps(rows, allow_nan=False))[1]["p_auc"] is None
     assert np.isclose(rows[0]["auc_mean"], 0.81)
 
