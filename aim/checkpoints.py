@@ -17,9 +17,10 @@ from aim import variants
 from aim.config import RunConfig
 from aim.context import Log
 from aim.errors import AIMError, RunFormatError
+from aim.fileio import read_checkpoint, write_checkpoint
 from aim.model import zoo
 from aim.model.nets import AIM, AIMSpec
-from aim.runs import CHECKPOINTS_DIR, check_inside, read_checkpoint, write_checkpoint
+from aim.runs import CHECKPOINTS_DIR, check_inside
 from aim.search import EmbedSearch, InteractionSearch, Trained
 from aim.sparsity import Schedule
 from aim.train import FitResult

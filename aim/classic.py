@@ -294,7 +294,7 @@ assert tuple(TRAINERS) == VARIANTS, "aim.variants lists the classic variants tra
 
 
 def state_of(c: Classic, seconds: float) -> dict:
-    """A checkpoint of the train stage: tensors and plain values only (``runs.write_checkpoint``)."""
+    """A checkpoint of the train stage: tensors and plain values only (``aim.fileio.write_checkpoint``)."""
     return {"spec": c.spec, "history": c.fit.history, "best_epoch": c.fit.best_epoch, "metrics": c.metrics,
             "params": c.params, "frontier": c.frontier, "stage_info": c.stage_info, "tensors": c.tensors,
             "model_text": c.model_text, "embed_l2": c.embed_l2, "seconds": seconds}

@@ -110,7 +110,7 @@ def validate_dataset(cfg: RunConfig) -> None:
 def _output_folder(flag: str, folder: str) -> Path:
     """``check_output_folder`` with the flag named in its error."""
     from aim.errors import OutputError
-    from aim.runs import check_output_folder
+    from aim.runwriter import check_output_folder
 
     try:
         return check_output_folder(folder)

@@ -28,8 +28,9 @@ from aim.config import RunConfig
 from aim.context import Log, SplitTensors
 from aim.data.base import CTRData
 from aim.errors import AIMError, ConfigError, RunFormatError
-from aim.run_tables import HISTORY_COLUMNS, SPARSITY_COLUMNS, field_table, run_warnings, summarise, timings
-from aim.runs import CHECKPOINTS_DIR, RunWriter, load_run, now
+from aim.run_tables import field_table, run_warnings, summarise, timings
+from aim.runs import CHECKPOINTS_DIR, columns, load_run, now
+from aim.runwriter import RunWriter
 from aim.selection import plan_retrain
 from aim.stages import FAMILIES, StageRunner
 from aim.train import Tensors
@@ -158,14 +159,14 @@ def _execute(cfg: RunConfig, data: CTRData, runner: StageRunner, generator: torc
     final, writer, stages, log = out.final, runner.writer, runner.stages, runner.log
     stages[final.fit.history[0]["stage"]] |= {"embed_l2": final.embed_l2, "start": final.start}
     frontier = [row for r in out.searches for row in r.frontier] + (out.embed.frontier if out.embed else [])
-    runner.save_table("sparsity", pd.DataFrame(frontier + final.frontier, columns=SPARSITY_COLUMNS))
+    runner.save_table("sparsity", pd.DataFrame(frontier + final.frontier, columns=columns("sparsity")))
     warnings = [*out.notes, *run_warnings(data, out.searches, out.positions, stages)]
     for w in warnings:
         log(f"warning: {w}")
     writer.update(warnings=warnings)
     runner.current = "finish"
     runner.save_table("fields", field_table(data, cfg.model.embed_dim, out.positions))
-    runner.save_table("history", pd.DataFrame(runner.history).reindex(columns=HISTORY_COLUMNS))
+    runner.save_table("history", pd.DataFrame(runner.history).reindex(columns=columns("history")))
     if isinstance(final, classic.Classic) and final.model_text:  # gbdt: LightGBM's text model, no tensors
         writer.model_text(final.model_text)
     else:

@@ -156,13 +156,6 @@ def stage_meta(fitres, metrics: dict, seconds: float) -> dict:
             "seconds": round(seconds, 3), **digests}
 
 
-HISTORY_COLUMNS = ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
-                   "gates_total", "grda_lr"]
-SPARSITY_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
-                    "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds",
-                    "chosen"]
-
-
 def grda_meta(sched: Schedule | None) -> dict | None:
     return sched.to_json() if sched is not None else None
 

@@ -16,33 +16,29 @@ A run is a folder::
     .lock                 held (``flock``) by the process writing the run: the kernel drops it when that process
                           dies, however it dies, so a reader tells a live run from a killed one
 
-Every file is written atomically (temp file in the same folder, then ``os.replace``), so a reader never sees
-half a file, with the permissions ``open`` would give it (umask), not ``mkstemp``'s 0600; ``status`` is
-``running`` until the last file is in place, so a killed run never looks complete.
+Every file is written atomically (``aim.fileio``), so a reader never sees half a file; ``status`` is ``running``
+until the last file is in place, so a killed run never looks complete. This module is the format (file names,
+tables, keys) and its loader, which validates; ``aim.runwriter`` writes a run.
 """
 
 from __future__ import annotations
 
 import csv
-import errno
-import fcntl
-import itertools
 import json
-import os
-import shutil
 import socket
-import stat
-import tempfile
-import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from aim.errors import OutputError, RunFormatError
+from aim import locks
+from aim.errors import RunFormatError
+from aim.fileio import read_json
 
-if TYPE_CHECKING:  # torch is imported where weights are read or written: reading a run's tables needs none
+if TYPE_CHECKING:  # torch is imported where weights are read: reading a run's tables needs none
     import torch
 
 SCHEMA_VERSION = 1
@@ -53,17 +49,49 @@ WEIGHTS_FILE = "weights.pt"
 MODEL_TEXT_FILE = "model.txt"  # gbdt: LightGBM's text model (aim.classic), never a pickle
 LOCK_FILE = ".lock"
 CHECKPOINTS_DIR = "checkpoints"
-MIN_FREE_BYTES = 32 * 2**20  # refuse to start a run on a file system with less room than this
-MAX_JSON_BYTES = 256 * 2**20  # a run.json larger than this is not read (a foreign or hostile file)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One CSV table of a run: its ``file``; the columns a reader may rely on (``required``: checked when a run is
+    loaded, so older runs that lack a later column still load); and every column the writer (``aim.pipeline``)
+    produces, in its order (``columns``, a superset of ``required``; ``optional``: those only some runs have)."""
+
+    file: str
+    required: tuple[str, ...]
+    columns: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+
 TABLES = {
-    "interactions": ("interactions.csv", ["column", "order", "fields", "field_names", "function", "alpha", "kept",
-                                          "interaction_kept", "stats_auc", "planted"]),
-    "fields": ("fields.csv", ["field", "name", "vocab_size", "dims_kept", "positions"]),
-    "history": ("history.csv", ["stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds"]),
-    "snapshots": ("alpha_snapshots.csv", ["stage", "epoch", "step", "column", "alpha"]),
+    "interactions": Table(
+        "interactions.csv",
+        ("column", "order", "fields", "field_names", "function", "alpha", "kept", "interaction_kept", "stats_auc",
+         "planted"),
+        ("column", "order", "fields", "field_names", "function", "alpha", "kept", "interaction_kept", "stats_auc",
+         "planted", "ref_score"),
+        optional=("ref_score",)),  # the independent pair ranking (aim.reference) of a searching run
+    "fields": Table("fields.csv", ("field", "name", "vocab_size", "dims_kept", "positions"),
+                    ("field", "name", "vocab_size", "dims_kept", "positions")),
+    "history": Table("history.csv", ("stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds"),
+                     ("stage", "epoch", "step", "train_loss", "valid_auc", "valid_logloss", "seconds", "gates_nonzero",
+                      "gates_total", "grda_lr")),
+    "snapshots": Table("alpha_snapshots.csv", ("stage", "epoch", "step", "column", "alpha"),
+                       ("stage", "epoch", "step", "column", "alpha")),
     # One row per candidate strength (GRDA crossing fraction) or embedding L2 tried: the accuracy-size frontier.
-    "sparsity": ("sparsity.csv", ["stage", "candidate", "size", "valid_auc", "chosen"]),
+    "sparsity": Table("sparsity.csv", ("stage", "candidate", "size", "valid_auc", "chosen"),
+                      ("stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start",
+                       "columns_kept", "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss",
+                       "epochs", "seconds", "chosen")),
 }
+
+
+def columns(table: str) -> list[str]:
+    """Every column of the run table ``table`` ("sparsity", "history", ...) in the order its writer produces
+    them: the one list a writer, an analysis or a page derives its columns from."""
+    return list(TABLES[table].columns)
+
+
 REQUIRED_KEYS = ("schema_version", "kind", "id", "status", "created", "config", "versions", "dataset", "stages")
 # JSON type of each top-level key the readers rely on (optional keys may also be null); checked on load so that a
 # hand-edited or foreign run.json is refused by name instead of breaking a page.
@@ -80,174 +108,8 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _umask() -> int:
-    """The process umask, read from /proc where possible (``os.umask`` can only read it by changing it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def os_problem(exc: OSError) -> str:
-    """What an ``OSError`` from writing means, in words a user can act on."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "disk full (no space left on the device)"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.EROFS:
-        return "read-only file system"
-    return exc.strerror or str(exc)
-
-
-def _atomic_write(path: Path, write: Any, mode: str = "w") -> None:
-    """Write through a temporary file in the same folder, then ``os.replace``; an ``OSError`` (disk full,
-    permission denied) becomes an ``OutputError`` naming the file."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(path, f"cannot be written: {os_problem(exc)}") from exc
-    try:
-        with os.fdopen(fd, mode) as fh:
-            try:  # an existing file keeps its mode, as with open(path, "w")
-                perms = stat.S_IMODE(path.stat().st_mode)
-            except FileNotFoundError:  # a new one gets what open() would give it, not mkstemp's 0600
-                perms = 0o666 & ~_umask()
-            os.fchmod(fh.fileno(), perms)
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(path, f"cannot be written: {os_problem(exc)}") from exc
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    _atomic_write(Path(path), lambda fh: json.dump(obj, fh, indent=1, allow_nan=True, default=_json_default))
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "item"):
-        return o.item()
-    if isinstance(o, tuple | set):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def write_csv(path: Path, df: pd.DataFrame) -> None:
-    _atomic_write(Path(path), lambda fh: df.to_csv(fh, index=False, lineterminator="\n"))
-
-
-def write_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    import torch
-
-    clean = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    _atomic_write(Path(path), lambda fh: torch.save(clean, fh), mode="wb")
-
-
-def write_checkpoint(path: Path, payload: dict) -> None:
-    """A stage checkpoint: tensors and plain values (dict, list, tuple, str, numbers) only, written atomically."""
-    import torch
-
-    _atomic_write(Path(path), lambda fh: torch.save(payload, fh), mode="wb")
-
-
-def read_checkpoint(path: Path) -> dict:
-    """A checkpoint written by ``write_checkpoint``, loaded with ``weights_only=True`` (nothing is unpickled)."""
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - anything that is not tensors and plain values is refused
-        raise RunFormatError(path, f"not a readable checkpoint; refused ({str(exc)[:200]})") from None
-    if not isinstance(obj, dict):
-        raise RunFormatError(path, f"expected a checkpoint dict, found {type(obj).__name__}")
-    return obj
-
-
-def read_json(path: Path) -> dict:
-    try:
-        info = os.stat(path)  # before open(): opening a FIFO planted as run.json would block forever
-        if not stat.S_ISREG(info.st_mode):
-            raise RunFormatError(path, "not a regular file")
-        if info.st_size > MAX_JSON_BYTES:
-            raise RunFormatError(path, f"{info.st_size:,} bytes: too large for a run's JSON (not read)")
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except FileNotFoundError:
-        raise RunFormatError(path, "file is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise RunFormatError(path, f"not valid JSON ({str(exc)[:200]})") from None
-    except OSError as exc:
-        raise RunFormatError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(obj, dict):
-        raise RunFormatError(path, f"expected a JSON object, found {type(obj).__name__}")
-    return obj
-
-
-def check_output_folder(folder: str | Path) -> Path:
-    """Create ``folder`` if needed and prove that a run can be written there (a file is created, synced and
-    removed; the free space is checked), so a bad ``--out`` fails before any work instead of after training."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise OutputError(folder, "exists and is not a folder") from None
-    except OSError as exc:
-        raise OutputError(folder, f"cannot create the output folder: {os_problem(exc)}") from None
-    probe = None
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(b"\0" * 4096)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        raise OutputError(folder, f"cannot write to the output folder: {os_problem(exc)}") from None
-    finally:
-        if probe is not None:
-            Path(probe).unlink(missing_ok=True)
-    free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
-        raise OutputError(folder, f"disk nearly full: {free / 2**20:.1f} MiB free, a run needs at least "
-                                  f"{MIN_FREE_BYTES // 2**20} MiB")
-    return folder
-
-
-def _lock(folder: Path, wait: float = 2.0) -> int:
-    """Take the exclusive writer lock of a run folder (``.lock``); the file says who holds it. A reader probing
-    the lock holds it for microseconds, hence the short wait."""
-    path = folder / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise OutputError(path, f"cannot be written: {os_problem(exc)}") from None
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
-            os.close(fd)
-            holder = _lock_holder(folder) or {}
-            raise RunFormatError(folder, f"is being written by another process (pid {holder.get('pid', '?')} on "
-                                         f"{holder.get('host', '?')}); wait for it to end or stop it") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
-    return fd
-
-
-def _lock_holder(folder: Path) -> dict | None:
+def lock_holder(folder: Path) -> dict | None:
+    """What the writer lock file of ``folder`` says of its holder (``pid``, ``host``), None when it says nothing."""
     try:
         info = json.loads((folder / LOCK_FILE).read_text())
     except (OSError, ValueError):
@@ -259,104 +121,10 @@ def writer_alive(folder: str | Path) -> bool | None:
     """Whether a process still writes the run in ``folder``: True / False, or None when it cannot be told (no
     lock file: a run from an older version or a hand-made one; a lock taken on another host)."""
     folder = Path(folder)
-    holder = _lock_holder(folder)
+    holder = lock_holder(folder)
     if holder is None or holder.get("host") != socket.gethostname():
         return None
-    try:
-        fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False  # nobody holds the writer lock (closing the file releases this probe)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-class RunWriter:
-    """Owns one run folder while it is being produced, holding its writer lock until ``finish``."""
-
-    def __init__(self, root: Path, run_id: str):
-        Path(root).mkdir(parents=True, exist_ok=True)
-        # Two runs of one config started in the same second get suffixes -2, -3, ... instead of colliding.
-        for n in itertools.count(1):
-            self.path = Path(root) / (run_id if n == 1 else f"{run_id}-{n}")
-            try:
-                self.path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        self._lock: int | None = _lock(self.path)
-        self.meta: dict[str, Any] = {}
-
-    @classmethod
-    def reopen(cls, path: str | Path) -> RunWriter:
-        """Continue writing an existing run folder (``--resume``); refused while another process writes it."""
-        writer = cls.__new__(cls)
-        writer.path = Path(path)
-        if not writer.path.is_dir():
-            raise RunFormatError(writer.path, "not a folder")
-        writer._lock = _lock(writer.path)
-        try:
-            writer.meta = read_json(writer.path / RUN_FILE)
-        except BaseException:
-            writer.release()
-            raise
-        return writer
-
-    def release(self) -> None:
-        """Give up the writer lock (``finish`` does; so does the end of the process, however it ends)."""
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-
-    def start(self, meta: dict) -> None:
-        self.meta = {"schema_version": SCHEMA_VERSION, "kind": "run", "id": self.path.name, "status": "running",
-                     "created": now(), "updated": now(), "stages": {}, **meta}
-        self.flush()
-
-    def update(self, **changes: Any) -> None:
-        self.meta.update(changes)
-        self.flush()
-
-    def flush(self) -> None:
-        self.meta["updated"] = now()
-        write_json(self.path / RUN_FILE, self.meta)
-
-    def progress(self, **info: Any) -> None:
-        write_json(self.path / PROGRESS_FILE, {"updated": now(), **info})
-
-    def table(self, name: str, df: pd.DataFrame) -> None:
-        filename, columns = TABLES[name]
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise ValueError(f"{name} table lacks columns {missing}")
-        write_csv(self.path / filename, df)
-
-    def weights(self, tensors: dict[str, torch.Tensor]) -> None:
-        write_weights(self.path / WEIGHTS_FILE, tensors)
-
-    def model_text(self, text: str) -> None:
-        """A model in its library's own text format (the gbdt variant's LightGBM trees), written atomically."""
-        _atomic_write(self.path / MODEL_TEXT_FILE, lambda fh: fh.write(text))
-
-    def finish(self, status: str, error: str | None = None, stage: str | None = None) -> None:
-        """Mark the run ``complete`` or ``failed`` (with the error and the stage it happened in) and release it."""
-        self.meta["status"] = status
-        self.meta["error"] = error
-        if status == "failed":
-            self.meta["failed_stage"] = stage
-        else:
-            self.meta.pop("failed_stage", None)
-        self.meta["finished"] = now()
-        try:
-            self.flush()
-        finally:
-            self.release()
+    return locks.is_held(folder / LOCK_FILE)
 
 
 class Run:
@@ -378,7 +146,7 @@ class Run:
     def table(self, name: str) -> pd.DataFrame | None:
         value = self._tables[name]
         if isinstance(value, Path):
-            value = read_table(value, TABLES[name][1])
+            value = read_table(value, TABLES[name].required)
             self._tables[name] = value
         return value
 
@@ -443,8 +211,9 @@ def check_inside(folder: Path, path: Path) -> None:
         raise RunFormatError(path, "not a regular file")
 
 
-def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+def read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     """A CSV of a run or study with at least ``columns``; ``RunFormatError`` naming the file otherwise."""
+    columns = list(columns)
     try:
         if path.exists() and not path.is_file():
             raise RunFormatError(path, "not a regular file")
@@ -465,9 +234,10 @@ def _require_columns(path: Path, found, columns: list[str]) -> None:
         raise RunFormatError(path, f"missing columns {missing}; expected at least {columns}")
 
 
-def check_header(path: Path, columns: list[str]) -> None:
+def check_header(path: Path, columns: Sequence[str]) -> None:
     """The cheap part of ``read_table``: the file is a regular file whose first line is a UTF-8 CSV header with at
     least ``columns``; ``RunFormatError`` naming the file otherwise. The rows are left for ``read_table``."""
+    columns = list(columns)
     try:
         if path.exists() and not path.is_file():
             raise RunFormatError(path, "not a regular file")
@@ -512,15 +282,15 @@ def load_run(path: str | Path, lazy: bool = False) -> Run:
         meta["error"] = (f"interrupted: the process writing this run ended without finishing it (killed?); "
                          f"python -m aim run --resume {path} continues it from its last finished stage")
     tables: dict[str, pd.DataFrame | Path | None] = {}
-    for name, (filename, columns) in TABLES.items():
-        f = path / filename
+    for name, table in TABLES.items():
+        f = path / table.file
         check_inside(path, f)
         if f.exists():
             if lazy:
-                check_header(f, columns)
+                check_header(f, table.required)
                 tables[name] = f
             else:
-                tables[name] = read_table(f, columns)
+                tables[name] = read_table(f, table.required)
         elif meta["status"] == "complete" and name in meta.get("tables", []):
             raise RunFormatError(f, "file is missing from a complete run")
         else:

@@ -42,7 +42,7 @@ from aim.run_tables import (
     stage_meta,
     transfer_columns,
 )
-from aim.runs import RunWriter
+from aim.runwriter import RunWriter
 from aim.search import (
     EmbedSearch,
     InteractionSearch,

@@ -29,21 +29,25 @@ from collections.abc import Sequence
 import numpy as np
 
 from aim.errors import ConfigError
+from aim.stats_auc_common import (  # noqa: F401 - MAX_KEY_SPACE: read here, patched by the tests
+    MAX_KEY_SPACE,
+    auc_of_counts,
+    check_interaction,
+    check_vocab,
+    check_y,
+    test_key_counts,
+)
 
-__all__ = ["stats_auc", "stats_auc_blocks"]
+__all__ = ["stats_auc"]
 
 # Key spaces up to max(_DENSE_MIN, _DENSE_PER_ROW * n_rows) are counted with dense bincounts; larger ones by
 # sorting (random increments into a big table miss the cache and cost more than the sort).
 _DENSE_MIN = 1 << 16
 _DENSE_PER_ROW = 0.4
-# A partial mixed-radix key is re-factorized before its key space would pass this (int64 headroom for * 4).
-_MAX_KEY_SPACE = 1 << 60
 # Interactions whose fields' joint key space is at most this share counting passes (see _plan); the planner
 # looks for a group among the last _GROUP_SCAN groups only, which keeps it linear in the number of interactions.
 _GROUP_SPACE = 1 << 14
 _GROUP_SCAN = 64
-# Keys with fewer train impressions than this are grouped by (impressions, clicks) cell before the AUC sort.
-_CELL = 128
 
 
 def stats_auc(
@@ -67,18 +71,20 @@ def stats_auc(
         float64 (n_interactions,) AUCs; nan for every interaction when the test labels have one class only.
 
     Memory-mapped arrays (``np.memmap``, data.storage=mmap) are read in blocks by ``stats_auc_blocks``: the
-    same values without holding the columns in memory.
+    same values without holding the columns in memory (``aim.stats_auc_blocks``).
     """
     if isinstance(train_X, np.memmap) or isinstance(test_X, np.memmap):
+        from aim.stats_auc_blocks import stats_auc_blocks  # it imports this module's counting and checks
+
         return stats_auc_blocks(train_X, train_y, test_X, test_y, interactions, vocab_sizes)
     train_X, test_X = _check_X(train_X, "train_X"), _check_X(test_X, "test_X")
-    train_y, test_y = _check_y(train_y, len(train_X), "train_y"), _check_y(test_y, len(test_X), "test_y")
+    train_y, test_y = check_y(train_y, len(train_X), "train_y"), check_y(test_y, len(test_X), "test_y")
     n_fields = train_X.shape[1]
     if test_X.shape[1] != n_fields:
         raise ConfigError(f"train_X has {n_fields} fields but test_X has {test_X.shape[1]}")
     if len(train_X) == 0:
         raise ConfigError("train_X is empty: the statistics CTR needs at least one training row")
-    inters = [_check_interaction(t, n_fields) for t in interactions]
+    inters = [check_interaction(t, n_fields) for t in interactions]
     vocab = _vocab(train_X, test_X, vocab_sizes)
     out = np.full(len(inters), np.nan)
     n_pos, n_neg = int(test_y.sum()), int(len(test_y) - test_y.sum())
@@ -99,7 +105,7 @@ def stats_auc(
         packed, space = _pack_key(union, codes, scratch)
         if len(members) == 1:
             count = _count_dense if space <= dense_limit else _count_sorted
-            out[members[0]] = _auc(*count(packed, n_train, space), global_ctr, n_pos, n_neg)
+            out[members[0]] = auc_of_counts(*count(packed, n_train, space), global_ctr, n_pos, n_neg)
             continue
         # One pass counts the joint key of the union; each member's counts are a marginal of that table.
         shape = [sizes[f] for f in union] + [2]
@@ -107,8 +113,8 @@ def stats_auc(
         test = np.bincount(packed[n_train:], minlength=2 * space).reshape(shape)
         for i in members:
             other = tuple(j for j, f in enumerate(union) if f not in inters[i])
-            counts = _test_key_counts(train.sum(axis=other).reshape(-1, 2), test.sum(axis=other).reshape(-1, 2))
-            out[i] = _auc(*counts, global_ctr, n_pos, n_neg)
+            counts = test_key_counts(train.sum(axis=other).reshape(-1, 2), test.sum(axis=other).reshape(-1, 2))
+            out[i] = auc_of_counts(*counts, global_ctr, n_pos, n_neg)
     return out
 
 
@@ -119,7 +125,7 @@ def _plan(inters: list[tuple[int, ...]], sizes: dict[int, int]) -> list[tuple[tu
     _GROUP_SPACE (a superset costs nothing), else starts a group. Large interactions are alone.
     """
     groups: list[tuple[set[int], list[int]]] = []
-    limit = min(_GROUP_SPACE, _MAX_KEY_SPACE)  # a re-factorized key could not be reshaped per field
+    limit = min(_GROUP_SPACE, MAX_KEY_SPACE)  # a re-factorized key could not be reshaped per field
     for i in sorted(range(len(inters)), key=lambda i: math.prod(sizes[f] for f in inters[i])):
         fields = set(inters[i])
         best, best_space = None, limit + 1
@@ -163,7 +169,7 @@ def _pack_key(
     """
     space = math.prod(codes[f][1] for f in fields)
     # int32 halves the memory traffic of every pass and of the sort; _count_sorted needs 4 * space headroom.
-    dtype = np.int32 if space <= _MAX_KEY_SPACE and 4 * (space + 1) < 2**31 else np.int64
+    dtype = np.int32 if space <= MAX_KEY_SPACE and 4 * (space + 1) < 2**31 else np.int64
     code, space = codes[fields[0]]
     if dtype not in scratch:
         scratch[dtype] = np.empty(len(code), dtype=dtype)
@@ -176,7 +182,7 @@ def _pack_key(
     np.bitwise_and(code, -2, out=key, casting="unsafe")
     for f in fields[1:]:
         code, size = codes[f]
-        if space * size > _MAX_KEY_SPACE:
+        if space * size > MAX_KEY_SPACE:
             # Re-factorize the partial key to 0..distinct-1 (<= n rows) so the product fits int64 again.
             uniq, inverse = np.unique(key, return_inverse=True)
             np.multiply(inverse, 2, out=key)
@@ -189,16 +195,9 @@ def _pack_key(
 
 
 def _count_dense(packed: np.ndarray, n_train: int, space: int) -> tuple[np.ndarray, ...]:
-    """`_test_key_counts` from two bincounts (train part, test part) over the whole key space."""
+    """`test_key_counts` from two bincounts (train part, test part) over the whole key space."""
     train = np.bincount(packed[:n_train], minlength=2 * space).reshape(-1, 2)
-    return _test_key_counts(train, np.bincount(packed[n_train:], minlength=2 * space).reshape(-1, 2))
-
-
-def _test_key_counts(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, ...]:
-    """From (keys, 2) tables of [click, non-click] counts: (train clicks, train non-clicks, test positives,
-    test negatives), each (test keys,), for the keys that occur in test (the others never matter)."""
-    keys = np.flatnonzero(test[:, 0] + test[:, 1])
-    return train[keys, 0], train[keys, 1], test[keys, 0], test[keys, 1]
+    return test_key_counts(train, np.bincount(packed[n_train:], minlength=2 * space).reshape(-1, 2))
 
 
 def _count_sorted(packed: np.ndarray, n_train: int, space: int) -> tuple[np.ndarray, ...]:
@@ -228,35 +227,6 @@ def _count_sorted(packed: np.ndarray, n_train: int, space: int) -> tuple[np.ndar
     return ranks[:, 1] - ranks[:, 0], ranks[:, 2] - ranks[:, 1], total - neg, neg
 
 
-def _auc(
-    clicks: np.ndarray, non_clicks: np.ndarray, pos: np.ndarray, neg: np.ndarray, global_ctr: float, n_pos: int,
-    n_neg: int,
-) -> float:
-    """ROC AUC of the CTR predictor from per-key counts (train clicks, non-clicks, test positives, negatives)."""
-    imps = clicks + non_clicks
-    # Keys with the same (impressions, clicks) share one prediction, so first sum the test labels per cell of a
-    # small table (a bincount) and sort only the used cells plus the few frequent keys, not every key's CTR.
-    small = imps < _CELL
-    big = ~small
-    cell = imps[small] * _CELL + clicks[small]
-    cell_pos = np.bincount(cell, weights=pos[small], minlength=_CELL * _CELL)
-    cell_neg = np.bincount(cell, weights=neg[small], minlength=_CELL * _CELL)
-    used = np.flatnonzero(cell_pos + cell_neg)
-    cell_imps, cell_clicks = np.divmod(used, _CELL)
-    imps = np.concatenate((cell_imps, imps[big]))
-    clicks = np.concatenate((cell_clicks, clicks[big]))
-    # IEEE division is correctly rounded, so equal click ratios (1/2, 2/4, and the global CTR) give equal floats.
-    ctr = np.divide(clicks, imps, out=np.full(len(imps), global_ctr), where=imps > 0)
-    # Group by predicted value (not by key) so different keys with the same CTR are tied, then sort the groups.
-    _, group = np.unique(ctr, return_inverse=True)
-    pos = np.bincount(group, weights=np.concatenate((cell_pos[used], pos[big]))).astype(np.int64)
-    neg = np.bincount(group, weights=np.concatenate((cell_neg[used], neg[big]))).astype(np.int64)
-    neg_before = np.cumsum(neg) - neg
-    # 2 * (sum pos*neg_before + sum pos*neg/2) in int64 is exact; one rounding at the final division.
-    twice = 2 * int(np.dot(pos, neg_before)) + int(np.dot(pos, neg))
-    return twice / (2 * n_pos * n_neg)
-
-
 def _field_codes(col: np.ndarray, n_train: int, vocab: int, negative: np.ndarray) -> tuple[np.ndarray, int]:
     """One field's per-row ``2 * id + negative`` (train rows, then test rows) and its number of ids.
 
@@ -280,17 +250,10 @@ def _field_codes(col: np.ndarray, n_train: int, vocab: int, negative: np.ndarray
 
 
 def _vocab(train_X: np.ndarray, test_X: np.ndarray, vocab_sizes: Sequence[int] | None) -> list[int]:
-    f = train_X.shape[1]
     seen_max = np.maximum(train_X.max(axis=0, initial=0), test_X.max(axis=0, initial=0))
     if vocab_sizes is None:
         return [int(m) + 1 for m in seen_max]
-    vocab = [int(v) for v in vocab_sizes]
-    if len(vocab) != f:
-        raise ConfigError(f"vocab_sizes has {len(vocab)} entries but the data has {f} fields")
-    for i, (v, m) in enumerate(zip(vocab, seen_max, strict=True)):
-        if m >= v:
-            raise ConfigError(f"field {i}: id {int(m)} is outside vocab_sizes[{i}]={v} (ids must be in [0, {v}))")
-    return vocab
+    return check_vocab(vocab_sizes, seen_max)
 
 
 def _check_X(X: np.ndarray, name: str) -> np.ndarray:
@@ -302,180 +265,3 @@ def _check_X(X: np.ndarray, name: str) -> np.ndarray:
     if X.size and X.dtype == np.uint64 and X.max() >= 2**63:
         raise ConfigError(f"{name} holds ids >= 2**63; ids must fit int64")
     return X
-
-
-def _check_y(y: np.ndarray, n: int, name: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ConfigError(f"{name} must have shape ({n},), got {y.shape}")
-    is_one = y == 1
-    if not np.all(is_one | (y == 0)):
-        raise ConfigError(f"{name} must hold only 0/1 labels")
-    return is_one
-
-
-def _check_interaction(t: Sequence[int], n_fields: int) -> tuple[int, ...]:
-    fields = tuple(int(f) for f in t)
-    if not fields or len(set(fields)) != len(fields) or not all(0 <= f < n_fields for f in fields):
-        raise ConfigError(f"interaction {tuple(t)!r} must be distinct field indices in [0, {n_fields})")
-    return fields
-
-
-# ----------------------------------------------------------------------------------------- block-wise (out of core)
-
-_BLOCK_ROWS = 1 << 20  # rows per block of stats_auc_blocks
-_BLOCK_DENSE = 1 << 22  # key spaces up to this are counted in dense tables there
-
-
-def stats_auc_blocks(
-    train_X: np.ndarray,
-    train_y: np.ndarray,
-    test_X: np.ndarray,
-    test_y: np.ndarray,
-    interactions: Sequence[Sequence[int]],
-    vocab_sizes: Sequence[int] | None = None,
-    block_rows: int = _BLOCK_ROWS,
-) -> np.ndarray:
-    """``stats_auc`` reading the arrays ``block_rows`` rows at a time (memory-mapped splits, data.storage=mmap):
-    memory O(block + vocabularies + the distinct test keys of one interaction) instead of O(N·F). The same
-    per-key counts go into the same ``_auc``, so the result equals ``stats_auc``'s exactly.
-
-    One pass checks ids and labels, one per used field finds the values that occur in test (coded 0..m-1, the
-    others -1: a train row holding one matches no test key); then each interaction takes one pass over its
-    columns of test (its keys and their labels) and one of train (the clicks of those keys). Column-major
-    arrays (how the out-of-core encoder writes them) make each of these a contiguous read.
-    """
-    for name, X in (("train_X", train_X), ("test_X", test_X)):
-        if X.ndim != 2 or not np.issubdtype(X.dtype, np.integer):
-            raise ConfigError(f"{name} must be a 2-D integer array (N, F), got {X.dtype} {X.shape}")
-    for name, y, X in (("train_y", train_y, train_X), ("test_y", test_y, test_X)):
-        if y.shape != (len(X),):
-            raise ConfigError(f"{name} must have shape ({len(X)},), got {y.shape}")
-    n_fields = train_X.shape[1]
-    if test_X.shape[1] != n_fields:
-        raise ConfigError(f"train_X has {n_fields} fields but test_X has {test_X.shape[1]}")
-    if len(train_X) == 0:
-        raise ConfigError("train_X is empty: the statistics CTR needs at least one training row")
-    inters = [_check_interaction(t, n_fields) for t in interactions]
-    data = _Blocks({"train": (train_X, train_y), "test": (test_X, test_y)}, block_rows)
-    clicks, n_pos, n_neg, seen_max = 0, 0, 0, np.zeros(n_fields, dtype=np.int64)
-    for split in ("train", "test"):
-        X, y = data.splits[split]
-        for rows in data.ranges(split):
-            block = np.asarray(X[rows])
-            if block.size and block.min() < 0:
-                raise ConfigError(f"{split}_X holds negative ids; ids must be non-negative field-local integers")
-            seen_max = np.maximum(seen_max, block.max(axis=0, initial=0))
-            positive = int(_check_y(np.asarray(y[rows]), len(block), f"{split}_y").sum())
-            clicks += positive if split == "train" else 0
-            n_pos += positive if split == "test" else 0
-            n_neg += len(block) - positive if split == "test" else 0
-    vocab = [int(m) + 1 for m in seen_max] if vocab_sizes is None else _vocab_blocks(vocab_sizes, seen_max)
-    out = np.full(len(inters), np.nan)
-    if n_pos == 0 or n_neg == 0 or not inters:
-        return out
-    codes: dict[int, np.ndarray] = {}
-    sizes: dict[int, int] = {}
-    for f in sorted({f for fields in inters for f in fields}):
-        present = np.zeros(vocab[f], dtype=bool)
-        for rows in data.ranges("test"):
-            present[test_X[rows, f]] = True
-        codes[f] = np.where(present, np.cumsum(present) - 1, -1)
-        sizes[f] = int(present.sum())
-    global_ctr = clicks / len(train_y)
-    for i, fields in enumerate(inters):
-        keys = _Keys(fields, codes, sizes, data)
-        out[i] = _auc(*keys.counts(data), global_ctr, n_pos, n_neg)
-    return out
-
-
-class _Blocks:
-    """The two splits, read in row blocks."""
-
-    def __init__(self, splits: dict[str, tuple[np.ndarray, np.ndarray]], block_rows: int):
-        self.splits = splits
-        self.block_rows = block_rows
-
-    def ranges(self, split: str):
-        n = len(self.splits[split][1])
-        return (slice(s, s + self.block_rows) for s in range(0, n, self.block_rows))
-
-    def columns(self, split: str, fields: Sequence[int]):
-        """Per block: the ``fields`` columns int64 (b, len(fields)) and the negative-label flags (b,)."""
-        X, y = self.splits[split]
-        for rows in self.ranges(split):
-            cols = np.stack([np.asarray(X[rows, f], dtype=np.int64) for f in fields], axis=1)
-            yield cols, np.asarray(y[rows]) != 1
-
-
-def _vocab_blocks(vocab_sizes: Sequence[int], seen_max: np.ndarray) -> list[int]:
-    vocab = [int(v) for v in vocab_sizes]
-    if len(vocab) != len(seen_max):
-        raise ConfigError(f"vocab_sizes has {len(vocab)} entries but the data has {len(seen_max)} fields")
-    for i, (v, m) in enumerate(zip(vocab, seen_max, strict=True)):
-        if m >= v:
-            raise ConfigError(f"field {i}: id {int(m)} is outside vocab_sizes[{i}]={v} (ids must be in [0, {v}))")
-    return vocab
-
-
-class _Keys:
-    """One interaction's key over its fields' test-value codes: mixed radix, with a re-ranking step (the key ->
-    its rank among the distinct test partial keys, found by one more pass over test) wherever the product would
-    pass _MAX_KEY_SPACE. ``-1`` = a row that matches no test key."""
-
-    def __init__(self, fields: tuple[int, ...], codes: dict[int, np.ndarray], sizes: dict[int, int], data: _Blocks):
-        self.fields, self.codes, self.sizes = fields, codes, sizes
-        self.steps: list[int | np.ndarray] = [0]  # column index into ``fields``, or a sorted array of keys
-        self.space = sizes[fields[0]]
-        for j, f in enumerate(fields[1:], start=1):
-            if self.space * sizes[f] > _MAX_KEY_SPACE:
-                parts = [np.unique(self.of(cols)) for cols, _ in data.columns("test", fields)]
-                distinct = np.unique(np.concatenate(parts))
-                self.steps.append(distinct)
-                self.space = len(distinct)
-            self.steps.append(j)
-            self.space *= sizes[f]
-
-    def of(self, cols: np.ndarray) -> np.ndarray:
-        """Keys int64 (b,) of a block's columns (b, len(fields)) under the steps built so far."""
-        key = None
-        for step in self.steps:
-            if isinstance(step, np.ndarray):
-                rank = np.searchsorted(step, key).clip(max=len(step) - 1)
-                key = np.where((key >= 0) & (step[rank] == key), rank, -1)
-                continue
-            f = self.fields[step]
-            code = self.codes[f][cols[:, step]]
-            key = code if key is None else np.where((key < 0) | (code < 0), -1, key * self.sizes[f] + code)
-        return key
-
-    def counts(self, data: _Blocks) -> tuple[np.ndarray, ...]:
-        """(train clicks, train non-clicks, test positives, test negatives) per test key (``_test_key_counts``)."""
-        if self.space <= _BLOCK_DENSE:
-            tables = {}
-            for split in ("test", "train"):
-                table = np.zeros(2 * self.space, dtype=np.int64)
-                for cols, negative in data.columns(split, self.fields):
-                    key = self.of(cols)
-                    hit = key >= 0
-                    table += np.bincount(2 * key[hit] + negative[hit], minlength=2 * self.space)
-                tables[split] = table.reshape(-1, 2)
-            return _test_key_counts(tables["train"], tables["test"])
-        packed, counts = [], []
-        for cols, negative in data.columns("test", self.fields):  # every test row has a key (its values occur)
-            k, n = np.unique(2 * self.of(cols) + negative, return_counts=True)
-            packed.append(k)
-            counts.append(n)
-        packed_all, inverse = np.unique(np.concatenate(packed), return_inverse=True)
-        total = np.bincount(inverse, weights=np.concatenate(counts)).astype(np.int64)
-        keys = np.unique(packed_all >> 1)
-        test = np.zeros((len(keys), 2), dtype=np.int64)
-        test[np.searchsorted(keys, packed_all >> 1), packed_all & 1] = total
-        train = np.zeros(2 * len(keys), dtype=np.int64)
-        for cols, negative in data.columns("train", self.fields):
-            key = self.of(cols)
-            rank = np.searchsorted(keys, key).clip(max=len(keys) - 1)
-            hit = (key >= 0) & (keys[rank] == key)
-            train += np.bincount(2 * rank[hit] + negative[hit], minlength=2 * len(keys))
-        train = train.reshape(-1, 2)
-        return train[:, 0], train[:, 1], test[:, 0], test[:, 1]

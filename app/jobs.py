@@ -18,7 +18,6 @@ run twice nor exceed the limit.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -32,11 +31,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from aim import locks
 from aim.cli import build_parser, validate_dataset
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError
+from aim.fileio import read_json, write_json
 from aim.flags import DEFAULT_OUT, config_from_args, run_option_strings
-from aim.runs import RUN_FILE, read_json, read_progress, write_json
+from aim.runs import RUN_FILE, read_progress
 from app import access
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -345,15 +346,9 @@ def thread_share(running: int) -> int:
     return max(1, cores // (running + 1))
 
 
-@contextlib.contextmanager
 def _launch_lock(out: Path):
     """Serialises launches into one runs folder across threads, sessions and app processes."""
-    fd = os.open(jobs_dir(out) / ".launch.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    return locks.locked(jobs_dir(out) / ".launch.lock")
 
 
 def _spawn(args: list[str], cfg: RunConfig, key: str, out: Path, threads: int) -> Job:

@@ -1,11 +1,11 @@
-"""The plain-language summary box (``aim/analysis/summary.py``) at the top of the Studies and Interactions pages."""
+"""The plain-language summary box (``aim/analysis/summary.py``, ``run_summary.py``) at the top of the Studies and Interactions pages."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from aim import analysis
-from aim.analysis import summary as plain
+from aim.analysis import run_summary as sentences
 from aim.study.tokens import token_of
 from app import ui
 
@@ -48,10 +48,11 @@ def run_summary(run, inter) -> None:
     if analysis.has_alpha(inter):  # the scatter below shows kept pairs of statistics AUC < 0.5: said once, here
         points = analysis.alpha_points(inter, per="interaction")
         kept = points[points["kept"] == 1]
-        note = plain.inverse_stats_note(dict(zip(kept["field_names"], kept["stats_auc"], strict=True)))
-    summary_box(plain.run_summary_lines(run.meta, plain.kept_by_order(inter),
-                                        plain.study_params(study) if study else None, study.id if study else None,
-                                        plain.study_params(study, variant) if study else None), note=note)
+        note = sentences.inverse_stats_note(dict(zip(kept["field_names"], kept["stats_auc"], strict=True)))
+    summary_box(sentences.run_summary_lines(run.meta, sentences.kept_by_order(inter),
+                                            sentences.study_params(study) if study else None,
+                                            study.id if study else None,
+                                            sentences.study_params(study, variant) if study else None), note=note)
 
 
 def size_caption(run) -> None:
@@ -60,8 +61,9 @@ def size_caption(run) -> None:
     data = ui.loaded()
     study = data.studies.get(data.study_of.get(run.id, ""))
     variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})
-    lines = plain.run_summary_lines(run.meta, None, plain.study_params(study) if study else None,
-                                    study.id if study else None, plain.study_params(study, variant) if study else None)
+    lines = sentences.run_summary_lines(run.meta, None, sentences.study_params(study) if study else None,
+                                        study.id if study else None,
+                                        sentences.study_params(study, variant) if study else None)
     size = [line for line in lines if line.startswith("Size:")]
     if size:
         st.caption(markdown_safe(size[0]))

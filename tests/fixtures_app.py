@@ -1,4 +1,4 @@
-"""Hand-made run folders for the app tests, written with ``aim.runs.RunWriter`` so they follow the real format.
+"""Hand-made run folders for the app tests, written with ``aim.runwriter.RunWriter`` so they follow the real format.
 
 Four fields (user, item, hour, noise), the six pairs, two functions (inner = columns 0-5, outer = columns 6-11),
 with α, statistics AUC, kept dims and metrics chosen so every figure has hand-checkable values:
@@ -26,7 +26,8 @@ import pandas as pd
 
 from aim import study as aim_study
 from aim.config import ModelConfig, RunConfig, SearchConfig
-from aim.runs import RunWriter, read_json, write_csv, write_json
+from aim.fileio import read_json, write_csv, write_json
+from aim.runwriter import RunWriter
 
 NAMES = ["user", "item", "hour", "noise"]
 VOCAB = [100, 1000, 24, 10]

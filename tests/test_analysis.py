@@ -64,7 +64,7 @@ def test_scan_classifies_runs_corrupt_foreign_and_studies(fx, tmp_path):
 def test_a_folder_of_studies_is_scanned_and_a_foreign_study_is_reported(fx, tmp_path):
     import shutil
 
-    from aim.runs import write_json
+    from aim.fileio import write_json
 
     shutil.copytree(fx["study"], tmp_path / "studies" / ID_STUDY)
     (tmp_path / "studies" / "broken").mkdir()
@@ -80,7 +80,7 @@ def test_a_folder_of_studies_is_scanned_and_a_foreign_study_is_reported(fx, tmp_
 
 
 def test_a_run_json_of_another_kind_is_corrupt_not_a_run(tmp_path):
-    from aim.runs import write_json
+    from aim.fileio import write_json
 
     (tmp_path / "s").mkdir()
     write_json(tmp_path / "s" / "run.json", {"schema_version": 1, "kind": "study", "id": "s", "status": "complete",

@@ -12,7 +12,7 @@ from scipy import stats
 
 from aim import analysis as A
 from aim import study as aim_study
-from aim.runs import read_json
+from aim.fileio import read_json
 from tests.fixtures_app import ID_STUDY, STUDY_AUC, STUDY_LOGLOSS, make_study
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aim import analysis
-from aim.config import RunConfig, list_text
-from aim.run_tables import SPARSITY_COLUMNS
+from aim import analysis, runs
+from aim.config import RunConfig
+from aim.config_fields import list_text
 from aim.sparsity import auc_standard_error, parsimonious
 from app import glossary, jobs
 from tests.fixtures_app import (
@@ -40,7 +40,7 @@ SE = auc_standard_error(0.808, 500, 1500)
 # ------------------------------------------------------------------------------------------- the analysis
 
 def test_the_fixture_table_has_the_columns_the_pipeline_writes():
-    assert list(sparsity().columns) == SPARSITY_COLUMNS
+    assert list(sparsity().columns) == runs.columns("sparsity")
 
 
 def test_a_warm_started_final_candidate_is_labelled_warm():

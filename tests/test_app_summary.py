@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from aim import study as aim_study
+from aim.analysis import run_summary
 from aim.analysis import summary as plain
 from aim.report import report_html
 from aim.runs import load_run
@@ -122,5 +123,5 @@ def test_the_table_the_studies_page_and_the_reports_state_the_same_rule(shipped)
     run.load_tables()
     run_page = report_html(STUDY_RUN)
     assert html.escape(RULE_CORE) in run_page and "<h2>Glossary</h2>" in run_page
-    for line in plain.run_summary_of(run, aim_study.load_study(FRAPPE)):
+    for line in run_summary.run_summary_of(run, aim_study.load_study(FRAPPE)):
         assert html.escape(line.partition(": ")[2]) in run_page, line

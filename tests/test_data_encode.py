@@ -12,7 +12,7 @@ import pytest
 
 from aim.config import DataConfig
 from aim.data import DATASETS, describe_datasets, encode, load_dataset
-from aim.data.formats import RawChunk
+from aim.data.chunks import RawChunk
 from aim.errors import ConfigError, DataError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

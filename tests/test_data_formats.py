@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aim.data import formats
-from aim.data.formats import MISSING, bucketize
+from aim.data import chunks, formats
+from aim.data.chunks import MISSING, bucketize
 from aim.errors import DataError
 
 
@@ -217,7 +217,7 @@ def test_csv_errors(tmp_path):
 def test_map_uniques_reports_first_line_of_bad_token():
     codes, uniques, lines = np.array([0, 1, 0, 1]), np.array(["1", "x"], dtype=object), np.array([5, 6, 7, 8])
     with pytest.raises(DataError, match=r"f:6: "):
-        formats.map_uniques("f", codes, uniques, lines, int)
+        chunks.map_uniques("f", codes, uniques, lines, int)
 
 
 # Regressions found by tests/test_fuzz_formats.py: each was an unrelated exception, a wrong line or a 140 kB message.

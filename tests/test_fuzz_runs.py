@@ -25,11 +25,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from aim import analysis
-from aim.runs import RUN_FILE, TABLES, RunWriter, load_run
+from aim.runs import RUN_FILE, TABLES, load_run
+from aim.runwriter import RunWriter
 from app import catalog
 from tests.timeouts import no_hang
 
-INTERACTIONS = TABLES["interactions"][0]
+INTERACTIONS = TABLES["interactions"].file
 
 
 def _meta(folder: Path) -> dict:
@@ -90,7 +91,7 @@ def _killed(folder: Path) -> None:
 
 
 def _unlisted(folder: Path) -> None:
-    (folder / TABLES["history"][0]).unlink()
+    (folder / TABLES["history"].file).unlink()
 
 
 # name -> (damage, words the refusal names; None = the folder still loads)
@@ -130,9 +131,9 @@ DAMAGES: dict[str, tuple[Callable[[Path], None], list[str] | None]] = {
     "csv binary": (_write(INTERACTIONS, bytes(range(256)) * 4), [INTERACTIONS]),
     "csv a folder": (_replace(INTERACTIONS, lambda p: p.mkdir()), [INTERACTIONS, "not a regular file"]),
     "csv links to /etc/passwd": (_link_out(INTERACTIONS, "/etc/passwd"), [INTERACTIONS, "symbolic link"]),
-    "csv header only": (_write(INTERACTIONS, (",".join(TABLES["interactions"][1]) + "\n").encode()), None),
+    "csv header only": (_write(INTERACTIONS, (",".join(TABLES["interactions"].required) + "\n").encode()), None),
     # a good header over rows that cannot be parsed: listed (the catalog reads headers only), refused when opened
-    "csv rows garbled": (_write(INTERACTIONS, (",".join(TABLES["interactions"][1]) + "\n").encode()
+    "csv rows garbled": (_write(INTERACTIONS, (",".join(TABLES["interactions"].required) + "\n").encode()
                                 + b'1\n"unclosed\xff\n' + b"1,2,3," * 5000), None),
     "complete run lacks a listed table": (_unlisted, ["history.csv", "missing"]),
     "killed while running": (_killed, None),

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from aim import stats_auc as stats_auc_module
+from aim import stats_auc_blocks as blocks_module
 from aim.config import DataConfig
 from aim.data import encode, formats, load_dataset, outofcore
 from aim.errors import ConfigError, DataError
-from aim.stats_auc import stats_auc, stats_auc_blocks
+from aim.stats_auc import stats_auc
+from aim.stats_auc_blocks import stats_auc_blocks
 from aim.train import block_batches
 
 
@@ -147,8 +148,8 @@ def test_block_stats_auc_equals_in_memory(tmp_path, monkeypatch, order):
     expected = stats_auc(train_X, train_y, test_X, test_y, inters, vocab)
     assert np.isfinite(expected).all()
     np.testing.assert_array_equal(stats_auc(*mapped, inters, vocab), expected)  # memmaps dispatch to blocks
-    monkeypatch.setattr(stats_auc_module, "_MAX_KEY_SPACE", 1 << 12)  # force the re-ranking of partial keys
-    monkeypatch.setattr(stats_auc_module, "_BLOCK_DENSE", 1 << 6)  # and the sparse counting
+    monkeypatch.setattr(blocks_module, "MAX_KEY_SPACE", 1 << 12)  # force the re-ranking of partial keys
+    monkeypatch.setattr(blocks_module, "_BLOCK_DENSE", 1 << 6)  # and the sparse counting
     np.testing.assert_array_equal(stats_auc_blocks(*mapped, inters, None, block_rows=700), expected)
     with pytest.raises(ConfigError, match="outside vocab_sizes"):
         stats_auc_blocks(*mapped, inters, [2] + vocab[1:])

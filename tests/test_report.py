@@ -1,4 +1,4 @@
-"""The stakeholder report (aim/report.py, ``python -m aim report``): one self-contained HTML file of a tiny run and
+"""The stakeholder report (aim/report/, ``python -m aim report``): one self-contained HTML file of a tiny run and
 of a tiny study, its numbers equal to the study table's, its warnings, clean refusals of other folders, and (with
 Chromium) the charts drawn with the network cut off."""
 
@@ -13,11 +13,13 @@ import pytest
 
 from aim import analysis
 from aim import study as st
+from aim.analysis import run_summary
 from aim.analysis import summary as plain
 from aim.cli import main
 from aim.errors import ConfigError
+from aim.fileio import read_json, write_json
 from aim.report import report_html, write_report
-from aim.runs import RUN_FILE, load_run, read_json, write_json
+from aim.runs import RUN_FILE, load_run
 from aim.study.stats import rule_text
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,7 +48,7 @@ def test_report_of_a_tiny_run(tiny_runs, tmp_path, capsys):
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
     assert run.id in page and html.escape("Nothing to report. Checked: the run's status (complete)") in page
-    for line in plain.run_summary_of(run):  # the plain-language summary on top, the glossary at the end
+    for line in run_summary.run_summary_of(run):  # the plain-language summary on top, the glossary at the end
         assert html.escape(line.partition(": ")[2]) in page, line
     assert page.index("In plain words") < page.index("Warnings") < page.index("<h2>Glossary</h2>")
     for words in ("What was kept: interactions", "embedding dimensions (EDS)", "orders searched",

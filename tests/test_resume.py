@@ -28,7 +28,8 @@ import torch
 from aim import pipeline, search, stages
 from aim.cli import build_parser, config_from_args
 from aim.errors import OutputError, RunFormatError
-from aim.runs import CHECKPOINTS_DIR, PROGRESS_FILE, RUN_FILE, RunWriter, load_run, writer_alive
+from aim.runs import CHECKPOINTS_DIR, PROGRESS_FILE, RUN_FILE, load_run, writer_alive
+from aim.runwriter import RunWriter
 from aim.search import search_interactions
 from tests.conftest import cli_env
 
@@ -297,7 +298,7 @@ def _disk_full_from(first: str, monkeypatch, then: tuple[str, ...] = ()) -> None
             full.update((first, *then))
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(*args, prefix=prefix, **kwargs)
-    monkeypatch.setattr("aim.runs.tempfile.mkstemp", mkstemp)
+    monkeypatch.setattr("aim.fileio.tempfile.mkstemp", mkstemp)
 
 
 def test_a_full_disk_fails_the_run_by_name_and_it_resumes_once_there_is_room(reference, tmp_path, monkeypatch):

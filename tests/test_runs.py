@@ -17,6 +17,7 @@ import torch
 
 from aim.config import RunConfig
 from aim.errors import AIMError, RunFormatError
+from aim.fileio import read_json, write_csv, write_json, write_weights
 from aim.runs import (
     PROGRESS_FILE,
     REQUIRED_KEYS,
@@ -25,16 +26,13 @@ from aim.runs import (
     STATUSES,
     TABLES,
     WEIGHTS_FILE,
-    RunWriter,
+    columns,
     load_run,
-    read_json,
     read_progress,
-    write_csv,
-    write_json,
-    write_weights,
 )
+from aim.runwriter import RunWriter
 
-# Documented in the README ("Run format"); TABLES in aim/runs.py lists the required subset.
+# Documented in the README ("Run format"); TABLES in aim/runs.py lists them (``columns``) and the required subset.
 DOCUMENTED_COLUMNS = {
     "interactions": ["column", "order", "fields", "field_names", "function", "alpha", "kept", "interaction_kept",
                      "stats_auc", "planted"],
@@ -45,6 +43,17 @@ DOCUMENTED_COLUMNS = {
     "sparsity": ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
                  "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen"],
 }
+
+
+def test_the_schema_lists_every_documented_column_in_order_and_requires_a_subset():
+    for name, documented in DOCUMENTED_COLUMNS.items():
+        table = TABLES[name]
+        assert columns(name) == documented + list(table.optional), name
+        assert [c for c in columns(name) if c in table.required] == list(table.required), name
+    assert columns("interactions")[-1] == "ref_score" and TABLES["interactions"].optional == ("ref_score",)
+    fresh = columns("sparsity")
+    fresh.append("x")  # a caller's copy: the schema itself cannot be changed through it
+    assert "x" not in columns("sparsity")
 
 
 @pytest.fixture
@@ -85,14 +94,14 @@ def test_complete_run_loads_with_documented_tables(tiny_runs, tiny_config, varia
             assert math.isfinite(meta["metrics"][split][key])
     expected_tables = {"interactions", "fields", "history", "sparsity"} | ({"snapshots"} if variant == "aim" else set())
     assert set(meta["tables"]) == expected_tables
-    for name, columns in DOCUMENTED_COLUMNS.items():
+    for name, documented in DOCUMENTED_COLUMNS.items():
         df = getattr(run, name)
         if name not in expected_tables:
             assert df is None
             continue
         # a searching run's interactions add the independent ranking ref_score (docs/run-format.md)
         extra = ["ref_score"] if name == "interactions" and variant == "aim" else []
-        assert list(df.columns) == columns + extra, name
+        assert list(df.columns) == documented + extra, name
         assert len(df) > 0, name
     n_pairs = 5 * 4 // 2
     assert len(run.interactions) == (n_pairs * 4 if variant == "aim" else n_pairs)  # 4 functions searched
@@ -193,7 +202,7 @@ def test_refuses_foreign_kind(damaged):
 
 @pytest.mark.parametrize("name", list(TABLES))
 def test_refuses_csv_with_wrong_columns(damaged, name):
-    filename = TABLES[name][0]
+    filename = TABLES[name].file
     (damaged / filename).write_text("a,b\n1,2\n")
     err = refused(damaged, filename)
     assert "missing columns" in err.problem
@@ -201,7 +210,7 @@ def test_refuses_csv_with_wrong_columns(damaged, name):
 
 @pytest.mark.parametrize("name", list(TABLES))
 def test_refuses_empty_csv(damaged, name):
-    filename = TABLES[name][0]
+    filename = TABLES[name].file
     (damaged / filename).write_text("")
     err = refused(damaged, filename)
     assert "empty" in err.problem
@@ -215,28 +224,28 @@ def test_lazy_load_checks_headers_now_and_rows_on_first_use(damaged, name):
     lazy = load_run(damaged, lazy=True)
     for other in TABLES:
         pd.testing.assert_frame_equal(lazy.table(other), eager.table(other))
-    filename, columns = TABLES[name]
-    (damaged / filename).write_bytes(b"\xef\xbb\xbf" + ",".join(columns).encode() + b"\n1\n\"unclosed\xff\n" + b"1,2,3," * 5000)
+    filename, required = TABLES[name].file, TABLES[name].required
+    (damaged / filename).write_bytes(b"\xef\xbb\xbf" + ",".join(required).encode() + b"\n1\n\"unclosed\xff\n" + b"1,2,3," * 5000)
     run = load_run(damaged, lazy=True)  # the header is fine (a BOM is allowed)
     with pytest.raises(RunFormatError) as err:
         run.load_tables()
     assert err.value.path == str(damaged / filename)
     assert run.table(next(t for t in TABLES if t != name)) is not None
-    (damaged / filename).write_bytes(b",".join(c.encode() for c in columns[:-1]) + b"\n")
+    (damaged / filename).write_bytes(b",".join(c.encode() for c in required[:-1]) + b"\n")
     with pytest.raises(RunFormatError, match="missing columns"):
         load_run(damaged, lazy=True)
 
 
 @pytest.mark.parametrize("name", ["interactions", "fields", "history", "snapshots"])
 def test_refuses_listed_table_missing_from_complete_run(damaged, name):
-    filename = TABLES[name][0]
+    filename = TABLES[name].file
     (damaged / filename).unlink()
     err = refused(damaged, filename)
     assert "missing" in err.problem
 
 
 def test_unlisted_missing_tables_of_running_or_failed_runs_are_none(damaged):
-    (damaged / TABLES["history"][0]).unlink()
+    (damaged / TABLES["history"].file).unlink()
     for status in ("running", "failed"):
         rewrite_meta(damaged, status=status)
         assert load_run(damaged).history is None
@@ -350,7 +359,7 @@ def test_runwriter_lifecycle_running_then_failed(tmp_path, tiny_config):
     assert run.interactions is None and run.fields is None and run.history is None and run.snapshots is None
     writer.progress(stage="search", epoch=1, valid_auc=0.6)
     assert read_progress(writer.path)["epoch"] == 1
-    writer.table("fields", pd.DataFrame({c: [0] for c in TABLES["fields"][1]}))
+    writer.table("fields", pd.DataFrame({c: [0] for c in TABLES["fields"].required}))
     writer.update(tables=["fields"])
     writer.finish("failed", "NonFiniteLossError: loss became nan")
     run = load_run(writer.path)

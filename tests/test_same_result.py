@@ -16,13 +16,13 @@ SPEC.loader.exec_module(same_result)
 def test_a_copy_is_identical_and_a_changed_alpha_is_named(tiny_runs, tmp_path, capsys):
     a = Path(shutil.copytree(tiny_runs["aim"], tmp_path / "a"))
     b = Path(shutil.copytree(tiny_runs["aim"], tmp_path / "b"))
-    history = b / TABLES["history"][0]
+    history = b / TABLES["history"].file
     df = pd.read_csv(history)
     df["seconds"] += 1.0  # wall-clock columns are ignored
     df.to_csv(history, index=False)
     assert same_result.main([str(a), str(b)]) == 0
     assert "1 of 1 identical" in capsys.readouterr().out
-    inter = b / TABLES["interactions"][0]
+    inter = b / TABLES["interactions"].file
     df = pd.read_csv(inter)
     df.loc[3, "alpha"] += 1e-9
     df.to_csv(inter, index=False)

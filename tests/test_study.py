@@ -20,7 +20,8 @@ import aim.study.tokens
 from aim import study as st
 from aim.config import RunConfig
 from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, load_run, read_json, write_json
+from aim.fileio import read_json, write_json
+from aim.runs import RUN_FILE, load_run
 
 
 def meta(auc: float, logloss: float, *, status: str = "complete", params: tuple[int, int] = (1000, 1000),
@@ -482,7 +483,7 @@ def test_running_study_without_summary_loads(tmp_path):
 
 def test_summary_nan_roundtrip_is_valid_json():
     df = st.summarise(FIXED)
-    rows = st._records(df)
+    rows = st.json_records(df)
     assert json.loads(json.dumps(rows, allow_nan=False))[1]["p_auc"] is None
     assert np.isclose(rows[0]["auc_mean"], 0.81)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from aim.analysis import run_summary as R
 from aim.analysis import summary as S
+from aim.analysis import wording as W
 from aim.study import stats
 from aim.study.stats import RULE_CORE, SIGNIFICANCE, rule_text, summarise, verdict
 
@@ -140,7 +142,7 @@ RUN = {"variant": "aim", "seed": 0, "dataset": {"name": "synthetic"}, "stages": 
 
 
 def test_a_run_on_its_own():
-    assert S.run_summary_lines(RUN, {2: ["a × b", "c × d"], 3: []}) == [
+    assert R.run_summary_lines(RUN, {2: ["a × b", "c × d"], 3: []}) == [
         "Found: this AIM run kept 2 of 45 pairs (a × b, c × d); 0 of 120 triples.",
         "Planted: 2 of the 4 interactions planted in the synthetic data found; precision 1.00, recall 0.50.",
         "Accuracy: test AUC 0.8742, log loss 0.3770 (seed 0). One run cannot say whether it beats a baseline; a "
@@ -154,7 +156,7 @@ def test_a_run_on_its_own():
 
 
 def test_a_run_of_a_study_against_its_deepfm_and_a_run_that_kept_nothing():
-    lines = S.run_summary_lines({**RUN, "planted": None}, {2: []}, deepfm_params=1000.0, study_id="study__x",
+    lines = R.run_summary_lines({**RUN, "planted": None}, {2: []}, deepfm_params=1000.0, study_id="study__x",
                                 variant_params=1250.0)
     assert lines == [
         "Found: this AIM run kept 0 of 45 pairs.",
@@ -165,16 +167,16 @@ def test_a_run_of_a_study_against_its_deepfm_and_a_run_that_kept_nothing():
         "model from 2,000 to 1,500 parameters (25% fewer), against the same model without EDS, not against DeepFM.",
         "Next: nothing was kept; try more rows.",
     ]
-    baseline = S.run_summary_lines({**RUN, "variant": "fm", "planted": None, "stages": {},
+    baseline = R.run_summary_lines({**RUN, "variant": "fm", "planted": None, "stages": {},
                                     "params": {"before_eds": 100, "after_eds": 100}}, None, deepfm_params=1000.0)
     assert baseline[-1] == "Size: 100 parameters, 0.10× DeepFM's 1,000 (the mean of the study's DeepFM runs)."
 
 
 def test_numbers_never_print_minus_zero_and_p_values_keep_two_digits():
-    assert S.number(-0.00001) == "0.0000" and S.number(-0.00001, sign=True) == "0.0000"
-    assert S.number(0.0018, sign=True) == "+0.0018" and S.number(-0.0236, sign=True) == "-0.0236"
-    assert S.number(None) == "–" and S.pvalue(0.009231) == "0.0092" and S.pvalue(float("nan")) == "n/a"
-    assert S.params(564845.4) == "564,845" and S.params(575559.5) == "575,560"
+    assert W.number(-0.00001) == "0.0000" and W.number(-0.00001, sign=True) == "0.0000"
+    assert W.number(0.0018, sign=True) == "+0.0018" and W.number(-0.0236, sign=True) == "-0.0236"
+    assert W.number(None) == "–" and W.pvalue(0.009231) == "0.0092" and W.pvalue(float("nan")) == "n/a"
+    assert W.params(564845.4) == "564,845" and W.params(575559.5) == "575,560"
 
 
 def test_kept_over_seeds_and_the_kept_table():
@@ -188,10 +190,10 @@ def test_kept_over_seeds_and_the_kept_table():
     assert list(table["interaction"]) == ["a × b", "a × c"] and list(table["kept on"]) == ["2 of 2 seeds", "1 of 2 seeds"]
     assert list(table["functions kept (seeds)"]) == ["inner (2), outer (1)", "inner (1)"]
     assert list(table["mean |α| when kept"]) == pytest.approx([0.4, 0.1])
-    note = S.inverse_stats_note(dict(zip(table["interaction"], table["statistics AUC"], strict=True)))
+    note = R.inverse_stats_note(dict(zip(table["interaction"], table["statistics AUC"], strict=True)))
     assert note.startswith("1 of the kept interactions have a statistics AUC below 0.5 (a × c 0.480). Below 0.5 means")
     assert "the statistic ranks inversely" in note and "within 0.020 of 0.5" in note
-    assert S.inverse_stats_note({"a × b": 0.7}) is None
+    assert R.inverse_stats_note({"a × b": 0.7}) is None
 
 
 def test_the_rule_in_words_and_the_verdict():

@@ -31,9 +31,10 @@ sys.path.insert(0, str(ROOT))  # run as a script: the aim package of this checko
 
 from aim.config import RunConfig  # noqa: E402
 from aim.errors import AIMError  # noqa: E402
-from aim.runs import RUN_FILE, TABLES, _atomic_write, load_run, now, read_json, write_json  # noqa: E402
+from aim.fileio import atomic_write, read_json, write_json  # noqa: E402
+from aim.runs import RUN_FILE, TABLES, load_run, now  # noqa: E402
 
-INTERACTIONS = TABLES["interactions"][0]
+INTERACTIONS = TABLES["interactions"].file
 
 
 def with_column(text: str, values: dict[str, float]) -> str:
@@ -107,7 +108,7 @@ def add_reference(run_dir: Path, threads: int = 1, dry_run: bool = False, method
     if dry_run:
         return True
     meta = read_json(run_dir / RUN_FILE)
-    _atomic_write(run_dir / INTERACTIONS, lambda fh: fh.write(new_text))
+    atomic_write(run_dir / INTERACTIONS, lambda fh: fh.write(new_text))
     write_json(run_dir / RUN_FILE, meta | {"reference": entry})
     load_run(run_dir)  # still a valid run
     return True

@@ -55,7 +55,7 @@ def run_diff(a: Path, b: Path) -> list[str]:
         if ra.meta.get(key) != rb.meta.get(key):
             out.append(f"run.json {key}: {ra.meta.get(key)!r} vs {rb.meta.get(key)!r}")
     for name in TABLES:
-        out += _frame_diff(TABLES[name][0], ra.table(name), rb.table(name))
+        out += _frame_diff(TABLES[name].file, ra.table(name), rb.table(name))
     return out
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from aim import runs
 from aim.analysis.common import KEPT_COLOR, empty_figure, new_figure
 from aim.config import SearchConfig
 from aim.sparsity import auc_standard_error
@@ -27,8 +28,7 @@ STAGE_TITLES = {"search": "Search interaction-IF (order 2)", "search3": "Order-3
 SIZE_TITLES = {"search": "interaction-IF columns kept", "embed": "embedding parameters kept",
                "final": "parameters"}
 CHOSEN_COLOR, BAND_COLOR, LINE_COLOR = "#d62728", "#2ca02c", "#999999"
-TABLE_COLUMNS = ["stage", "candidate", "cross", "c", "crossing_step", "steps", "embed_l2", "start", "columns_kept",
-                 "interactions_kept", "dims_kept", "size", "valid_auc", "valid_logloss", "epochs", "seconds", "chosen"]
+TABLE_COLUMNS = runs.columns("sparsity")
 
 
 def run_warnings(meta: Mapping) -> list[str]:

@@ -1,4 +1,4 @@
-"""A study (``aim/study.py``: several seeds of several variants on one dataset) as the app shows it: the ablation and
+"""A study (``aim/study/``: several seeds of several variants on one dataset) as the app shows it: the ablation and
 complexity tables of the paper (Tables 3-5, 7-10) and their charts.
 
 The statistics are ``aim.study.summarise`` itself (the numbers of ``python -m aim table``: mean ± sample std over

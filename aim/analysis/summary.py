@@ -1,12 +1,12 @@
 """The plain-language summary of a study or a run: a few short sentences, generated from the data, that a product
 manager can read alone: what was found, how sure it is (under the one significance rule of ``aim.study.stats``),
 what it costs in size against DeepFM, and what to try next. The Studies page, a run's Interactions page and both
-reports (``aim/report.py``) put them at the top.
+reports (``aim/report/``) put them at the top.
 
-The sentence builders (``study_summary_lines``, ``rules_summary_lines``, ``run_summary_lines``) are pure: plain
-text (no Markdown), one sentence or two per item, from a study's summary table (``aim.study.summarise``), the
-per-seed test AUCs, the interactions each seed kept and a run's ``run.json``. ``study_inputs`` and
-``run_inputs`` read those from the folders.
+The study's sentence builders (``study_summary_lines``, ``rules_summary_lines``) are pure: plain text (no
+Markdown), one sentence or two per item, from a study's summary table (``aim.study.summarise``), the per-seed
+test AUCs and the interactions each seed kept; ``study_inputs`` reads those from the folders. A run's summary is
+``aim.analysis.run_summary``; the words both use (names, numbers, the rule) are ``aim.analysis.wording``.
 """
 
 from __future__ import annotations
@@ -17,77 +17,24 @@ from typing import Any
 
 import pandas as pd
 
-from aim import variants
-from aim.study.stats import SIGNIFICANCE, best_baseline, ttest_pvalue, verdict
+from aim.analysis.wording import (
+    PAPER_SIZE,
+    SPEED_CAVEAT,
+    cut,
+    finite,
+    listing,
+    name,
+    number,
+    params,
+    planted_sentence,
+    pvalue,
+    rule_words,
+)
+from aim.study.stats import best_baseline, ttest_pvalue, verdict
 
-NAMES = {"lr": "LR", "gbdt": "GBDT", "fm": "FM", "deepfm": "DeepFM", "ipnn": "IPNN", "aim": "AIM"}
 SIMPLER = ("lr", "gbdt", "fm", "deepfm")  # the models a practitioner would run instead of a searched one
 RULE_NAMES = {"fis": "FIS (top pairs by the gates)", "stats": "statistics AUC (top pairs by it)",
               "random": "random pairs"}
-PAPER_RATIO = 1.31  # paper Table 7 (Avazu): AIM 3.8 vs DeepFM 2.9 (×10^7 parameters)
-PAPER_SIZE = "the paper's AIM is 1.31× DeepFM's size (Table 7, Avazu: 3.8 vs 2.9 ×10⁷ parameters)"
-SPEED_CAVEAT = ("timed in study runs that shared the machine, so noisy: the benchmark (bench/, docs/benchmarks.md) "
-                "is the place for speed")
-STUDY_COMMAND = "python -m aim study --dataset {dataset} --seeds 5"
-
-
-def name(variant: str) -> str:
-    """How a sentence names a variant: DeepFM, FM, AIM, ...; other variants keep their token."""
-    return NAMES.get(variant, variant)
-
-
-def _as_float(x: Any) -> float | None:
-    """``x`` as a float, or None when it is missing, not a number or NaN."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) else v
-
-
-def number(x: Any, digits: int = 4, sign: bool = False) -> str:
-    """``x`` with ``digits`` decimals (``+`` for positive when ``sign``); never ``-0.0000``; NaN / None -> ``–``."""
-    v = _as_float(x)
-    if v is None:
-        return "–"
-    if round(v, digits) == 0:
-        v = 0.0
-    return f"{v:+.{digits}f}" if sign and v else f"{v:.{digits}f}"
-
-
-def pvalue(p: Any) -> str:
-    """A p-value with 2 significant digits (``0.0092``, ``0.14``, ``4.2e-11``); ``n/a`` when unknown."""
-    v = _as_float(p)
-    return "n/a" if v is None else f"{v:.2g}"
-
-
-def params(x: Any) -> str:
-    """A parameter count (or a mean of counts) as a whole number with thousands separators."""
-    v = _as_float(x)
-    return "–" if v is None else f"{int(round(v)):,}"
-
-
-def cut(before: Any, after: Any) -> str:
-    """What EDS cut, in words: "38% fewer" (one decimal under 1%)."""
-    share = 1 - float(after) / float(before)
-    return f"{share:.1%} fewer" if abs(share) < 0.01 else f"{share:.0%} fewer"
-
-
-def rule_words(seeds: int, reference: str | None = None) -> str:
-    """The rule in the words of a summary sentence: "two-tailed t-test over 5 seeds, p < 0.005"."""
-    against = f", against {reference}" if reference else ""
-    return f"two-tailed t-test over {seeds} seeds{against}, significant when p < {SIGNIFICANCE}"
-
-
-def _finite(x: Any) -> bool:
-    try:
-        return math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def _names(items: Sequence[str]) -> str:
-    return ", ".join(items)
 
 
 # ---------------------------------------------------------------------------------------------- what was found
@@ -111,36 +58,17 @@ def _kept_sentence(variant: str, kept: Mapping[Any, set[str]]) -> str:
     if not groups:
         return f"Found: {name(variant)} kept no interaction on any of its {n} seeds."
     total = sum(len(g) for _, g in groups)
-    parts = [f"{len(g)} on {'all ' + str(n) if k == n else f'{k} of {n}'} seeds ({_names(g)})" for k, g in groups]
+    parts = [f"{len(g)} on {'all ' + str(n) if k == n else f'{k} of {n}'} seeds ({listing(g)})" for k, g in groups]
     what = "1 interaction" if total == 1 else f"{total} different interactions"
     return (f"Found: {name(variant)} kept {what} over {n} seeds: " + "; ".join(parts) + ". "
             "An interaction kept on every seed is a robust finding; one kept on a single seed may be chance.")
-
-
-def _planted_sentence(planted: Sequence[Mapping]) -> str | None:
-    planted = [p for p in planted if isinstance(p, Mapping) and _finite(p.get("precision"))]
-    if not planted:
-        return None
-    prec = [float(p["precision"]) for p in planted]
-    rec = [float(p.get("recall", math.nan)) for p in planted]
-    if len(planted) == 1:
-        p = planted[0]
-        return (f"Planted: {p.get('hits')} of the {p.get('planted')} interactions planted in the synthetic data found; "
-                f"precision {prec[0]:.2f}, recall {rec[0]:.2f}.")
-    same = len(set(prec)) == 1 and len(set(rec)) == 1
-    if same:
-        return (f"Planted: against the interactions planted in the synthetic data, precision {prec[0]:.2f} and "
-                f"recall {rec[0]:.2f} on each of the {len(planted)} seeds.")
-    return (f"Planted: against the interactions planted in the synthetic data, precision {sum(prec) / len(prec):.2f} and recall "
-            f"{sum(rec) / len(rec):.2f} on average over {len(planted)} seeds (precision {min(prec):.2f}-"
-            f"{max(prec):.2f}, recall {min(rec):.2f}-{max(rec):.2f}).")
 
 
 # ---------------------------------------------------------------------------------------------------- accuracy
 
 def seeds_above(a: Mapping[Any, float], b: Mapping[Any, float]) -> tuple[int, int]:
     """How many of the seeds both have a value for ``a`` is above ``b`` on, and of how many."""
-    common = [s for s in a if s in b and _finite(a[s]) and _finite(b[s])]
+    common = [s for s in a if s in b and finite(a[s]) and finite(b[s])]
     return sum(float(a[s]) > float(b[s]) for s in common), len(common)
 
 
@@ -150,7 +78,7 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
     s = summary.set_index("variant")
     a, b = s.loc[aim], s.loc[best]
     delta = float(a["auc_mean"]) - float(b["auc_mean"])
-    word = verdict(float(a["p_auc"]) if _finite(a["p_auc"]) else math.nan, delta)
+    word = verdict(float(a["p_auc"]) if finite(a["p_auc"]) else math.nan, delta)
     n = int(min(a["n"], b["n"]))
     numbers = (f"{name(aim)} {number(a['auc_mean'])} vs {name(best)} {number(b['auc_mean'])} test AUC "
                f"({number(delta, sign=True)}, p = {pvalue(a['p_auc'])}): {word} under the rule "
@@ -173,7 +101,7 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
                    f"{'better' if higher else 'worse'}.")
     others, compared = [], 0
     for variant, r in s.iterrows():
-        if variant in (aim, best) or not _finite(r["p_auc"]) or not r["n"]:
+        if variant in (aim, best) or not finite(r["p_auc"]) or not r["n"]:
             continue
         compared += 1
         d = float(r["auc_mean"]) - float(b["auc_mean"])
@@ -181,7 +109,7 @@ def _accuracy(summary: pd.DataFrame, aim: str, best: str, auc_by_seed: Mapping[s
         if w != "not significantly different":
             others.append(f"{name(str(variant))} ({w.split()[1]}, {number(d, sign=True)}, p = {pvalue(r['p_auc'])})")
     if compared:
-        out.append(f"Other variants: significantly different from {name(best)}: {_names(others)}." if others
+        out.append(f"Other variants: significantly different from {name(best)}: {listing(others)}." if others
                    else f"Other variants: none is significantly different from {name(best)}.")
     return out, word
 
@@ -222,7 +150,7 @@ def _winners(summary: pd.DataFrame, aim: str, best: str) -> list[str]:
     s = summary.set_index("variant")
     out = []
     for variant, r in s.sort_values("auc_mean", ascending=False).iterrows():
-        if variant in (aim, best) or variant_kind(str(variant)) != "aim" or not _finite(r["p_auc"]):
+        if variant in (aim, best) or variant_kind(str(variant)) != "aim" or not finite(r["p_auc"]):
             continue
         if verdict(float(r["p_auc"]), float(r["auc_mean"]) - float(s.loc[best, "auc_mean"])) == "significantly better":
             out.append(str(variant))
@@ -235,19 +163,19 @@ def _size(summary: pd.DataFrame, aim: str, seeds_word: str = "") -> list[str]:
     s = summary.set_index("variant")
     r = s.loc[aim]
     after, before = r.get("params_after_eds"), r.get("params_before_eds")
-    if not _finite(after):
+    if not finite(after):
         return []
-    has_eds = _finite(before) and float(before) != float(after)
+    has_eds = finite(before) and float(before) != float(after)
     eds = (f" EDS cut {name(aim)}'s own model from {params(before)} to {params(after)} parameters "
            f"({cut(before, after)}): that is against {name(aim)} without EDS, not against DeepFM."
            if has_eds else f" {name(aim)} has no EDS (embedding dimension search), so nothing was cut.")
-    if "deepfm" in s.index and _finite(s.loc["deepfm", "params_after_eds"]):
+    if "deepfm" in s.index and finite(s.loc["deepfm", "params_after_eds"]):
         dp = float(s.loc["deepfm", "params_after_eds"])
         ratio = float(after) / dp
         out = [f"Size: {name(aim)}'s final model has {params(after)} parameters{seeds_word}, {ratio:.2f}× "
                f"DeepFM's {params(dp)}; {PAPER_SIZE}." + eds]
         ai, di = r.get("infer_seconds_per_100k"), s.loc["deepfm", "infer_seconds_per_100k"]
-        if _finite(ai) and _finite(di):
+        if finite(ai) and finite(di):
             out.append(f"Speed: scoring 100,000 rows took {float(ai):.2f} s with {name(aim)} and {float(di):.2f} s "
                        f"with DeepFM, {SPEED_CAVEAT}.")
         return out
@@ -284,7 +212,7 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
     if aim is None:
         return ["Found: no AIM variant of this study has a complete run yet, so there is nothing to summarise."]
     found = [_kept_sentence(aim, kept)] if kept is not None else []
-    if line := _planted_sentence(planted):
+    if line := planted_sentence(planted):
         found.append(line)
     if best is None:
         accuracy = [f"Accuracy: {name(aim)} test AUC {number(summary.set_index('variant').loc[aim, 'auc_mean'])}; "
@@ -304,7 +232,7 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
 
 def _next(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None, winners: list[str],
           level: Sequence[str] = ()) -> str:
-    also = (f" {_names([name(v) for v in level])}, which need{'s' if len(level) == 1 else ''} no deep model, "
+    also = (f" {listing([name(v) for v in level])}, which need{'s' if len(level) == 1 else ''} no deep model, "
             f"{'is' if len(level) == 1 else 'are'} not significantly worse than {name(aim)} either: "
             "weigh them first.") if level else ""
     return _next_step(aim, best, word, kept, winners) + also
@@ -331,18 +259,18 @@ def _next_step(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str
 def rules_summary_lines(summary: pd.DataFrame, reference: str, top: Any = None, parent: str = "") -> list[str]:
     """The summary of a fis-vs-stats study: each rule's re-trained pairs against the ``reference`` rule's."""
     s = summary.set_index("variant")
-    if reference not in s.index or not _finite(s.loc[reference, "auc_mean"]):
+    if reference not in s.index or not finite(s.loc[reference, "auc_mean"]):
         return [f"Found: the {name(reference)} rule has no complete run yet, so there is nothing to compare."]
     ref = s.loc[reference]
     rules = [RULE_NAMES.get(str(v), str(v)) for v in s.index]
     out = [f"Found: the {top or 'N'} pairs each rule picks from {parent or 'the parent run'} were re-trained with the "
-           f"same settings over {int(ref['n'])} seeds; rules: {_names(rules)}."]
+           f"same settings over {int(ref['n'])} seeds; rules: {listing(rules)}."]
     words = []
     for variant, r in s.iterrows():
         if variant == reference or not r["n"]:
             continue
         delta = float(ref["auc_mean"]) - float(r["auc_mean"])
-        word = verdict(float(r["p_auc"]) if _finite(r["p_auc"]) else math.nan, delta)
+        word = verdict(float(r["p_auc"]) if finite(r["p_auc"]) else math.nan, delta)
         words.append(word)
         out.append(f"Accuracy: {RULE_NAMES.get(reference, reference)} {number(ref['auc_mean'])} vs "
                    f"{RULE_NAMES.get(str(variant), str(variant))} {number(r['auc_mean'])} test AUC "
@@ -350,71 +278,6 @@ def rules_summary_lines(summary: pd.DataFrame, reference: str, top: Any = None, 
                    f"({rule_words(int(min(r['n'], ref['n'])), f'the {reference.upper()} rule')}).")
     if words and all(w == "not significantly different" for w in words):
         out.append("Next: the rules tie here; more seeds (or a larger N) would be needed to tell them apart.")
-    return out
-
-
-# ------------------------------------------------------------------------------------------------------- a run
-
-def run_summary_lines(meta: Mapping, kept_by_order: Mapping[int, Sequence[str]] | None = None,
-                      deepfm_params: float | None = None, study_id: str | None = None,
-                      variant_params: float | None = None) -> list[str]:
-    """The summary of one run: what it kept (``kept_by_order``: order -> kept interaction names; None for a
-    baseline), planted precision / recall, its test AUC (one run compares with nothing: a study does), its size
-    against ``deepfm_params`` (the mean DeepFM of the run's own study, when it has one; ``variant_params``: the
-    study's mean of this run's variant, said beside this seed's) and what to try next."""
-    variant = str(meta.get("variant", ""))
-    dataset = (meta.get("dataset") or {}).get("name") or (meta.get("config") or {}).get("dataset") or "DATASET"
-    test = (meta.get("metrics") or {}).get("test") or {}
-    counts = meta.get("interactions") or {}
-    out = []
-    if kept_by_order is not None:
-        parts = []
-        for order in sorted(kept_by_order):
-            names = list(kept_by_order[order])
-            total = (counts.get(f"order{order}") or {}).get("total")
-            what = {2: "pairs", 3: "triples"}.get(order, f"order-{order} interactions")
-            parts.append(f"{len(names)} of {total} {what}" + (f" ({_names(names)})" if names else "")
-                         if total is not None else f"{len(names)} {what}" + (f" ({_names(names)})" if names else ""))
-        found = sum(len(v) for v in kept_by_order.values())
-        out.append(f"Found: this {name(variant)} run kept " + "; ".join(parts) + "." if parts else
-                   f"Found: this {name(variant)} run kept no interaction.")
-    if line := _planted_sentence([meta.get("planted")] if meta.get("planted") else []):
-        out.append(line)
-    where = (f"Its study ({study_id}) compares it with the baselines over seeds." if study_id else
-             f"A study compares it with the baselines over seeds: {STUDY_COMMAND.format(dataset=dataset)}.")
-    out.append(f"Accuracy: test AUC {number(test.get('auc'))}, log loss {number(test.get('logloss'))} (seed "
-               f"{meta.get('seed')}). One run cannot say whether it beats a baseline; {where[0].lower() + where[1:]}")
-    p = meta.get("params") or {}
-    before, after = p.get("before_eds"), p.get("after_eds")
-    known = variants.of_token(variant)
-    is_aim = known is not None and known.aim
-    if _finite(after):
-        has_eds = "embed" in (meta.get("stages") or {}) and _finite(before) and before != after
-        eds = (f"EDS cut this run's model from {params(before)} to {params(after)} parameters "
-               f"({cut(before, after)}), against the same model without EDS, not against DeepFM."
-               if has_eds else f"{variant} has no EDS (embedding dimension search), so nothing was cut."
-               if is_aim else "")
-        if not is_aim:
-            versus = (f", {float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
-                      "study's DeepFM runs)" if _finite(deepfm_params) and variant != "deepfm" else "")
-            out.append(f"Size: {params(after)} parameters{versus}.")
-        elif _finite(deepfm_params):
-            mean = (f"; over the study's seeds {name(variant)} averages {params(variant_params)}, "
-                    f"{float(variant_params) / float(deepfm_params):.2f}×" if _finite(variant_params) else "")
-            out.append(f"Size: this seed's final model has {params(after)} parameters, "
-                       f"{float(after) / float(deepfm_params):.2f}× DeepFM's {params(deepfm_params)} (the mean of the "
-                       f"study's DeepFM runs){mean}. For scale, {PAPER_SIZE}. {eds}".rstrip())
-        else:
-            none = ("Its study has no DeepFM run to compare with" if study_id else
-                    "This run is not part of a study, so there is no DeepFM of the same data and settings to compare "
-                    "with")
-            out.append(f"Size: {params(after)} parameters. {eds} {none}; for scale, {PAPER_SIZE}.".replace("  ", " "))
-    if kept_by_order is not None:
-        if not found:
-            out.append("Next: nothing was kept; try more rows.")
-        else:
-            out.append("Next: a study over seeds tells whether these interactions make AIM better than the baselines; "
-                       "if they do, re-train them in your production model (the transfer variants).")
     return out
 
 
@@ -433,7 +296,7 @@ def study_inputs(study: Any, metas: Mapping[str, Mapping[int, Mapping | None]], 
         for seed, meta in by_seed.items():
             if meta and meta.get("status", "complete") == "complete":
                 v = ((meta.get("metrics") or {}).get("test") or {}).get("auc")
-                if _finite(v):
+                if finite(v):
                     auc.setdefault(variant, {})[seed] = float(v)
     aim = aim_variant(summary)
     kept: dict[int, set[str]] | None = {}
@@ -457,40 +320,6 @@ def study_inputs(study: Any, metas: Mapping[str, Mapping[int, Mapping | None]], 
     return {"auc_by_seed": auc, "kept": kept or None, "planted": planted}
 
 
-def kept_by_order(inter: pd.DataFrame | None) -> dict[int, list[str]] | None:
-    """Order -> names of the kept interactions of a run's interaction table (largest |α| first); None when the
-    table has no gates (a baseline)."""
-    from aim.analysis.interactions import alpha_points, has_alpha
-
-    if inter is None or inter.empty or not has_alpha(inter):
-        return None
-    points = alpha_points(inter, per="interaction").sort_values("abs_alpha", ascending=False, kind="stable")
-    out: dict[int, list[str]] = {}
-    for order in sorted(points["order"].unique()):
-        sub = points[(points["order"] == order) & (points["kept"] == 1)]
-        out[int(order)] = [str(n) for n in sub["field_names"]]
-    return out
-
-
-def study_params(study: Any, variant: str = "deepfm") -> float | None:
-    """The mean final parameters of the ``variant`` runs of ``study`` (from its saved summary), None without."""
-    summary = getattr(study, "summary", None)
-    if summary is None or summary.empty or variant not in set(summary["variant"]):
-        return None
-    v = summary.set_index("variant").loc[variant, "params_after_eds"]
-    return float(v) if _finite(v) else None
-
-
-def run_summary_of(run: Any, study: Any = None) -> list[str]:
-    """``run_summary_lines`` of a loaded run (``aim.runs.Run`` with its tables) and the study whose runs it is
-    part of (or None)."""
-    from aim.study.tokens import token_of
-
-    variant = token_of(run.meta.get("config") or {"variant": run.meta.get("variant")})
-    return run_summary_lines(run.meta, kept_by_order(run.interactions), study_params(study) if study else None,
-                             getattr(study, "id", None), study_params(study, variant) if study else None)
-
-
 # ------------------------------------------------------------------------------------ kept interactions over seeds
 
 def kept_table(inters: Mapping[Any, pd.DataFrame]) -> pd.DataFrame:
@@ -511,7 +340,7 @@ def kept_table(inters: Mapping[Any, pd.DataFrame]) -> pd.DataFrame:
                                                      "functions": {}})
             r["seeds"] += 1
             r["alpha"].append(float(p.abs_alpha))
-            if _finite(p.stats_auc):
+            if finite(p.stats_auc):
                 r["auc"].append(float(p.stats_auc))
             for f in str(p.functions_kept).split(", "):
                 if f:
@@ -525,19 +354,3 @@ def kept_table(inters: Mapping[Any, pd.DataFrame]) -> pd.DataFrame:
                                     "mean |α| when kept", "statistics AUC"])
     df = df.sort_values(["_seeds", "mean |α| when kept"], ascending=[False, False], kind="stable")
     return df.drop(columns="_seeds").reset_index(drop=True)
-
-
-def inverse_stats_note(stats_auc: Mapping[str, float]) -> str | None:
-    """One sentence on the kept interactions whose statistics AUC is below 0.5 (``{name: statistics AUC}`` of the
-    kept ones), None when there is none."""
-    low = sorted(((n, float(v)) for n, v in stats_auc.items() if _finite(v) and float(v) < 0.5), key=lambda x: x[1])
-    if not low:
-        return None
-    far = max(0.5 - v for _, v in low)
-    listed = ", ".join(f"{n} {v:.3f}" for n, v in low)
-    return (f"{len(low)} of the kept interactions have a statistics AUC below 0.5 ({listed}). Below 0.5 means that "
-            "ranking the test rows by the pair's click rate in training orders them the wrong way round more often "
-            "than not: the statistic ranks inversely. For a statistic, the distance from 0.5 is what measures how "
-            f"much the pair alone tells (0.45 tells as much as 0.55, reversed); these are within {far:.3f} of 0.5, "
-            "so the raw click rates of the pair say little, yet the gates kept it: the model learns its own use of "
-            "the pair from the embeddings (the paper, §4.4.2, reads a higher statistics AUC as more important).")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from aim.data.base import OOV_ID, Field, Split
-from aim.data.formats import RawChunk
+from aim.data.chunks import RawChunk
 from aim.errors import DataError
 
 CACHE_VERSION = 1  # bump when encoding rules change so that stale cache entries are not reused

@@ -35,7 +35,7 @@ import numpy as np
 
 from aim.data import encode
 from aim.data.base import Field, Split
-from aim.data.formats import RawChunk
+from aim.data.chunks import RawChunk
 from aim.errors import DataError
 
 BLOCK_ROWS = 1 << 17  # rows per block of the binary passes and of the split draw

@@ -19,13 +19,14 @@ import pandas as pd
 from aim.config import DataConfig
 from aim.data import encode, formats, outofcore
 from aim.data.base import CTRData
+from aim.data.chunks import Fields, RawChunk
 from aim.errors import ConfigError, DataError
 
 FRAPPE_FIELDS = ["user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
 FRAPPE_FILES = ("frappe.validation.libfm", "frappe.test.libfm")
 COMMON_SETTINGS = ("min_count", "split_seed", "valid_frac", "test_frac", "max_rows")
 Assign = Callable[[np.ndarray, np.ndarray], np.ndarray]
-Read = Callable[[Path, DataConfig], tuple[formats.Fields, Iterable[formats.RawChunk], Assign, str]]
+Read = Callable[[Path, DataConfig], tuple[Fields, Iterable[RawChunk], Assign, str]]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def _frappe_sources(path: Path) -> list[Path]:
     return _folder(FRAPPE_FILES, (), DATASETS["frappe"].layout)(path)
 
 
-def _single(reader: Callable[..., tuple[formats.Fields, Iterable[formats.RawChunk]]]) -> Read:
+def _single(reader: Callable[..., tuple[Fields, Iterable[RawChunk]]]) -> Read:
     def read(path: Path, cfg: DataConfig):
         fields, chunks = reader(path, max_rows=cfg.max_rows)
         return (fields, chunks, *_generic_split(cfg))

@@ -52,7 +52,15 @@ from aim.study.folder import (
     load_study,
 )
 from aim.study.kinds import KINDS, resume_study
-from aim.study.stats import FI_PREFIX, SIGNIFICANCE, SUMMARY_COLUMNS, _records, best_baseline, summarise, ttest_pvalue
+from aim.study.stats import (
+    FI_PREFIX,
+    SIGNIFICANCE,
+    SUMMARY_COLUMNS,
+    best_baseline,
+    json_records,
+    summarise,
+    ttest_pvalue,
+)
 from aim.study.tables import (
     TABLE_FORMATS,
     format_rules,
@@ -84,8 +92,8 @@ from aim.study.variants import run_study
 __all__ = [
     "BASELINES", "DEFAULT_OUT", "DEFAULT_VARIANTS", "FI_PREFIX", "KINDS", "LOGS_DIR", "REQUIRED_KEYS", "RUNS_DIR",
     "SCHEMA_VERSION", "SE_SUFFIX", "SIGNIFICANCE", "STUDY_FILE", "STUDY_KINDS", "SUMMARY_COLUMNS", "SUMMARY_FILE",
-    "TABLE_FORMATS", "TRANSFER_VARIANTS", "VARIANTS", "Study", "_records", "add_transfer_rows", "best_baseline",
-    "default_jobs", "format_rules", "format_study", "format_table", "is_study", "load_study", "parse_seeds", "parse_variants",
+    "TABLE_FORMATS", "TRANSFER_VARIANTS", "VARIANTS", "Study", "add_transfer_rows", "best_baseline", "default_jobs",
+    "format_rules", "format_study", "format_table", "is_study", "json_records", "load_study", "parse_seeds", "parse_variants",
     "resume_study", "run_fis_vs_stats", "run_study", "split_token", "study_summary", "study_table", "summarise",
     "to_csv", "to_latex", "to_markdown", "token_of", "transfer_supported", "ttest_pvalue", "valid_tokens",
     "variant_config",

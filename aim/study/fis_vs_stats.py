@@ -20,9 +20,9 @@ from aim.config import RETRAIN, RunConfig
 from aim.errors import AIMError, ConfigError
 from aim.runs import Run, load_run, now
 from aim.selection import RULES, pair_table, rule_selection, to_spec
-from aim.study.folder import DEFAULT_OUT, SCHEMA_VERSION, Study, _new_study_dir, load_study
-from aim.study.runner import _sigterm_unwinds, run_plan
-from aim.study.tokens import Log, _check_seeds, default_jobs, parse_seeds
+from aim.study.folder import DEFAULT_OUT, SCHEMA_VERSION, Study, load_study, new_study_dir
+from aim.study.runner import run_plan, sigterm_unwinds
+from aim.study.tokens import Log, check_seeds, default_jobs, parse_seeds
 
 KIND = "fis-vs-stats"
 REFERENCE = "fis"
@@ -66,14 +66,14 @@ def plan(parent: str | Path, run: Run, top: int, seeds: list[int]) -> tuple[dict
     return cells, specs
 
 
-@_sigterm_unwinds()
+@sigterm_unwinds()
 def run_fis_vs_stats(parent: str | Path, top: int, seeds: str | int | Iterable[int],
                      out_root: str | Path = DEFAULT_OUT, jobs: int | None = 1, log: Log = print,
                      resume_dir: str | Path | None = None) -> Path:
     """Write (or, ``resume_dir``, finish) a fis-vs-stats study of the AIM run ``parent`` under ``out_root``: each
     rule's ``top`` pairs (0 = as many as the parent kept) re-trained with every seed. Every value is checked
     before any work; returns the study folder."""
-    seed_list = parse_seeds(seeds) if isinstance(seeds, str | int) else _check_seeds(seeds)
+    seed_list = parse_seeds(seeds) if isinstance(seeds, str | int) else check_seeds(seeds)
     run = parent_run(parent)
     if not isinstance(top, int) or isinstance(top, bool) or top < 0:
         raise ConfigError(f"--top must be an integer >= 0 (0 = as many pairs as the parent kept), got {top!r}")
@@ -81,7 +81,7 @@ def run_fis_vs_stats(parent: str | Path, top: int, seeds: str | int | Iterable[i
     cells, specs = plan(parent, run, top, seed_list)
     dataset = cells[REFERENCE][seed_list[0]].dataset
     if resume_dir is None:
-        path = _new_study_dir(Path(out_root), dataset)
+        path = new_study_dir(Path(out_root), dataset)
         meta: dict = {"schema_version": SCHEMA_VERSION, "kind": "study", "id": path.name, "created": now(),
                       "dataset": dataset, "runs": {}}
         log(f"[study] {path}: {KIND} of {run.id}, top {top}, seeds {', '.join(map(str, seed_list))}")

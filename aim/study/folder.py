@@ -13,7 +13,8 @@ import pandas as pd
 
 from aim.config import RunConfig
 from aim.errors import ConfigError, RunFormatError
-from aim.runs import RUN_FILE, STATUSES, load_run, read_json, read_table, writer_alive
+from aim.fileio import read_json
+from aim.runs import RUN_FILE, STATUSES, load_run, read_table, writer_alive
 from aim.study.stats import SUMMARY_COLUMNS, summarise
 
 SCHEMA_VERSION = 1
@@ -179,7 +180,7 @@ def load_study(path: str | Path) -> Study:
                 raise RunFormatError(file, f"runs[{variant!r}] has a seed key {seed!r} that is not an integer") from None
             if rel is not None and not isinstance(rel, str):
                 raise RunFormatError(file, f"runs[{variant!r}][{seed!r}] must be a path or null, got {rel!r}")
-            run_path = _resolve(path, rel)
+            run_path = resolve_run_path(path, rel)
             if rel is not None and not run_path.is_dir():
                 missing.append(rel)
                 run_path = None
@@ -192,21 +193,24 @@ def load_study(path: str | Path) -> Study:
     return Study(path=path, meta=meta, summary=summary, runs=runs, missing=missing)
 
 
-def _resolve(study: Path, rel: str | None) -> Path | None:
+def resolve_run_path(study: Path, rel: str | None) -> Path | None:
+    """A run folder as study.json records it (relative to the study, or absolute) -> its path; None stays None."""
     if rel is None:
         return None
     p = Path(rel)
     return p if p.is_absolute() else study / p
 
 
-def _relative(study: Path, run: Path) -> str:
+def relative_run_path(study: Path, run: Path) -> str:
+    """How study.json records the run folder ``run``: relative to the study when it lies inside it, else absolute."""
     try:
         return str(Path(run).resolve().relative_to(study.resolve()))
     except ValueError:
         return str(Path(run).resolve())
 
 
-def _new_study_dir(out_root: Path, dataset: str) -> Path:
+def new_study_dir(out_root: Path, dataset: str) -> Path:
+    """Create a new study folder ``study__DATASET__TIMESTAMP`` under ``out_root`` (-2, -3, ... if it exists)."""
     out_root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     for n in itertools.count(1):
@@ -219,12 +223,13 @@ def _new_study_dir(out_root: Path, dataset: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def _config_diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
+def config_diff(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
+    """The dotted keys (``model.embed_dim``) whose values differ between two config dicts, sorted."""
     out = []
     for k in sorted(set(a) | set(b)):
         va, vb = a.get(k), b.get(k)
         if isinstance(va, Mapping) and isinstance(vb, Mapping):
-            out += _config_diff(va, vb, f"{prefix}{k}.")
+            out += config_diff(va, vb, f"{prefix}{k}.")
         elif va != vb:
             out.append(f"{prefix}{k}")
     return out

@@ -17,9 +17,10 @@ from typing import Any
 
 from aim.config import RunConfig
 from aim.errors import AIMError, ConfigError, RunFormatError
-from aim.runs import CHECKPOINTS_DIR, RUN_FILE, load_run, now, read_json, write_csv, write_json
-from aim.study.folder import LOGS_DIR, RUNS_DIR, STUDY_FILE, SUMMARY_FILE, _relative, _resolve
-from aim.study.stats import _get, _records, best_baseline, summarise
+from aim.fileio import read_json, write_csv, write_json
+from aim.runs import CHECKPOINTS_DIR, RUN_FILE, load_run, now
+from aim.study.folder import LOGS_DIR, RUNS_DIR, STUDY_FILE, SUMMARY_FILE, relative_run_path, resolve_run_path
+from aim.study.stats import best_baseline, json_records, number_at, summarise
 from aim.study.tokens import Log
 
 _DATA_CACHE: dict[tuple, Any] = {}
@@ -44,7 +45,7 @@ def _matches(meta: Mapping, cfg: RunConfig) -> bool:
 
 
 @contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
+def sigterm_unwinds() -> Iterator[None]:
     """While in the block, SIGTERM (the app's Cancel, ``kill``) raises ``SystemExit`` in the main thread instead of
     ending the process on the spot, so the run in flight is marked failed (``pipeline``) and the study too
     (``run_study``), rather than both left ``running``. Elsewhere than the main thread it does nothing."""
@@ -78,7 +79,7 @@ def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: 
     runs = Path(runs_dir)
     before = set(os.listdir(runs)) if runs.is_dir() else set()
     result = {"token": token, "seed": cfg.seed, "path": None, "status": "failed", "error": None, "auc": math.nan}
-    with _sigterm_unwinds(), open(log_path, "a", encoding="utf-8") as fh:  # a loky worker gets SIGTERM too
+    with sigterm_unwinds(), open(log_path, "a", encoding="utf-8") as fh:  # a loky worker gets SIGTERM too
         def log(msg: str) -> None:
             fh.write(msg + "\n")
             fh.flush()
@@ -95,7 +96,7 @@ def _run_one(cfg: RunConfig, token: str, runs_dir: str, log_path: str, threads: 
                 path = pipeline.execute(cfg, runs, log=log, data=_load_data(cfg))
             meta = read_json(path / RUN_FILE)
             result.update(path=str(path), status=meta.get("status", "failed"), error=meta.get("error"),
-                          auc=_get(meta, "metrics", "test", "auc"))
+                          auc=number_at(meta, "metrics", "test", "auc"))
         except Exception as exc:  # noqa: BLE001 - a failed run is recorded; the study goes on with the others
             log(traceback.format_exc())
             result["error"] = f"{type(exc).__name__}: {exc}"
@@ -192,7 +193,7 @@ def run_plan(path: Path, meta: dict, plan: Mapping[str, Mapping[int, RunConfig]]
         df = summarise({t: [complete[t][s] for s in seed_list if s in complete[t]] for t in tokens},
                        reference=reference)
         write_csv(path / SUMMARY_FILE, df)
-        meta.update(summary=_records(df), best_baseline=best_baseline(df))
+        meta.update(summary=json_records(df), best_baseline=best_baseline(df))
         flush()
     try:
         flush()
@@ -202,14 +203,15 @@ def run_plan(path: Path, meta: dict, plan: Mapping[str, Mapping[int, RunConfig]]
             resumable: dict[int, str | None] = {}
             for seed in seed_list:
                 cfg = plan[token][seed]
-                recorded = _resolve(path, meta["runs"][token][str(seed)])
+                recorded = resolve_run_path(path, meta["runs"][token][str(seed)])
                 for candidate in [recorded, *index.get(config_key(cfg), [])]:
                     found = _reusable(candidate, cfg)
                     if found is not None:
                         complete[token][seed] = found
-                        meta["runs"][token][str(seed)] = _relative(path, candidate)
-                        log(f"[study] {token} seed {seed} reused: test AUC {_get(found, 'metrics', 'test', 'auc'):.4f} "
-                            f"({_relative(path, candidate)})")
+                        meta["runs"][token][str(seed)] = relative_run_path(path, candidate)
+                        auc = number_at(found, "metrics", "test", "auc")
+                        log(f"[study] {token} seed {seed} reused: test AUC {auc:.4f} "
+                            f"({relative_run_path(path, candidate)})")
                         break
                 else:
                     todo.append(seed)
@@ -229,7 +231,7 @@ def run_plan(path: Path, meta: dict, plan: Mapping[str, Mapping[int, RunConfig]]
                 results = _parallel_results(tasks, n_proc) if n_proc > 1 else (_run_one(*t) for t in tasks)
                 for r in results:
                     seed = r["seed"]
-                    meta["runs"][token][str(seed)] = _relative(path, Path(r["path"])) if r["path"] else None
+                    meta["runs"][token][str(seed)] = relative_run_path(path, Path(r["path"])) if r["path"] else None
                     if r["status"] == "complete":
                         complete[token][seed] = read_json(Path(r["path"]) / RUN_FILE)
                         log(f"[study] {token} seed {seed} done: test AUC {r['auc']:.4f} ({r['seconds']:.0f} s)")

@@ -39,7 +39,8 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _get(meta: Mapping, *keys: str) -> float:
+def number_at(meta: Mapping, *keys: str) -> float:
+    """The number at ``meta[k1][k2]...`` of a run.json dict, NaN when a key is missing or the value not finite."""
     for k in keys:
         if not isinstance(meta, Mapping) or k not in meta:
             return math.nan
@@ -79,19 +80,19 @@ def summarise(runs_by_variant: Mapping[str, Sequence[Mapping]], reference: str |
     values: dict[str, dict[str, list[float]]] = {}
     rows = []
     for variant, metas in complete.items():
-        auc = [_get(m, "metrics", "test", "auc") for m in metas]
-        logloss = [_get(m, "metrics", "test", "logloss") for m in metas]
+        auc = [number_at(m, "metrics", "test", "auc") for m in metas]
+        logloss = [number_at(m, "metrics", "test", "logloss") for m in metas]
         values[variant] = {"auc": auc, "logloss": logloss}
         row = {"variant": variant, "n": len(metas), "auc_mean": _mean(auc), "auc_std": _std(auc),
                "logloss_mean": _mean(logloss), "logloss_std": _std(logloss), "p_auc": math.nan,
                "p_logloss": math.nan, "significant": False,
-               "params_before_eds": _mean([_get(m, "params", "before_eds") for m in metas]),
-               "params_after_eds": _mean([_get(m, "params", "after_eds") for m in metas]),
-               "train_epoch_seconds": _mean([_get(m, "timings", "train_epoch_seconds") for m in metas]),
-               "infer_seconds_per_100k": _mean([_get(m, "timings", "infer_seconds_per_100k") for m in metas])}
+               "params_before_eds": _mean([number_at(m, "params", "before_eds") for m in metas]),
+               "params_after_eds": _mean([number_at(m, "params", "after_eds") for m in metas]),
+               "train_epoch_seconds": _mean([number_at(m, "timings", "train_epoch_seconds") for m in metas]),
+               "infer_seconds_per_100k": _mean([number_at(m, "timings", "infer_seconds_per_100k") for m in metas])}
         for k in orders:
-            row[f"{FI_PREFIX}{k}"] = _mean([_get(m, "interactions", f"order{k}", "fi_ratio") for m in metas])
-        row[TRAIN_SECONDS] = _mean([_get(m, "timings", TRAIN_SECONDS) for m in metas])
+            row[f"{FI_PREFIX}{k}"] = _mean([number_at(m, "interactions", f"order{k}", "fi_ratio") for m in metas])
+        row[TRAIN_SECONDS] = _mean([number_at(m, "timings", TRAIN_SECONDS) for m in metas])
         rows.append(row)
     # a run's whole training time, where the runs report it (every variant of newer versions): after the FI ratios
     extra = [TRAIN_SECONDS] if any(math.isfinite(r[TRAIN_SECONDS]) for r in rows) else []
@@ -139,7 +140,7 @@ def best_baseline(df: pd.DataFrame) -> str | None:
     return str(base.loc[base["auc_mean"].idxmax(), "variant"])
 
 
-def _records(df: pd.DataFrame) -> list[dict]:
+def json_records(df: pd.DataFrame) -> list[dict]:
     """JSON-ready rows: NaN -> None, numpy scalars -> Python."""
     out = []
     for row in df.to_dict("records"):

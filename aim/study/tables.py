@@ -12,7 +12,7 @@ import pandas as pd
 
 from aim.errors import ConfigError, RunFormatError
 from aim.study.folder import SUMMARY_FILE, load_study
-from aim.study.stats import FI_PREFIX, SIGNIFICANCE, TRAIN_SECONDS, _records, best_baseline, rule_text
+from aim.study.stats import FI_PREFIX, SIGNIFICANCE, TRAIN_SECONDS, best_baseline, json_records, rule_text
 from aim.study.tokens import BASELINES
 
 TABLE_FORMATS = ("csv", "latex", "markdown")
@@ -24,7 +24,7 @@ def study_summary(path: str | Path) -> dict:
     statuses = study.run_statuses()
     flat = [s for by_seed in statuses.values() for s in by_seed.values()]
     current = study.current_summary()
-    rows = _records(current) if current is not None else []
+    rows = json_records(current) if current is not None else []
     return {
         "kind": "study",
         "id": study.id,

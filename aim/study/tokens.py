@@ -67,10 +67,11 @@ def parse_seeds(text: str | int | Iterable[int]) -> list[int]:
                 seeds = list(range(count))
         except ValueError:
             raise ConfigError(f"--seeds must be a count (5 = seeds 0..4) or a comma list (1,3,7), got {text!r}") from None
-    return _check_seeds(seeds)
+    return check_seeds(seeds)
 
 
-def _check_seeds(seeds: Iterable[int]) -> list[int]:
+def check_seeds(seeds: Iterable[int]) -> list[int]:
+    """Seeds given as integers: duplicates dropped (first kept), each in [0, 2**32); ``ConfigError`` otherwise."""
     seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise ConfigError("no seeds given")

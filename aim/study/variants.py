@@ -10,13 +10,13 @@ from typing import Any
 from aim.config import RunConfig
 from aim.errors import ConfigError
 from aim.runs import now
-from aim.study.folder import DEFAULT_OUT, SCHEMA_VERSION, Study, _config_diff, _new_study_dir, load_study
-from aim.study.runner import _sigterm_unwinds, run_plan
+from aim.study.folder import DEFAULT_OUT, SCHEMA_VERSION, Study, config_diff, load_study, new_study_dir
+from aim.study.runner import run_plan, sigterm_unwinds
 from aim.study.tokens import (
     TRANSFER_VARIANTS,
     Log,
-    _check_seeds,
     add_transfer_rows,
+    check_seeds,
     default_jobs,
     parse_seeds,
     parse_variants,
@@ -27,7 +27,7 @@ from aim.study.tokens import (
 KIND = "variants"
 
 
-@_sigterm_unwinds()
+@sigterm_unwinds()
 def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int | Iterable[int],
               out_root: str | Path = DEFAULT_OUT, jobs: int | None = 1, log: Log = print,
               resume_dir: str | Path | None = None, transfer_from: str | None = None) -> Path:
@@ -37,7 +37,7 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
     ``default_jobs``), each with ``cpu_count // jobs`` torch threads. Every value is validated before any work
     starts. Returns the study folder; its status is ``complete`` only when every run is."""
     tokens = parse_variants(variants)
-    seed_list = parse_seeds(seeds) if isinstance(seeds, str | int) else _check_seeds(seeds)
+    seed_list = parse_seeds(seeds) if isinstance(seeds, str | int) else check_seeds(seeds)
     if base.model.embedding != "fwe":
         raise ConfigError(f"embedding={base.model.embedding!r} in a study: use the -se variant tokens instead "
                           f"(e.g. aim-se); plain AIM tokens use function-wise embeddings")
@@ -47,7 +47,8 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
     if resume_dir is not None:
         study = load_study(resume_dir)
         stored = study.base_config()
-        diff = [k for k in _config_diff(stored.to_json(), base.to_json()) if k not in ("variant", "seed", "transfer_from")]
+        diff = [k for k in config_diff(stored.to_json(), base.to_json())
+                if k not in ("variant", "seed", "transfer_from")]
         if diff:
             raise ConfigError(f"{study.path}: the study was made with another configuration (differs in "
                               f"{', '.join(diff)}); resume it with its own (python -m aim study --resume)")
@@ -69,7 +70,7 @@ def run_study(base: RunConfig, variants: str | Iterable[str], seeds: str | int |
         raise ConfigError(f"jobs must be an integer >= 1, got {jobs!r}")
 
     if resume_dir is None:
-        path = _new_study_dir(Path(out_root), base.dataset)
+        path = new_study_dir(Path(out_root), base.dataset)
         meta = {"schema_version": SCHEMA_VERSION, "kind": "study", "id": path.name, "status": "running",
                 "error": None, "created": now(), "updated": now(), "dataset": base.dataset}
         log(f"[study] {path}")

@@ -5,7 +5,8 @@ import streamlit as st
 
 from aim import analysis
 from aim.errors import AIMError
-from aim.runs import RUN_FILE, read_json, read_progress
+from aim.fileio import read_json
+from aim.runs import RUN_FILE, read_progress
 from app import access, catalog, glossary, shipped, ui
 
 st.title("Runs")

@@ -3,7 +3,7 @@ embedding L2) with its validation AUC and size, the one the parsimony rule kept,
 
 import streamlit as st
 
-from aim import analysis
+from aim import analysis, runs
 from app import glossary, ui
 
 COLUMNS = {
@@ -29,8 +29,11 @@ COLUMNS = {
     "chosen": st.column_config.CheckboxColumn("chosen", help=glossary.tip("parsimony")),
 }
 
-ORDER = ["stage", "candidate", "cross", "embed_l2", "start", "size", "valid_auc", "chosen", "valid_logloss", "columns_kept",
-         "interactions_kept", "dims_kept", "c", "crossing_step", "steps", "epochs", "seconds"]
+# The table's display order is this page's own choice, on purpose not the file's: what a reader compares first
+# (the strength tried, its size, its AUC and whether it was chosen), then the rest in the order of sparsity.csv.
+FIRST = ["stage", "candidate", "cross", "embed_l2", "start", "size", "valid_auc", "chosen", "valid_logloss",
+         "columns_kept", "interactions_kept", "dims_kept"]
+ORDER = FIRST + [c for c in runs.columns("sparsity") if c not in FIRST]
 
 st.title("Sparsity")
 run = ui.one_run()
