@@ -9,9 +9,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aim import variants
 from aim.study.stats import SIGNIFICANCE
 
-NAMES = {"lr": "LR", "gbdt": "GBDT", "fm": "FM", "deepfm": "DeepFM", "ipnn": "IPNN", "aim": "AIM"}
 PAPER_RATIO = 1.31  # paper Table 7 (Avazu): AIM 3.8 vs DeepFM 2.9 (×10^7 parameters)
 PAPER_SIZE = "the paper's AIM is 1.31× DeepFM's size (Table 7, Avazu: 3.8 vs 2.9 ×10⁷ parameters)"
 SPEED_CAVEAT = ("timed in study runs that shared the machine, so noisy: the benchmark (bench/, docs/benchmarks.md) "
@@ -20,8 +20,10 @@ STUDY_COMMAND = "python -m aim study --dataset {dataset} --seeds 5"
 
 
 def name(variant: str) -> str:
-    """How a sentence names a variant: DeepFM, FM, AIM, ...; other variants keep their token."""
-    return NAMES.get(variant, variant)
+    """How a sentence names a variant: AIM and the baselines by the names people know (DeepFM, xDeepFM, LR, ...,
+    ``aim.variants``); AIM's ablations and the transfer rows keep their token (aim-eds, deepfm-transfer)."""
+    known = variants.REGISTRY.get(variant)
+    return known.label if known is not None and (known.baseline or known.name == "aim") else variant
 
 
 def _as_float(x: Any) -> float | None:
