@@ -6,6 +6,15 @@ One command from the repository root (sets up ``bench/peers/.venv`` on first use
     .venv/bin/python bench/peers/run.py --rows 200000 --repeats 1        # quicker
     .venv/bin/python bench/peers/run.py --models deepfm --impls torchfm,ours
     .venv/bin/python bench/peers/run.py --models deepfm,aim-retrain --aim-spec RUN   # the AIM model RUN selected
+    .venv/bin/python bench/peers/run.py --models fwfm,autoint,dcnv2,xdeepfm --rows 100000 --repeats 1 --threads 1
+
+Models: deepfm, fm, ipnn (every peer), fwfm, xdeepfm, autoint, dcnv2 (issue 30; opt-in through ``--models``) and
+our aim-retrain / aim-search. Who has which (``PEER_HAS``): FuxiCTR all (its model zoo's FwFM, xDeepFM, AutoInt+,
+DCNv2-stacked rebuilt from the package's layers), DeepCTR-Torch all but FwFM (its DCN with a matrix cross network is
+DCN-V2, parallel only), torchfm deepfm / fm / ipnn / xdeepfm / autoint (no FwFM; its DCN is DCN-V1). No peer has
+AutoFIS. Where a peer's API cannot take our sizes, worker.py's builder docstrings say so (FuxiCTR's CIN has no split
+half; DeepCTR-Torch's AutoInt attention is d wide). xDeepFM's CIN is 20-50 times slower than DeepFM on the CPU:
+budget minutes per 10,000 rows.
 
 Setup: a virtual environment at ``bench/peers/.venv`` (git-ignored) on the interpreter of this repository's venv,
 with a ``.pth`` file that puts ``.venv``'s site-packages on its path, so the peers run on the very same CPU torch,
@@ -51,8 +60,14 @@ SMALL_DEPS = {"fuxictr": ["pyyaml", "h5py", "polars", "tqdm", "msgpack", "ray==2
               "torchfm": []}
 IMPORTS = {"fuxictr": "fuxictr.pytorch.layers", "deepctr": "deepctr_torch.models", "torchfm": "torchfm.model.dfm"}
 LIBRARY = {"deepctr-fit": "deepctr"}  # implementations that run an installed library another way (its own fit)
-PEER_MODELS = ("deepfm", "fm", "ipnn")
-OUR_MODELS = ("deepfm", "fm", "ipnn", "aim-retrain", "aim-search")
+# What each peer has (worker.py's builders say how each is built and where it differs from ours). No peer has
+# AutoFIS; FwFM only FuxiCTR; DCN-V2 FuxiCTR and DeepCTR-Torch (torchfm's DCN is DCN-V1).
+PEER_HAS = {"fuxictr": ("deepfm", "fm", "ipnn", "fwfm", "xdeepfm", "autoint", "dcnv2"),
+            "deepctr": ("deepfm", "fm", "ipnn", "xdeepfm", "autoint", "dcnv2"),
+            "torchfm": ("deepfm", "fm", "ipnn", "xdeepfm", "autoint")}
+PEER_MODELS = ("deepfm", "fm", "ipnn", "fwfm", "xdeepfm", "autoint", "dcnv2")
+OUR_MODELS = (*PEER_MODELS, "aim-retrain", "aim-search")
+DEFAULT_MODELS = ("deepfm", "fm", "ipnn", "aim-retrain", "aim-search")  # the new networks are opt-in (--models)
 # Avazu's fields (day, hour, weekday, C1, banner_pos, site_*, app_*, device_id, device_ip, device_model,
 # device_type, device_conn_type, C14..C21): sum 681,250 rows -> 10.9M parameters at d = 16.
 VOCAB = [10, 24, 7, 7, 7, 4737, 7745, 26, 8552, 559, 36, 523_672, 124_226, 8251, 5, 4, 2626, 8, 9, 435, 4, 68, 172,
@@ -110,7 +125,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows generated (90%% train, 10%% test)")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the table shows medians")
     ap.add_argument("--impls", default="fuxictr,deepctr,deepctr-fit,torchfm,ours")
-    ap.add_argument("--models", default=",".join(OUR_MODELS))
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                    help=f"comma list of {', '.join(OUR_MODELS)}; xdeepfm is slow (CIN: ~100-500 rows/s a thread)")
     ap.add_argument("--ours-optimizers", default="adam,lazy_adam", help="train.embedding_optimizer values for ours")
     ap.add_argument("--ours-precisions", default="fp32",
                     help="train.precision values for ours (fp32,bf16 adds mixed-precision runs; the peers run fp32)")
@@ -125,10 +141,13 @@ def main() -> None:
                     help="skip training: inference samples/s of the untrained models only (quick; AUC meaningless)")
     args = ap.parse_args()
     models = args.models.split(",")
+    unknown = sorted(set(models) - set(OUR_MODELS))
+    if unknown:
+        ap.error(f"--models: unknown {', '.join(unknown)}; choose from {', '.join(OUR_MODELS)}")
     impls = setup(args.impls.split(","))
     data = data_file(args.rows, args.seed)
     entries = [(impl, model, "adam", "fp32") for model in PEER_MODELS if model in models
-               for impl in impls if impl != "ours"]
+               for impl in impls if impl != "ours" and model in PEER_HAS[LIBRARY.get(impl, impl)]]
     if "ours" in impls:
         entries += [("ours", model, opt, prec) for model in OUR_MODELS if model in models
                     for prec in args.ours_precisions.split(",") for opt in args.ours_optimizers.split(",")]
@@ -184,7 +203,7 @@ def report(results: dict, args: argparse.Namespace) -> None:
         if impl == "ours":
             ratio_dfm = f"{v['train_sps'] / fastest('deepfm', 'train_sps'):.2f}x, " \
                         f"{v['infer_sps'] / fastest('deepfm', 'infer_sps'):.2f}x"
-            if model in PEER_MODELS:
+            if any(k[1] == model for k in peers):
                 ratio_same = f"{v['train_sps'] / fastest(model, 'train_sps'):.2f}x, " \
                              f"{v['infer_sps'] / fastest(model, 'infer_sps'):.2f}x"
         print(f"| {name} | {model} | {v['params']:,} | {v['train_sps']:,.0f} | {v['infer_sps']:,.0f} | "
