@@ -37,11 +37,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from aim import variants  # noqa: E402
+
 D, MLP, DROPOUT, LR = 16, [400, 400, 400], 0.2, 1e-3
-# The new networks' sizes: the defaults of aim.model.{xdeepfm,autoint,dcnv2} (fwfm has no MLP), given to every peer
-# that has the model where its API allows (each builder's docstring says where it cannot).
-SIZES = {"cin": (200, 200, 200), "split_half": True, "attention_layers": 3, "heads": 2, "attention_dim": 32,
-         "residual": True, "cross_layers": 3}
+# The new networks' sizes: their variants' (aim/variants.py network_args: each paper's defaults; fwfm has no MLP),
+# given to every peer that has the model where its API allows (each builder's docstring says where it cannot).
+_ARGS = {name: variants.get(name).network_args for name in ("xdeepfm", "autoint", "dcnv2")}
+SIZES = {"cin": tuple(_ARGS["xdeepfm"]["cin"]), "split_half": _ARGS["xdeepfm"]["split_half"],
+         "attention_layers": _ARGS["autoint"]["layers"], "heads": _ARGS["autoint"]["heads"],
+         "attention_dim": _ARGS["autoint"]["attention_dim"], "residual": _ARGS["autoint"]["residual"],
+         "cross_layers": _ARGS["dcnv2"]["cross_layers"]}
 NEW_MODELS = ("fwfm", "xdeepfm", "autoint", "dcnv2")
 # Which implementation has which model. AutoFIS: none of the peers (FuxiCTR's model zoo, DeepCTR-Torch 0.3.0 and
 # torchfm 0.7.0 have no AutoFIS), so there is no autofis entry. FwFM: FuxiCTR only. DCN-V2: FuxiCTR (stacked, as
@@ -49,8 +54,7 @@ NEW_MODELS = ("fwfm", "xdeepfm", "autoint", "dcnv2")
 FUXICTR_MODELS = ("deepfm", "fm", "ipnn", *NEW_MODELS)
 DEEPCTR_MODELS = ("deepfm", "fm", "ipnn", "xdeepfm", "autoint", "dcnv2")
 TORCHFM_MODELS = ("deepfm", "fm", "ipnn", "xdeepfm", "autoint")
-OUR_NEW = {"fwfm": ("aim.model.fwfm", "FwFM"), "xdeepfm": ("aim.model.xdeepfm", "XDeepFM"),
-           "autoint": ("aim.model.autoint", "AutoInt"), "dcnv2": ("aim.model.dcnv2", "DCNv2")}
+OUR_NEW = NEW_MODELS  # ours: built by aim.model.zoo from each variant's entry
 
 
 # ---- peers: each returns (model, to_input) where to_input maps an int32 (N, F) array to the model's input ------
@@ -266,21 +270,12 @@ def torchfm(model: str, vocab: list[int]):
 
 
 def our_new_model(model: str, vocab: list[int], init_std: float, dim: int = D, mlp=MLP, dropout: float = DROPOUT):
-    """Ours: aim.model.fwfm.FwFM, xdeepfm.XDeepFM, autoint.AutoInt, dcnv2.DCNv2 at the sizes of ``SIZES``."""
-    import importlib
+    """Ours: the variant's network from ``aim.model.zoo`` with its sizes (``network_args``), as a run builds it."""
+    from aim.model import zoo
 
-    module, name = OUR_NEW[model]
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise SystemExit(f"ours: {module}.{name} is not available in this checkout ({exc})") from exc
-    if model == "fwfm":
-        return cls(vocab, dim, init_std)
-    kw = {"xdeepfm": {"cin": SIZES["cin"], "split_half": SIZES["split_half"]},
-          "autoint": {"layers": SIZES["attention_layers"], "heads": SIZES["heads"],
-                      "attention_dim": SIZES["attention_dim"], "residual": SIZES["residual"]},
-          "dcnv2": {"cross_layers": SIZES["cross_layers"], "structure": "stacked"}}[model]
-    return cls(vocab, dim, init_std, mlp=tuple(mlp), dropout=dropout, **kw)
+    v = variants.get(model)
+    deep = {"mlp": list(mlp), "dropout": dropout} if v.deep else {}
+    return zoo.build(model, {"vocab_sizes": list(vocab), "dim": dim, "init_std": init_std, **deep, **v.network_args})
 
 
 PEERS = {"fuxictr": fuxictr, "deepctr": deepctr, "torchfm": torchfm}
@@ -347,7 +342,7 @@ def run_deepctr_fit(model: str, vocab, X_train, y_train, X_test, args) -> tuple[
 def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Module, float, np.ndarray, float]:
     from bench_train import retrain_spec, search_spec
 
-    from aim.config import ModelConfig, SearchConfig
+    from aim.config import ModelConfig, SearchConfig, TrainConfig
     from aim.model.nets import AIM, FM, IPNN
     from aim.train import GateSchedule, Tensors, fit, predict
 
@@ -369,9 +364,10 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
     tiny = Tensors(train.X[:4000], train.y[:4000])  # fit validates after the epoch; not part of the timing
     train_s = 0.0
     if not args.skip_train:
-        result = fit(net, train, tiny, stage="bench", epochs=1, batch_size=args.batch, lr=LR,
-                     eval_batch_size=args.infer_batch, generator=torch.Generator().manual_seed(args.seed),
-                     gates=gates, embedding_optimizer=args.embedding_optimizer, precision=args.precision)
+        config = TrainConfig(epochs=1, batch_size=args.batch, lr=LR, eval_batch_size=args.infer_batch,
+                             embedding_optimizer=args.embedding_optimizer, precision=args.precision)
+        result = fit(net, train, tiny, config, stage="bench", generator=torch.Generator().manual_seed(args.seed),
+                     gates=gates)
         train_s = result.history[0]["seconds"]
     Xt = torch.from_numpy(X_test)
     return net, train_s, *timed_inference(lambda: predict(net, Xt, args.infer_batch, args.precision), args)
