@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="an AIM run folder: adds the rows deepfm-transfer and ipnn-transfer (paper Table 10)")
     plan.add_argument("--resume", metavar="STUDY_DIR", default=None,
                       help="finish STUDY_DIR with its own settings (its variants, seeds, config and --jobs): reuse "
-                           "its complete runs, redo the others; only --jobs may be given again")
+                           "its complete runs, redo the others; only --jobs and --add-variants may be given again")
+    plan.add_argument("--add-variants", default="", metavar="VARIANTS",
+                      help="with --resume (a variants study): add these variants' rows over the study's seeds, with "
+                           "its configuration, reusing every run it has")
     plan.add_argument("--out", default="studies", help="folder the study folder is created in")
     flags.add_config_options(study, per_run=False)
     table = sub.add_parser("table", help="print the summary table of a study")
@@ -210,8 +213,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    if args.add_variants and not args.resume:
+        raise ConfigError("--add-variants adds rows to an existing study: give it with --resume STUDY_DIR")
     if args.resume:
-        path = st.resume_study(args.resume, jobs=args.jobs, log=log)
+        path = st.resume_study(args.resume, jobs=args.jobs, log=log, add=args.add_variants)
     elif args.kind == "fis-vs-stats":
         if not args.study_from:
             raise ConfigError("--kind fis-vs-stats needs --from RUN_DIR (an AIM run)")

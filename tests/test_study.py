@@ -541,3 +541,18 @@ def main_study(args: list[str]) -> int:
     from aim.cli import main
 
     return main(["study", *args])
+
+
+def test_resume_with_add_variants_adds_rows_and_reuses_every_run(tmp_path):
+    from tests.conftest import _tiny_config
+
+    path = st.run_study(_tiny_config(), "fm", "1", tmp_path, jobs=1, log=lambda m: None)
+    before = read_json(st.load_study(path).runs["fm"][0] / RUN_FILE)["created"]
+    logs: list[str] = []
+    st.resume_study(path, jobs=1, log=logs.append, add="fwfm")
+    study = st.load_study(path)
+    assert study.variants == ["fm", "fwfm"] and study.status == "complete"
+    assert read_json(study.runs["fm"][0] / RUN_FILE)["created"] == before  # reused, not redone
+    assert any("fm seed 0 reused" in line for line in logs)
+    with pytest.raises(ConfigError, match="unknown variant"):
+        st.resume_study(path, jobs=1, log=lambda m: None, add="nope")
