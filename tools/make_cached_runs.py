@@ -3,6 +3,7 @@
     python tools/make_cached_runs.py                 # every entry, in the order below; resumable
     python tools/make_cached_runs.py --only frappe-study,criteo
     python tools/make_cached_runs.py --list
+    python tools/make_cached_runs.py --add-rows fwfm,autoint --only frappe-study   # new rows in a shipped study
 
 Each entry is one ``python -m aim run`` or ``python -m aim study`` command with fixed seeds. It runs in a work
 folder (``runs/cached_build/`` by default, git-ignored); when it finishes, its folder is copied into
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se,lr,gbdt"
+VARIANTS = "fm,deepfm,ipnn,aim-ifs-eds,aim-eds,aim,aim-eds-se,lr,gbdt,fwfm,xdeepfm,autoint,dcnv2,autofis"
 REAL = {"frappe": ("frappe", "frappe", []), "ml100k": ("movielens", "ml-100k", ["--dropout", "0.3"])}
 SKIP_FILES = {"weights.pt", "model.txt", "search_start.pt", "checkpoints", ".lock", ".jobs"}  # weights (gbdt:
 # model.txt), the what-if's saved start and resume state: no view reads them
@@ -146,6 +147,35 @@ def build(entry: Entry, work: Path, done: dict, out: Path) -> Path:
     return target
 
 
+def _shipped_study(out: Path, entry: Entry, done: dict) -> Path:
+    """The shipped folder of a study entry: the ledger's, else the one study of its dataset in ``out``."""
+    if done.get(entry.name, {}).get("cached"):
+        return out / done[entry.name]["cached"]
+    dataset = entry.args[entry.args.index("--dataset") + 1] if "--dataset" in entry.args else "synthetic"
+    found = [p for p in sorted(out.glob(f"study__{dataset}__*"))
+             if json.loads((p / "study.json").read_text()).get("study_kind", "variants") == entry.kind]
+    if len(found) != 1:
+        raise SystemExit(f"[cached] {entry.name}: expected one shipped {dataset} variants study in {out}, "
+                         f"found {[p.name for p in found]}")
+    return found[0]
+
+
+def add_rows(study: Path, tokens: str, work: Path, jobs: int) -> Path:
+    """New variant rows in a shipped study: its copy in ``work`` gains them (``python -m aim study --resume COPY
+    --add-variants TOKENS``: its seeds and config, every run it has reused), then replaces the shipped folder
+    without weights. A failure leaves the shipped folder as it was."""
+    copy = work / study.name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(study, copy)
+    cmd = [sys.executable, "-m", "aim", "study", "--resume", str(copy), "--add-variants", tokens, "--jobs", str(jobs)]
+    print(f"[cached] {study.name}: {' '.join(cmd[1:])}", flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if proc.returncode != 0:
+        raise SystemExit(f"[cached] {study.name}: adding {tokens} failed (exit {proc.returncode}); {copy} kept")
+    _copy_without_weights(copy, study)
+    return study
+
+
 def _record(ledger: Path, name: str, value: dict | None) -> None:
     """Write one entry into the ledger as it is on disk now (two builds with different ``--only`` may run at
     once: each re-reads the ledger instead of writing back the copy it read at its start), atomically."""
@@ -166,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="processes per study (seeds in parallel)")
     parser.add_argument("--only", default="", help="comma-separated entry names (default: all)")
     parser.add_argument("--list", action="store_true", help="list the entries and exit")
+    parser.add_argument("--add-rows", default="", metavar="VARIANTS",
+                        help="instead of building: add these variants' rows to the shipped studies of --only")
     args = parser.parse_args(argv)
     todo = entries(args.data_root.resolve(), args.jobs)
     if args.list:
@@ -180,6 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         todo = [e for e in todo if e.name in wanted]
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.add_rows:
+        ledger_now = json.loads((args.work / "done.json").read_text()) if (args.work / "done.json").exists() else {}
+        for entry in todo:
+            if entry.command != "study" or entry.kind != "variants":
+                parser.error(f"--add-rows: {entry.name} is not a variants study")
+            shipped = _shipped_study(args.out, entry, ledger_now)
+            add_rows(shipped, args.add_rows, args.work, args.jobs)
+        return 0
     ledger = args.work / "done.json"
     done = json.loads(ledger.read_text()) if ledger.exists() else {}
     for entry in todo:
