@@ -25,6 +25,9 @@ Adam lr 1e-3, up to 20 epochs, early stopping on validation AUC with patience 2,
 without gain, the best epoch's weights restored; the best validation AUC picks the L2 (ties: the smaller). Only
 the network differs (and its init: FuxiCTR's embeddings start at N(0, 1e-4), ours at N(0, 1e-2)).
 
+``--study frappe=cached_runs/study__frappe__...``: ours from that study's runs (its config checked to equal the CLI
+defaults) instead of new runs of the same seeds.
+
 ``--table``: per dataset and model, ours mean ± SE and FuxiCTR mean ± SE of test AUC over seeds (SE = sample SD /
 sqrt(n)), the difference ours - FuxiCTR, and two checks: |diff| <= SE of the difference of means,
 sqrt(SE_ours² + SE_fuxictr²) (the looser one), and |diff| <= min(SE_ours, SE_fuxictr) (stricter: within each
@@ -160,6 +163,33 @@ def run_ours(dataset: str, data_path: str, model: str, seed: int, threads: int, 
             "library": f"aim {meta['versions']['aim']} @ {(meta['versions'].get('git_commit') or '')[:10]}"}
 
 
+def study_run(study: Path, dataset: str, data_path: str, model: str, seed: int) -> dict:
+    """Ours from a study's run of (model, seed) instead of a new one, when the study ran exactly the config the CLI
+    runs (``RunConfig(dataset, data_path)`` defaults with that variant and seed); a study of another config is
+    refused by name (a shipped MovieLens-100k study has dropout 0.3, for one)."""
+    from aim.config import RunConfig
+    from aim.study import load_study
+    from aim.study.tokens import variant_config
+
+    st = load_study(study)
+    want = RunConfig(dataset=dataset, data_path=str(Path(data_path).resolve()), variant=model, seed=seed)
+    have = variant_config(st.base_config(), model, seed, st.meta.get("transfer_from"))
+    if have.replace(data_path=want.data_path) != want:
+        raise RuntimeError(f"{study}: its config differs from the CLI defaults for {dataset}; run ours instead")
+    run = (st.runs.get(model) or {}).get(seed)
+    if run is None or not (Path(run) / "run.json").exists():
+        raise RuntimeError(f"{study} has no run of {model} seed {seed}")
+    meta = json.loads((Path(run) / "run.json").read_text())
+    if meta.get("status") != "complete":
+        raise RuntimeError(f"{run} is not complete")
+    stage = meta["stages"].get("train") or meta["stages"].get("retrain") or {}
+    return {"test_auc": meta["metrics"]["test"]["auc"], "test_logloss": meta["metrics"]["test"]["logloss"],
+            "valid_auc": meta["metrics"]["valid"]["auc"], "embed_l2": stage.get("embed_l2"),
+            "epochs": stage.get("epochs"), "best_epoch": stage.get("best_epoch"),
+            "params": (meta.get("params") or {}).get("after_eds"), "run": os.path.relpath(run, ROOT),
+            "library": f"aim {meta['versions']['aim']} @ {(meta['versions'].get('git_commit') or '')[:10]}"}
+
+
 def mean_se(values: list[float]) -> tuple[float, float, int]:
     n = len(values)
     if not n:
@@ -213,6 +243,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT / "accuracy.jsonl", help="one JSON line per cell (resumable)")
     ap.add_argument("--runs", type=Path, default=OUT / "runs", help="where ours writes its run folders")
     ap.add_argument("--table", action="store_true", help="print the markdown table of --out and exit")
+    ap.add_argument("--study", action="append", default=[], metavar="DATASET=STUDY_DIR",
+                    help="ours: read the cells from this study's runs (same config as the CLI's defaults, checked) "
+                         "instead of running them again, e.g. frappe=cached_runs/study__frappe__20261204T005325")
     args = ap.parse_args()
     if args.table:
         table(args.out)
@@ -233,9 +266,14 @@ def main() -> None:
         data_path = str(args.data_root / DATA[dataset])
         print(f"{dataset} {model} seed {seed} {impl} ...", flush=True)
         began = time.perf_counter()
+        studies = dict(item.split("=", 1) for item in args.study)
         try:
-            result = (run_ours(dataset, data_path, model, seed, args.threads, args.runs) if impl == "ours"
-                      else run_fuxictr(dataset, data_path, model, seed))
+            if impl == "ours" and dataset in studies:
+                result = study_run(ROOT / studies[dataset], dataset, data_path, model, seed)
+            elif impl == "ours":
+                result = run_ours(dataset, data_path, model, seed, args.threads, args.runs)
+            else:
+                result = run_fuxictr(dataset, data_path, model, seed)
         except (RuntimeError, SystemExit) as exc:  # one failed cell (e.g. ours lacks the variant) ends no sweep
             print(f"  FAILED: {exc}", flush=True)
             continue
