@@ -103,8 +103,10 @@ TERMS: dict[str, Term] = dict((
     ("fwe_se", Term("FWE / SE", "Function-wise embeddings (one embedding table per interaction function, AIM's "
                     "default) vs a shared embedding (one table for all functions, variants ending in `-se`).")),
     ("variant", Term("variant", "What a run trains: the baselines **fm**, **deepfm**, **ipnn** (every pair, inner "
-                     "product, no search), **lr** and **gbdt** (no embeddings: logistic regression, boosted "
-                     "trees); **aim-ifs-eds** (FIS only, inner product only: AutoFIS-like); "
+                     "product, no search), **fwfm**, **xdeepfm**, **autoint**, **dcnv2** (the other comparison "
+                     "networks: weighted pairs, CIN, self-attention, cross layers), **autofis** (gates searched on "
+                     "DeepFM, then DeepFM on the kept pairs), **lr** and **gbdt** (no embeddings: logistic "
+                     "regression, boosted trees); **aim-ifs-eds** (FIS only, inner product only: AutoFIS-like); "
                      "**aim-eds** (FIS + IFS); **aim** (FIS + IFS + EDS); **-se**: shared embedding; "
                      "**-transfer**: DeepFM / IPNN trained on the pairs another AIM run selected.")),
     ("lr", Term("lr (logistic regression)", "The practitioner's first baseline: one weight per id of every field "
