@@ -208,6 +208,21 @@ def test_forward_and_gradients_equal_the_loop_reference(name, train):
         torch.testing.assert_close(got_grads[n], p.grad, rtol=1e-9, atol=1e-10, msg=f"gradient of {n}")
 
 
+@pytest.mark.parametrize("name", list(CASES))
+def test_inference_equals_the_loop_reference(name):
+    """Without autograd (``predict``'s inference mode) a network may take another path (AutoInt: PyTorch's fused
+    attention); it must give the reference's values too."""
+    build, reference = CASES[name]
+    torch.manual_seed(0)
+    model = _randomized(build()).eval()
+    x = _inputs()
+    with torch.inference_mode():
+        got = model(x)
+    with torch.no_grad():
+        want = reference(model, x, False)
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
 def test_dropout_is_identity_in_eval_mode():
     torch.manual_seed(0)
     model = _randomized(XDeepFM(VOCAB, D, 0.1, mlp=(6, 3), dropout=0.5, cin=(4, 2, 3))).eval()
