@@ -38,6 +38,7 @@ EMBEDDING_OPTIMIZERS = ("adam", "lazy_adam")
 PRECISIONS = ("fp32", "bf16")
 EDS_UNUSED = ("drop", "keep", "auto")
 RETRAIN_STARTS = ("choose", "scratch", "search")
+DNN_INITS = ("default", "xavier")  # model.dnn_init (aim.model.nets.reinit_dnn)
 STORAGES = ("memory", "mmap")
 REFERENCES = ("shap", "fast", "none")  # search.reference: the independent pair ranking of aim/reference.py, or none
 
@@ -113,6 +114,9 @@ class ModelConfig(Config):
                                  parse=as_integers, as_text=False)  # stored as a JSON list, as it always was
     dropout: float = option("MLP dropout", default=0.2)
     init_std: float = option("std of the normal init of embedding tables (BN/threshold interplay, aim_reference §2)", default=1e-2)
+    dnn_init: str = option("init of the DNN's linear layers (the MLP of DeepFM, IPNN, the comparison networks and "
+                           "AIM's re-train): default = PyTorch's, uniform within ±1/√fan_in; xavier = xavier-normal "
+                           "weights and zero biases, as FuxiCTR", choices=DNN_INITS, default="default")
     bn_eps: float = option("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
     bn_momentum: float = option("momentum of the gate batch norms (PyTorch convention)", default=0.01)
     alpha_init: float = option("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)

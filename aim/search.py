@@ -27,7 +27,7 @@ from aim.context import Context, SplitTensors
 from aim.distributed import resolve_device
 from aim.model import heads, zoo
 from aim.model.interactions import sort_columns
-from aim.model.nets import AIM, AIMSpec, count_parameters
+from aim.model.nets import AIM, AIMSpec, count_parameters, reinit_dnn
 from aim.model.warm import embed_warm_start, order_warm_start, retrain_warm_start
 from aim.sparsity import Schedule, parsimonious
 from aim.train import FitResult, GateSchedule, evaluate, fit, on_device
@@ -355,7 +355,7 @@ def retrain(ctx: Context, blocks: Sequence[Columns], positions: Sequence[Sequenc
     spec = _spec(cfg, ctx.vocab, blocks, positions=positions, mlp=tuple(cfg.model.mlp), dropout=cfg.model.dropout,
                  head=cfg.model.head)
     before = count_parameters(AIM(dataclasses.replace(spec, positions=None)))["total"] if positions else None
-    model = AIM(spec)
+    model = AIM(spec) if cfg.model.dnn_init == "default" else reinit_dnn(AIM(spec))
     starts = {"scratch": model}
     how = retrain_start(cfg)
     if searched is not None and how != "scratch":
@@ -377,4 +377,6 @@ def train_baseline(ctx: Context, transfer: Sequence[Columns] = ()) -> Trained:
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = zoo.build(cfg.variant, args)
+    if m.dnn_init != "default":
+        reinit_dnn(model)
     return _train_final(ctx, {"scratch": model}, {"kind": cfg.variant, "args": args}, "train")

@@ -56,3 +56,34 @@ def test_the_new_variants_are_baselines_of_the_studies_and_only_the_paper_rows_a
 def test_an_unknown_variant_is_refused_with_the_valid_names():
     with pytest.raises(ValueError, match="dcnv2"):
         variants.get("dcn")
+
+
+def test_dnn_init_xavier_redraws_only_the_dnn_layers():
+    from torch import nn
+
+    from aim.model.dcnv2 import DCNv2
+    from aim.model.nets import reinit_dnn
+
+    for structure in ("stacked", "parallel"):
+        torch.manual_seed(0)
+        model = DCNv2([7, 9, 11], 4, 0.01, mlp=(64, 64), structure=structure)
+        cross = [p.clone() for p in model.cross.parameters()]
+        reinit_dnn(model)
+        dnn = model.mlp if structure == "stacked" else model.dnn
+        linears = [m for m in dnn.modules() if isinstance(m, nn.Linear)]
+        assert linears and all(float(m.bias.abs().max()) == 0 for m in linears)
+        first = linears[0].weight
+        fan_in, fan_out = first.shape[1], first.shape[0]
+        assert abs(float(first.std()) - (2 / (fan_in + fan_out)) ** 0.5) < 0.2 * (2 / (fan_in + fan_out)) ** 0.5
+        assert all(torch.equal(a, b) for a, b in zip(cross, model.cross.parameters()))  # the cross layers keep theirs
+
+
+def test_dnn_init_is_a_config_key_that_reaches_the_network(tmp_path):
+    from aim.config import ModelConfig
+
+    cfg = _tiny_config("dcnv2")
+    xavier = cfg.replace(model=ModelConfig(mlp=(8,), embed_dim=4, dnn_init="xavier"))
+    a = load_run(execute(cfg, tmp_path / "a", log=lambda m: None))
+    b = load_run(execute(xavier, tmp_path / "b", log=lambda m: None))
+    assert b.meta["config"]["model"]["dnn_init"] == "xavier" and a.meta["config"]["model"]["dnn_init"] == "default"
+    assert a.meta["metrics"] != b.meta["metrics"]  # another init, another model

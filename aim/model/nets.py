@@ -67,6 +67,18 @@ class MLP(nn.Module):
         return layers[-1](h).squeeze(-1)
 
 
+def reinit_dnn(model: nn.Module) -> nn.Module:
+    """FuxiCTR's DNN init (``model.dnn_init = xavier``): every linear layer of the model's MLPs (and of a DNN that
+    feeds a shared output, ``dnn``) re-drawn xavier-normal with zero biases; the rest keeps its own init."""
+    dnns = [m for m in model.modules() if isinstance(m, MLP)] + [getattr(model, "dnn", None)]
+    for dnn in filter(None, dnns):
+        for layer in dnn.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.xavier_normal_(layer.weight)
+                nn.init.zeros_(layer.bias)
+    return model
+
+
 def all_pairs(n_fields: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n_fields) for j in range(i + 1, n_fields)]
 
