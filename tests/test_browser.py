@@ -132,7 +132,7 @@ def test_a_deep_link_opens_the_compare_view_of_two_runs(server, page):
     _open(page, f"{url}/?view=compare&runs={ID_A},{ID_B}&ref={ID_B}", "Compare runs")
     assert "/compare" in page.url and "runs=" in page.url
     metrics = page.locator("[data-testid=stMetric]")
-    metrics.first.wait_for()
+    metrics.nth(1).wait_for()  # both runs' metrics: the second may render a moment after the first
     assert [t.split("\n")[-1] for t in metrics.all_inner_texts()[:2]] == ["3", "4"]
     page.wait_for_selector(".js-plotly-plot")
     _shot(page, "compare")

@@ -71,8 +71,8 @@ def test_dnn_init_xavier_redraws_only_the_dnn_layers():
         reinit_dnn(model)
         dnn = model.mlp if structure == "stacked" else model.dnn
         linears = [m for m in dnn.modules() if isinstance(m, nn.Linear)]
-        assert linears and all(float(m.bias.abs().max()) == 0 for m in linears)
-        first = linears[0].weight
+        assert linears and all(float(m.bias.detach().abs().max()) == 0 for m in linears)
+        first = linears[0].weight.detach()
         fan_in, fan_out = first.shape[1], first.shape[0]
         assert abs(float(first.std()) - (2 / (fan_in + fan_out)) ** 0.5) < 0.2 * (2 / (fan_in + fan_out)) ** 0.5
         assert all(torch.equal(a, b) for a, b in zip(cross, model.cross.parameters()))  # the cross layers keep theirs
