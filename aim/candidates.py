@@ -40,10 +40,9 @@ def stage_schedules(cfg: RunConfig, data: SplitTensors, stage: str,
     else:
         c, cross = (s.grda_c, s.grda_cross) if stage == "search" else (s.high_order_grda_c, s.high_order_grda_cross)
         epochs, lr, mu = s.search_epochs, s.grda_lr, s.grda_mu
-    fractions = cross if crosses is None else tuple(crosses)
-    if crosses is not None:
-        c = -1.0
-    return schedule(c, fractions, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
+    if crosses is not None:  # a refinement round: these fractions, whatever c is configured
+        c, cross = -1.0, tuple(crosses)
+    return schedule(c, cross, alpha0, spe, epochs, lr, mu, s.grda_lr_decay)
 
 
 def refinements(crosses: Sequence[float | None], aucs: Sequence[float], pick: int, tol: float,

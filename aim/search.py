@@ -340,8 +340,7 @@ def _fit_final(starts: dict[str, torch.nn.Module], spec: dict, stage: str, param
 
 def retrain_start(cfg: RunConfig) -> str:
     """Where the final model starts: ``search.retrain_start``, unless the variant fixes it (AutoFIS: scratch)."""
-    known = variants.REGISTRY.get(cfg.variant)
-    return (known.retrain_start if known is not None and known.retrain_start else None) or cfg.search.retrain_start
+    return variants.get(cfg.variant).retrain_start or cfg.search.retrain_start
 
 
 def retrain(ctx: Context, blocks: Sequence[Columns], positions: Sequence[Sequence[int]] | None,

@@ -25,7 +25,7 @@ from aim.search import InteractionSearch, final_positions, search_embed, search_
 def _searches(variant: Any) -> bool:
     """Whether ``variant`` (a parent run's, maybe of a newer or foreign version) searches and its final model may
     start from the search model (AutoFIS's always starts from scratch)."""
-    known = variants.REGISTRY.get(variant) if isinstance(variant, str) else None
+    known = variants.of_token(variant)
     return known is not None and known.searches and known.retrain_start != "scratch"
 
 

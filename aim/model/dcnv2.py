@@ -19,19 +19,9 @@ import torch
 from torch import nn
 
 from aim.model.embeddings import FieldEmbedding
-from aim.model.nets import MLP, Dropout
+from aim.model.nets import DNN, MLP
 
 STRUCTURES = ("stacked", "parallel")
-
-
-def hidden_layers(in_dim: int, hidden: Sequence[int], dropout: float) -> nn.Sequential:
-    """The hidden part of ``nets.MLP`` (Linear -> BatchNorm -> ReLU -> Dropout per layer), without its output
-    Linear: (B, in) -> (B, hidden[-1])."""
-    layers: list[nn.Module] = []
-    for h in hidden:
-        layers += [nn.Linear(in_dim, h), nn.BatchNorm1d(h), nn.ReLU(), Dropout(dropout)]
-        in_dim = h
-    return nn.Sequential(*layers)
 
 
 class DCNv2(nn.Module):
@@ -58,7 +48,7 @@ class DCNv2(nn.Module):
         if structure == "stacked":
             self.mlp = MLP(D, mlp, dropout)  # hidden layers then Linear(1)
         else:
-            self.dnn = hidden_layers(D, mlp, dropout)
+            self.dnn = DNN(D, mlp, dropout)
             self.output = nn.Linear(D + mlp[-1], 1)
             nn.init.xavier_normal_(self.output.weight)
             nn.init.zeros_(self.output.bias)

@@ -33,16 +33,29 @@ class Dropout(nn.Dropout):
         return h.mul_(keep) if self.inplace else h * keep
 
 
+def hidden_layers(in_dim: int, hidden: Sequence[int], dropout: float) -> list[nn.Module]:
+    """Linear -> BatchNorm -> ReLU -> Dropout per hidden size: (B, in) -> (B, hidden[-1])."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, h), nn.BatchNorm1d(h), nn.ReLU(), Dropout(dropout)]
+        in_dim = h
+    return layers
+
+
+class DNN(nn.Sequential):
+    """The hidden layers alone, for a network whose DNN feeds a shared output (DCN-V2 parallel)."""
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], dropout: float):
+        super().__init__(*hidden_layers(in_dim, hidden, dropout))
+
+
 class MLP(nn.Module):
     """Linear -> BatchNorm -> ReLU -> Dropout per hidden layer, then a linear output: (B, in) -> (B,)."""
 
     def __init__(self, in_dim: int, hidden: Sequence[int], dropout: float):
         super().__init__()
-        layers: list[nn.Module] = []
-        for h in hidden:
-            layers += [nn.Linear(in_dim, h), nn.BatchNorm1d(h), nn.ReLU(), Dropout(dropout)]
-            in_dim = h
-        layers.append(nn.Linear(in_dim, 1))
+        layers = hidden_layers(in_dim, hidden, dropout)
+        layers.append(nn.Linear(hidden[-1] if hidden else in_dim, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: torch.Tensor, first_columns: torch.Tensor | None = None) -> torch.Tensor:
@@ -68,10 +81,9 @@ class MLP(nn.Module):
 
 
 def reinit_dnn(model: nn.Module) -> nn.Module:
-    """FuxiCTR's DNN init (``model.dnn_init = xavier``): every linear layer of the model's MLPs (and of a DNN that
-    feeds a shared output, ``dnn``) re-drawn xavier-normal with zero biases; the rest keeps its own init."""
-    dnns = [m for m in model.modules() if isinstance(m, MLP)] + [getattr(model, "dnn", None)]
-    for dnn in filter(None, dnns):
+    """FuxiCTR's DNN init (``model.dnn_init = xavier``): every linear layer of the model's MLPs and DNNs re-drawn
+    xavier-normal with zero biases; the rest keeps its own init."""
+    for dnn in (m for m in model.modules() if isinstance(m, MLP | DNN)):
         for layer in dnn.modules():
             if isinstance(layer, nn.Linear):
                 nn.init.xavier_normal_(layer.weight)

@@ -29,7 +29,7 @@ def valid_tokens() -> tuple[str, ...]:
 
 def _has_se(variant: Any) -> bool:
     """Whether ``variant`` (maybe a foreign run's name) has an ``-se`` form: the AIM variants."""
-    known = variants.REGISTRY.get(variant) if isinstance(variant, str) else None
+    known = variants.of_token(variant)
     return known is not None and known.shared_embedding
 
 

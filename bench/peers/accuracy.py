@@ -153,13 +153,19 @@ def run_ours(dataset: str, data_path: str, model: str, seed: int, threads: int, 
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
     if proc.returncode or not lines or not (Path(lines[-1]) / "run.json").exists():
         raise RuntimeError(f"`{' '.join(cmd)}` failed ({proc.returncode}): {(proc.stderr or proc.stdout)[-600:]}")
-    run = Path(lines[-1])
+    return _row_of_run(Path(lines[-1]))
+
+
+def _row_of_run(run: Path) -> dict:
+    """Our cell from a run folder's run.json: test and valid metrics, the final stage's L2 and epochs, size."""
     meta = json.loads((run / "run.json").read_text())
-    stage = meta["stages"]["train"]
+    if meta.get("status") != "complete":
+        raise RuntimeError(f"{run} is not complete")
+    stage = meta["stages"].get("train") or meta["stages"].get("retrain") or {}
     return {"test_auc": meta["metrics"]["test"]["auc"], "test_logloss": meta["metrics"]["test"]["logloss"],
             "valid_auc": meta["metrics"]["valid"]["auc"], "embed_l2": stage.get("embed_l2"),
             "epochs": stage.get("epochs"), "best_epoch": stage.get("best_epoch"),
-            "params": (meta.get("params") or {}).get("after_eds"), "run": str(run.relative_to(ROOT)),
+            "params": (meta.get("params") or {}).get("after_eds"), "run": os.path.relpath(run, ROOT),
             "library": f"aim {meta['versions']['aim']} @ {(meta['versions'].get('git_commit') or '')[:10]}"}
 
 
@@ -179,15 +185,7 @@ def study_run(study: Path, dataset: str, data_path: str, model: str, seed: int) 
     run = (st.runs.get(model) or {}).get(seed)
     if run is None or not (Path(run) / "run.json").exists():
         raise RuntimeError(f"{study} has no run of {model} seed {seed}")
-    meta = json.loads((Path(run) / "run.json").read_text())
-    if meta.get("status") != "complete":
-        raise RuntimeError(f"{run} is not complete")
-    stage = meta["stages"].get("train") or meta["stages"].get("retrain") or {}
-    return {"test_auc": meta["metrics"]["test"]["auc"], "test_logloss": meta["metrics"]["test"]["logloss"],
-            "valid_auc": meta["metrics"]["valid"]["auc"], "embed_l2": stage.get("embed_l2"),
-            "epochs": stage.get("epochs"), "best_epoch": stage.get("best_epoch"),
-            "params": (meta.get("params") or {}).get("after_eds"), "run": os.path.relpath(run, ROOT),
-            "library": f"aim {meta['versions']['aim']} @ {(meta['versions'].get('git_commit') or '')[:10]}"}
+    return _row_of_run(Path(run))
 
 
 def mean_se(values: list[float]) -> tuple[float, float, int]:

@@ -54,7 +54,6 @@ NEW_MODELS = ("fwfm", "xdeepfm", "autoint", "dcnv2")
 FUXICTR_MODELS = ("deepfm", "fm", "ipnn", *NEW_MODELS)
 DEEPCTR_MODELS = ("deepfm", "fm", "ipnn", "xdeepfm", "autoint", "dcnv2")
 TORCHFM_MODELS = ("deepfm", "fm", "ipnn", "xdeepfm", "autoint")
-OUR_NEW = NEW_MODELS  # ours: built by aim.model.zoo from each variant's entry
 
 
 # ---- peers: each returns (model, to_input) where to_input maps an int32 (N, F) array to the model's input ------
@@ -356,7 +355,7 @@ def run_ours(model: str, vocab, X_train, y_train, X_test, args) -> tuple[nn.Modu
         net = AIM(args.selected or retrain_spec(m, args.seed, vocab=vocab))
     elif model == "ipnn":
         net = IPNN(vocab, D, m.init_std, mlp=MLP, dropout=DROPOUT)
-    elif model in OUR_NEW:
+    elif model in NEW_MODELS:  # built by aim.model.zoo from the variant's entry
         net = our_new_model(model, vocab, m.init_std)
     else:
         net = FM(vocab, D, m.init_std, mlp=MLP if model == "deepfm" else (), dropout=DROPOUT)
