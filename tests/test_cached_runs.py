@@ -98,3 +98,25 @@ def test_the_studies_page_renders_every_cached_study(cached_app):
     for sid in STUDY_IDS:
         at = _render("studies", study=sid)
         assert at.query_params["study"] == sid
+
+
+def test_rerun_rows_drops_exactly_those_rows_runs(tmp_path):
+    """``make_cached_runs.py --rerun-rows``: the work copy loses the named rows' runs (and runs it does not record),
+    keeps every other, and refuses a row the study does not have."""
+    import importlib.util
+    import json
+    import sys
+
+    spec = importlib.util.spec_from_file_location("make_cached_runs", CACHED.parent / "tools" / "make_cached_runs.py")
+    tool = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tool  # its dataclass looks its module up
+    spec.loader.exec_module(tool)
+    names = {"autoint": ["d__autoint__seed0", "d__autoint__seed1"], "deepfm": ["d__deepfm__seed0", None]}
+    for folder in [n for ns in names.values() for n in ns if n] + ["d__autoint__seed0__old"]:
+        (tmp_path / "runs" / folder).mkdir(parents=True)
+    runs = {t: {str(s): (f"runs/{n}" if n else None) for s, n in enumerate(ns)} for t, ns in names.items()}
+    (tmp_path / STUDY_FILE).write_text(json.dumps({"runs": runs}))
+    tool._drop_rows(tmp_path, ["autoint"])
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["d__deepfm__seed0"]
+    with pytest.raises(SystemExit, match="no rows"):
+        tool._drop_rows(tmp_path, ["xdeepfm"])

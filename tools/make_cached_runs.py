@@ -4,6 +4,7 @@
     python tools/make_cached_runs.py --only frappe-study,criteo
     python tools/make_cached_runs.py --list
     python tools/make_cached_runs.py --add-rows fwfm,autoint --only frappe-study   # new rows in a shipped study
+    python tools/make_cached_runs.py --rerun-rows autoint --only frappe-study     # those rows again, after a fix
 
 Each entry is one ``python -m aim run`` or ``python -m aim study`` command with fixed seeds. It runs in a work
 folder (``runs/cached_build/`` by default, git-ignored); when it finishes, its folder is copied into
@@ -160,20 +161,40 @@ def _shipped_study(out: Path, entry: Entry, done: dict) -> Path:
     return found[0]
 
 
-def add_rows(study: Path, tokens: str, work: Path, jobs: int) -> Path:
+def add_rows(study: Path, tokens: str, work: Path, jobs: int, rerun: bool = False) -> Path:
     """New variant rows in a shipped study: its copy in ``work`` gains them (``python -m aim study --resume COPY
     --add-variants TOKENS``: its seeds and config, every run it has reused), then replaces the shipped folder
-    without weights. A failure leaves the shipped folder as it was."""
+    without weights. ``rerun``: the rows are the study's already and are run again (after a change to their
+    model's code, which a run's config does not record): the copy drops their runs, then ``--resume`` redoes
+    just those cells. A failure leaves the shipped folder as it was."""
     copy = work / study.name
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(study, copy)
-    cmd = [sys.executable, "-m", "aim", "study", "--resume", str(copy), "--add-variants", tokens, "--jobs", str(jobs)]
+    cmd = [sys.executable, "-m", "aim", "study", "--resume", str(copy), "--jobs", str(jobs)]
+    if rerun:
+        _drop_rows(copy, tokens.split(","))
+    else:
+        cmd += ["--add-variants", tokens]
     print(f"[cached] {study.name}: {' '.join(cmd[1:])}", flush=True)
     proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if proc.returncode != 0:
         raise SystemExit(f"[cached] {study.name}: adding {tokens} failed (exit {proc.returncode}); {copy} kept")
     _copy_without_weights(copy, study)
     return study
+
+
+def _drop_rows(study: Path, tokens: list[str]) -> None:
+    """Delete the runs of rows ``tokens`` (and any run the study does not record) from a work copy of a study, so
+    that ``--resume`` runs those cells again instead of reusing a run of the same config."""
+    meta = json.loads((study / "study.json").read_text())
+    runs = meta.get("runs") or {}
+    unknown = [t for t in tokens if t not in runs]
+    if unknown:
+        raise SystemExit(f"[cached] {study.name}: no rows {unknown} to rerun (it has {', '.join(runs)})")
+    drop = _superseded(study) | {Path(rel).name for t in tokens for rel in runs[t].values() if rel}
+    for name in sorted(drop):
+        shutil.rmtree(study / "runs" / name, ignore_errors=True)
+    print(f"[cached] {study.name}: rerunning {', '.join(tokens)} ({len(drop)} run folders dropped)", flush=True)
 
 
 def _record(ledger: Path, name: str, value: dict | None) -> None:
@@ -198,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the entries and exit")
     parser.add_argument("--add-rows", default="", metavar="VARIANTS",
                         help="instead of building: add these variants' rows to the shipped studies of --only")
+    parser.add_argument("--rerun-rows", default="", metavar="VARIANTS",
+                        help="instead of building: run these rows of the shipped studies of --only again (after a "
+                             "change to their model's code), reusing every other run")
     args = parser.parse_args(argv)
     todo = entries(args.data_root.resolve(), args.jobs)
     if args.list:
@@ -212,13 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         todo = [e for e in todo if e.name in wanted]
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.add_rows:
+    if args.add_rows and args.rerun_rows:
+        parser.error("--add-rows and --rerun-rows: one at a time")
+    if args.add_rows or args.rerun_rows:
         ledger_now = json.loads((args.work / "done.json").read_text()) if (args.work / "done.json").exists() else {}
         for entry in todo:
             if entry.command != "study" or entry.kind != "variants":
-                parser.error(f"--add-rows: {entry.name} is not a variants study")
+                parser.error(f"--add-rows/--rerun-rows: {entry.name} is not a variants study")
             shipped = _shipped_study(args.out, entry, ledger_now)
-            add_rows(shipped, args.add_rows, args.work, args.jobs)
+            add_rows(shipped, args.add_rows or args.rerun_rows, args.work, args.jobs, rerun=bool(args.rerun_rows))
         return 0
     ledger = args.work / "done.json"
     done = json.loads(ledger.read_text()) if ledger.exists() else {}

@@ -55,8 +55,10 @@ class InteractingLayer(nn.Module):
         q = self.query(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
         k = self.key(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
         v = self.value(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
-        alpha = (q @ k.transpose(-1, -2)).softmax(-1)  # (B, H, F, F): α_{m,k}, each row sums to 1 over k
-        out = (alpha @ v).transpose(1, 2).reshape(B, F, H * A)  # (B, F, H·A): heads concatenated per field
+        # Σ_k α_{m,k} v_k with α_{m,k} = softmax_k <q_m, k_k>, unscaled (scale=1) as the paper: PyTorch's fused
+        # attention, which never stores α (B, H, F, F) nor copies q, k, v into batched-matmul layout.
+        out = nn.functional.scaled_dot_product_attention(q, k, v, scale=1.0)  # (B, H, F, A)
+        out = out.transpose(1, 2).reshape(B, F, H * A)  # (B, F, H·A): heads concatenated per field
         if self.residual is not None:
             out = out + self.residual(e)
         return out.relu()

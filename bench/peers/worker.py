@@ -149,7 +149,7 @@ def fuxictr_net(model: str, vocab: list[int], dim: int = D, mlp: list[int] = MLP
                 self.lr_layer = LogisticRegression(fmap, use_bias=False)
                 self.cin = CompressedInteractionNet(F, list(SIZES["cin"]), output_dim=1)
             if model == "autoint":
-                att = SIZES["attention_dim"]
+                att = SIZES["heads"] * SIZES["attention_dim"]  # FuxiCTR's attention_dim is the layer width
                 self.self_attention = nn.Sequential(*[
                     MultiHeadSelfAttention(dim if i == 0 else att, att, SIZES["heads"], dropout,
                                            use_residual=SIZES["residual"])
@@ -246,7 +246,7 @@ def torchfm(model: str, vocab: list[int]):
     """torchfm 0.7.0: DeepFactorizationMachineModel, FactorizationMachineModel, ProductNeuralNetworkModel(inner),
     ExtremeDeepFactorizationMachineModel (xDeepFM: linear + CIN with split half + MLP) and
     AutomaticFeatureInteractionModel (AutoInt: it always has a linear part, projects the embeddings to the
-    attention size once, uses ``torch.nn.MultiheadAttention`` layers and one residual after the last; attention
+    attention width (its ``atten_embed_dim``: heads x per-head size) once, uses ``torch.nn.MultiheadAttention`` layers and one residual after the last; attention
     dropout = MLP dropout, as FuxiCTR's). No FwFM; its DCN is the rank-1 DCN-V1, not DCN-V2."""
     from torchfm.model.afi import AutomaticFeatureInteractionModel
     from torchfm.model.dfm import DeepFactorizationMachineModel
@@ -263,7 +263,7 @@ def torchfm(model: str, vocab: list[int]):
            "xdeepfm": lambda: ExtremeDeepFactorizationMachineModel(dims, D, MLP, DROPOUT, list(SIZES["cin"]),
                                                                    split_half=SIZES["split_half"]),
            "autoint": lambda: AutomaticFeatureInteractionModel(
-               dims, D, SIZES["attention_dim"], SIZES["heads"], SIZES["attention_layers"], MLP, (DROPOUT, DROPOUT),
+               dims, D, SIZES["heads"] * SIZES["attention_dim"], SIZES["heads"], SIZES["attention_layers"], MLP, (DROPOUT, DROPOUT),
                has_residual=SIZES["residual"])}[model]()
     return net, lambda X: torch.from_numpy(X.astype(np.int64))
 
