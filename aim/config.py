@@ -117,6 +117,10 @@ class ModelConfig(Config):
     dnn_init: str = option("init of the DNN's linear layers (the MLP of DeepFM, IPNN, the comparison networks and "
                            "AIM's re-train): default = PyTorch's, uniform within ±1/√fan_in; xavier = xavier-normal "
                            "weights and zero biases, as FuxiCTR", choices=DNN_INITS, default="default")
+    network_args: str = option("a comparison network's own arguments over its paper's defaults, as a JSON object, "
+                               "e.g. '{\"attention_dropout\": 0.2}' for autoint (variants with arguments: "
+                               f"{', '.join(n for n in variants.NAMES if variants.get(n).network_args)}; "
+                               "aim/variants.py network_args lists each one's keys)", default="", metavar="JSON")
     bn_eps: float = option("eps of the gate batch norms of orders 2-3 (order 4 uses 1e-10)", default=1e-3)
     bn_momentum: float = option("momentum of the gate batch norms (PyTorch convention)", default=0.01)
     alpha_init: float = option("centre of the Uniform(init-0.001, init+0.001) init of the gates α and β", default=0.6)
@@ -301,6 +305,7 @@ class RunConfig(Config):
         elif self.variant != RETRAIN:
             check(not self.transfer_from, f"transfer_from is only used by the variants "
                                            f"{', '.join(variants.names(transfer=True))} and {RETRAIN}")
+        variants.network_args(self.variant, self.model.network_args)  # its keys and types, or a ConfigError
         if self.variant == RETRAIN:
             check(bool(self.columns.strip()), f"variant {RETRAIN} needs columns (--columns FIELD×FIELD:FUNCTION,...)")
             if not columns.is_file_spec(self.columns):  # the syntax; fields are checked against the data

@@ -372,7 +372,7 @@ def train_baseline(ctx: Context, transfer: Sequence[Columns] = ()) -> Trained:
     variant = variants.get(cfg.variant)
     if variant.deep:
         args |= {"mlp": list(m.mlp), "dropout": m.dropout}
-    args |= variant.network_args
+    args |= variants.network_args(cfg.variant, m.network_args)
     if transfer:
         args["columns"] = [[[list(f) for f in fields], list(funcs)] for fields, funcs in transfer]
     model = zoo.build(cfg.variant, args)

@@ -16,8 +16,11 @@ Families:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from aim.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ _ALL = (
             network_args={"cin": [200, 200, 200], "split_half": True},
             interactions="learns interactions of every order up to its CIN's depth from all fields, naming none"),
     Variant("autoint", "network", "AutoInt+", network="autoint", baseline=True, paper=True,
-            network_args={"layers": 3, "heads": 2, "attention_dim": 32, "residual": True},
+            network_args={"layers": 3, "heads": 2, "attention_dim": 32, "residual": True, "attention_dropout": 0.0,
+                          "unprojected_residual": False},
             interactions="attends over every pair of fields in its self-attention layers, naming none"),
     Variant("dcnv2", "network", "DCN-V2", network="dcnv2", baseline=True,
             network_args={"cross_layers": 3, "structure": "stacked"},
@@ -110,3 +114,49 @@ def of_token(token: object) -> Variant | None:
 def names(**where: bool | str) -> tuple[str, ...]:
     """The names of the variants whose attributes equal ``where`` (``names(baseline=True)``), in registry order."""
     return tuple(v.name for v in _ALL if all(getattr(v, k) == want for k, want in where.items()))
+
+
+def network_args(name: str, text: str = "") -> dict[str, Any]:
+    """Variant ``name``'s network arguments: its registered ones (its paper's defaults) with ``text`` over them
+    (``model.network_args``: a JSON object whose keys are some of the registered ones and whose values have their
+    types). A key the network does not have, a value of another type or a variant without such arguments is a
+    ``ConfigError`` that says what it takes."""
+    v = get(name)
+    args = dict(v.network_args)
+    if not text.strip():
+        return args
+    if not args:
+        raise ConfigError(f"network_args: variant {name} has no network arguments to set; "
+                          f"the ones that have: {', '.join(n for n in NAMES if REGISTRY[n].network_args)}")
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"network_args={text!r} is not a JSON object ({exc.msg}); e.g. "
+                          f"'{json.dumps(dict([next(iter(args.items()))]))}'") from None
+    if not isinstance(given, dict):
+        raise ConfigError(f"network_args={text!r} must be a JSON object of {name}'s arguments: {_typed(args)}")
+    for key, value in given.items():
+        if key not in args:
+            raise ConfigError(f"network_args: {name} has no argument {key!r}; it has {_typed(args)}")
+        if not _same_kind(value, args[key]):
+            raise ConfigError(f"network_args: {name}'s {key} takes a {_kind(args[key])}, got {json.dumps(value)}")
+    return args | given
+
+
+def _kind(default: Any) -> str:
+    return {bool: "true/false", int: "whole number", float: "number", str: "string", list: "list of whole numbers"}[
+        type(default)]
+
+
+def _typed(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k} ({_kind(v)}, default {json.dumps(v)})" for k, v in args.items())
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+    return type(value) is type(default)

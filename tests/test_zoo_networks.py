@@ -119,8 +119,9 @@ def xdeepfm_reference(model, x, train, sizes, split_half):
                         + deep[b] for b in range(B)])
 
 
-def _interacting(layer, rows, heads, att):
-    """e^Res_m = ReLU(⊕_h Σ_k softmax_k(<W_Q^h e_m, W_K^h e_k>) W_V^h e_k + W_Res e_m) for every field m."""
+def _interacting(layer, rows, heads, att, unprojected=False):
+    """e^Res_m = ReLU(⊕_h Σ_k softmax_k(<W_Q^h e_m, W_K^h e_k>) W_V^h e_k + W_Res e_m) for every field m; with
+    ``unprojected``, + e_m instead of W_Res e_m where the widths match (FuxiCTR's residual)."""
     out = []
     for m in range(len(rows)):
         per_head = []
@@ -131,20 +132,23 @@ def _interacting(layer, rows, heads, att):
             total = sum(scores)
             per_head.append(sum(s / total * (layer.value.weight[rows_h] @ rows[k]) for k, s in enumerate(scores)))
         e_tilde = torch.cat(per_head)
-        if layer.residual is not None:
+        if unprojected and len(rows[m]) == heads * att:
+            assert layer.residual is None
+            e_tilde = e_tilde + rows[m]
+        elif layer.residual is not None:
             e_tilde = e_tilde + layer.residual.weight @ rows[m]
         out.append(torch.clamp(e_tilde, min=0))
     return out
 
 
-def autoint_reference(model, x, train, heads, att):
+def autoint_reference(model, x, train, heads, att, unprojected=False):
     es = [_fields(model.embedding, x, b) for b in range(B)]
     deep = _mlp(model.mlp, [torch.cat(e) for e in es], train)
     out = []
     for b in range(B):
         rows = es[b]
         for layer in model.interacting:
-            rows = _interacting(layer, rows, heads, att)
+            rows = _interacting(layer, rows, heads, att, unprojected)
         out.append(torch.dot(model.output.weight[0], torch.cat(rows)) + model.output.bias[0] + deep[b])
     return torch.stack(out)
 
@@ -178,6 +182,9 @@ CASES = {
     "autoint-nores": (lambda: AutoInt(VOCAB, D, 0.1, mlp=(5,), dropout=0.0, layers=2, heads=3, attention_dim=2,
                                       residual=False),
                       lambda m, x, t: autoint_reference(m, x, t, 3, 2)),
+    "autoint-unprojected": (lambda: AutoInt(VOCAB, D, 0.1, mlp=(4,), dropout=0.0, layers=3, heads=2, attention_dim=3,
+                                            unprojected_residual=True),
+                            lambda m, x, t: autoint_reference(m, x, t, 2, 3, unprojected=True)),
     "dcnv2-stacked": (lambda: DCNv2(VOCAB, D, 0.1, mlp=(6, 3), dropout=0.0, cross_layers=2),
                       lambda m, x, t: dcnv2_reference(m, x, t, "stacked")),
     "dcnv2-parallel": (lambda: DCNv2(VOCAB, D, 0.1, mlp=(6, 3), dropout=0.0, cross_layers=2, structure="parallel"),
@@ -254,9 +261,10 @@ def _counts(vocab, d):
             maps = passed
         return total + out  # convolutions + the bias-free output Linear
 
-    def autoint(layers, heads, att, residual, mlp):
+    def autoint(layers, heads, att, residual, mlp, unprojected=False):
         w, per = heads * att, 4 if residual else 3
-        return emb + per * d * w + (layers - 1) * per * w * w + F_ * w + 1 + _mlp_count(F_ * d, mlp)
+        later = 3 if unprojected and d != w else per  # W_Res only where the widths differ
+        return emb + per * d * w + (layers - 1) * later * w * w + F_ * w + 1 + _mlp_count(F_ * d, mlp)
 
     Dx = F_ * d
     return {
@@ -268,6 +276,7 @@ def _counts(vocab, d):
         "tiny-xdeepfm": emb + V + 1 + cin((4, 2, 3), True) + _mlp_count(Dx, (6, 3)),
         "tiny-xdeepfm-nosplit": emb + V + 1 + cin((3, 2), False) + _mlp_count(Dx, (5,)),
         "tiny-autoint-nores": autoint(2, 3, 2, False, (5,)),
+        "tiny-autoint-unprojected": autoint(3, 2, 3, True, (4,), unprojected=True),
     }
 
 
@@ -287,6 +296,17 @@ def test_parameter_counts_match_the_closed_formulas():
     assert _n(CASES["xdeepfm"][0]()) == want["tiny-xdeepfm"]
     assert _n(CASES["xdeepfm-nosplit"][0]()) == want["tiny-xdeepfm-nosplit"]
     assert _n(CASES["autoint-nores"][0]()) == want["tiny-autoint-nores"]
+    assert _n(CASES["autoint-unprojected"][0]()) == want["tiny-autoint-unprojected"]
+
+
+def test_autoint_attention_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    model = _randomized(AutoInt(VOCAB, D, 0.1, mlp=(4,), dropout=0.0, layers=2, heads=2, attention_dim=3,
+                                attention_dropout=0.5))
+    x = _inputs()
+    torch.testing.assert_close(model.eval()(x), autoint_reference(model, x, False, 2, 3), rtol=1e-10, atol=1e-10)
+    model.train()
+    assert not torch.allclose(model(x), model(x))  # α dropped at random while training
 
 
 @pytest.mark.parametrize("name", ["fwfm", "xdeepfm", "autoint", "dcnv2-stacked", "dcnv2-parallel"])

@@ -87,3 +87,30 @@ def test_dnn_init_is_a_config_key_that_reaches_the_network(tmp_path):
     b = load_run(execute(xavier, tmp_path / "b", log=lambda m: None))
     assert b.meta["config"]["model"]["dnn_init"] == "xavier" and a.meta["config"]["model"]["dnn_init"] == "default"
     assert a.meta["metrics"] != b.meta["metrics"]  # another init, another model
+
+
+def test_network_args_set_a_networks_own_arguments_over_its_defaults(tmp_path, capsys):
+    import dataclasses
+
+    from aim.cli import main
+    from aim.config import ModelConfig
+    from aim.errors import ConfigError
+
+    assert variants.network_args("autoint", '{"attention_dropout": 0.2, "layers": 2}') == {
+        **variants.get("autoint").network_args, "attention_dropout": 0.2, "layers": 2}
+    assert variants.network_args("xdeepfm", '{"cin": [8, 8]}')["cin"] == [8, 8]
+    assert variants.network_args("dcnv2") == variants.get("dcnv2").network_args
+    cfg = _tiny_config("autoint")
+    small = cfg.replace(model=dataclasses.replace(cfg.model, network_args='{"layers": 1, "unprojected_residual": true}'))
+    run = load_run(execute(small, tmp_path, log=lambda m: None))
+    assert run.meta["model"]["args"]["layers"] == 1 and run.meta["model"]["args"]["unprojected_residual"] is True
+    model = rebuild_model(run.meta["model"])
+    assert len(model.interacting) == 1
+    # the CLI refuses, naming what the network takes, before any data is read
+    for bad, says in (('{"heads": "two"}', "takes a whole number"), ('{"depth": 2}', "has no argument 'depth'"),
+                      ("[1]", "must be a JSON object"), ("{layers: 2}", "not a JSON object")):
+        assert main(["run", "--variant", "autoint", "--network-args", bad, "--out", str(tmp_path / "x")]) != 0
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ConfigError, match="deepfm has no network arguments"):
+        _tiny_config("deepfm").replace(model=ModelConfig(network_args='{"x": 1}'))

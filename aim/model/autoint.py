@@ -40,14 +40,18 @@ class InteractingLayer(nn.Module):
     with ẽ_m the H heads concatenated (without ``residual``: ReLU(ẽ_m)).
     """
 
-    def __init__(self, in_dim: int, heads: int, attention_dim: int, residual: bool):
+    def __init__(self, in_dim: int, heads: int, attention_dim: int, residual: bool, attention_dropout: float = 0.0,
+                 unprojected_residual: bool = False):
         super().__init__()
-        self.heads, self.attention_dim = heads, attention_dim
+        self.heads, self.attention_dim, self.attention_dropout = heads, attention_dim, attention_dropout
         width = heads * attention_dim
         self.query = _xavier_linear(in_dim, width, bias=False)
         self.key = _xavier_linear(in_dim, width, bias=False)
         self.value = _xavier_linear(in_dim, width, bias=False)
         self.residual = _xavier_linear(in_dim, width, bias=False) if residual else None
+        self.identity = residual and unprojected_residual and in_dim == width  # e^Res = ReLU(ẽ + e)
+        if self.identity:
+            self.residual = None
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:
         B, F, _ = e.shape
@@ -57,10 +61,13 @@ class InteractingLayer(nn.Module):
         v = self.value(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
         # Σ_k α_{m,k} v_k with α_{m,k} = softmax_k <q_m, k_k>, unscaled (scale=1) as the paper: PyTorch's fused
         # attention, which never stores α (B, H, F, F) nor copies q, k, v into batched-matmul layout.
-        out = nn.functional.scaled_dot_product_attention(q, k, v, scale=1.0)  # (B, H, F, A)
+        p = self.attention_dropout if self.training else 0.0  # on α, as FuxiCTR's
+        out = nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=p, scale=1.0)  # (B, H, F, A)
         out = out.transpose(1, 2).reshape(B, F, H * A)  # (B, F, H·A): heads concatenated per field
         if self.residual is not None:
             out = out + self.residual(e)
+        elif self.identity:
+            out = out + e
         return out.relu()
 
 
@@ -68,16 +75,20 @@ class AutoInt(nn.Module):
     """x (B, F) field-local ids -> logits (B,). ``mlp=()``: no DNN (AutoInt without the +)."""
 
     def __init__(self, vocab_sizes: Sequence[int], dim: int, init_std: float, mlp: Sequence[int] = (400, 400, 400),
-                 dropout: float = 0.2, layers: int = 3, heads: int = 2, attention_dim: int = 32, residual: bool = True):
+                 dropout: float = 0.2, layers: int = 3, heads: int = 2, attention_dim: int = 32, residual: bool = True,
+                 attention_dropout: float = 0.0, unprojected_residual: bool = False):
         super().__init__()
         if dim < 1 or (mlp and min(mlp) < 1) or not 0 <= dropout < 1:
             raise ValueError(f"need dim ≥ 1, positive mlp sizes, 0 ≤ dropout < 1; got {dim}, {list(mlp)}, {dropout}")
         if min(layers, heads, attention_dim) < 1:
             raise ValueError(f"layers, heads and attention_dim must be ≥ 1, got {layers}, {heads}, {attention_dim}")
+        if not 0 <= attention_dropout < 1:
+            raise ValueError(f"need 0 ≤ attention_dropout < 1, got {attention_dropout}")
         F, width = len(vocab_sizes), heads * attention_dim
         self.embedding = FieldEmbedding(vocab_sizes, dim, 1, init_std)
         self.interacting = nn.ModuleList(
-            InteractingLayer(dim if i == 0 else width, heads, attention_dim, residual) for i in range(layers)
+            InteractingLayer(dim if i == 0 else width, heads, attention_dim, residual, attention_dropout,
+                             unprojected_residual) for i in range(layers)
         )
         self.output = _xavier_linear(F * width, 1, bias=True)  # w, b of the output layer
         self.mlp = MLP(F * dim, mlp, dropout) if mlp else None
