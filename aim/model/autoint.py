@@ -59,10 +59,14 @@ class InteractingLayer(nn.Module):
         q = self.query(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
         k = self.key(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
         v = self.value(e).view(B, F, H, A).transpose(1, 2)  # (B, H, F, A)
-        # Σ_k α_{m,k} v_k with α_{m,k} = softmax_k <q_m, k_k>, unscaled (scale=1) as the paper: PyTorch's fused
-        # attention, which never stores α (B, H, F, F) nor copies q, k, v into batched-matmul layout.
-        p = self.attention_dropout if self.training else 0.0  # on α, as FuxiCTR's
-        out = nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=p, scale=1.0)  # (B, H, F, A)
+        if torch.is_grad_enabled():  # training (and validation under autograd): α explicit, as every shipped run
+            alpha = (q @ k.transpose(-1, -2)).softmax(-1)  # (B, H, F, F): α_{m,k}, each row sums to 1 over k
+            if self.training and self.attention_dropout > 0:
+                alpha = nn.functional.dropout(alpha, self.attention_dropout)  # on α, as FuxiCTR's
+            out = alpha @ v  # (B, H, F, A)
+        else:  # inference: PyTorch's fused attention, the same Σ_k α_{m,k} v_k (unscaled: scale=1, as the paper)
+            # without storing α or copying q, k, v into batched-matmul layout (~25% faster, less peak memory)
+            out = nn.functional.scaled_dot_product_attention(q, k, v, scale=1.0)  # (B, H, F, A)
         out = out.transpose(1, 2).reshape(B, F, H * A)  # (B, F, H·A): heads concatenated per field
         if self.residual is not None:
             out = out + self.residual(e)

@@ -79,8 +79,9 @@ def fuxictr_net(model: str, vocab: list[int], dim: int = D, mlp: list[int] = MLP
       DeepCTR's split half of each but the last layer).
     - autoint: AutoInt+ (``use_wide=False``): the zoo's MultiHeadSelfAttention (mirrored below, not in the
       package; over its ScaledDotProductAttention), ``use_scale=False``, no layer norm, residual, ``Linear`` over
-      the flattened attention output, plus the parallel MLP_Block. The zoo's single ``net_dropout`` is also the
-      attention dropout, so ``dropout`` applies to the attention weights too.
+      the flattened attention output, plus the parallel MLP_Block. Its ``attention_dim`` is the layer width
+      (heads x ours per head: 64). The zoo's single ``net_dropout`` is also the attention dropout, so ``dropout``
+      applies to the attention weights too, and its W_res exists only where the widths differ (layer 1).
     - dcnv2: ``model_structure="stacked"``, no low-rank mixture: CrossNetV2 on the flattened embeddings, then
       the MLP_Block's hidden layers, then ``Linear(mlp[-1], 1)``.
     """
@@ -212,7 +213,7 @@ def deepctr(model: str, vocab: list[int]):
 
     - xdeepfm: linear + CIN (``cin_split_half=True``, its default ReLU on the feature maps) + DNN with batch norm.
     - autoint: no linear part (``linear_feature_columns=[]``: AutoInt+ as ours); its InteractingLayer keeps the
-      embedding size, so the attention is d = 16 wide (8 per head), not 32: 0.3.0 has no attention-size option;
+      embedding size, so the attention is d = 16 wide (8 per head), not 64 (2 x 32): 0.3.0 has no size option;
       residual, no scaling, no attention dropout; DNN and attention outputs concatenated into one linear.
     - dcnv2: parallel only (cross network and DNN side by side, concatenated into one linear; 0.3.0 has no
       stacked structure), no linear part (``linear_feature_columns=[]``, as ours).
