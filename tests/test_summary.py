@@ -231,3 +231,12 @@ def test_aim_is_tested_directly_against_lr_and_gbdt_and_a_tie_is_weighed_first()
     assert "AIM is not significantly different from it (the models a practitioner" in practitioner
     assert lines[-1].endswith("GBDT, which needs no deep model, is not significantly worse than AIM either: weigh "
                               "them first.")
+
+
+def test_a_table_with_comparison_networks_says_they_run_at_their_papers_settings():
+    from aim.analysis.wording import settings_note
+
+    assert settings_note(["aim", "deepfm", "lr", "fwfm"]) is None  # FwFM has no settings of its own to vary
+    note = settings_note(["aim", "autoint", "deepfm", "dcnv2", "autoint"])
+    assert note.startswith("AutoInt+ and DCN-V2 run at their papers' settings") and "--network-args" in note
+    assert settings_note(["xdeepfm"]).startswith("xDeepFM runs at its paper's settings, untuned.")

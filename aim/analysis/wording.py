@@ -97,3 +97,17 @@ def planted_sentence(planted: Sequence[Mapping]) -> str | None:
     return (f"Planted: against the interactions planted in the synthetic data, precision {sum(prec) / len(prec):.2f} and recall "
             f"{sum(rec) / len(rec):.2f} on average over {len(planted)} seeds (precision {min(prec):.2f}-"
             f"{max(prec):.2f}, recall {min(rec):.2f}-{max(rec):.2f}).")
+
+
+def settings_note(tokens: Sequence[str]) -> str | None:
+    """What a table with comparison networks (the variants with their own ``network_args``) must say beside their
+    rows: they run at their papers' settings, which need not be the strongest; None when ``tokens`` has none."""
+    labels = [name(t) for t in dict.fromkeys(tokens) if (v := variants.of_token(t)) is not None and v.network_args]
+    if not labels:
+        return None
+    listed = ", ".join(labels[:-1]) + (" and " if len(labels) > 1 else "") + labels[-1]
+    verb = "run at their papers'" if len(labels) > 1 else "runs at its paper's"
+    return (f"{listed} {verb} settings, untuned. The "
+            "reference library FuxiCTR's settings (--dnn-init xavier, --network-args) can be stronger: on Frappe "
+            "they scored higher on validation and test and left AIM's lead over AutoInt+ and DCN-V2 within noise "
+            "(docs/results.md). A † on these rows holds for these settings only.")

@@ -12,6 +12,7 @@ from aim import analysis
 from aim.analysis import run_summary
 from aim.analysis import summary as plain
 from aim.analysis.studies import eds_cut
+from aim.analysis.wording import settings_note
 from aim.errors import RunFormatError
 from aim.report.page import Page, add_glossary, fmt_int
 from aim.report.run import run_warnings, searched
@@ -144,6 +145,8 @@ def study_report(study: Study) -> str:
     page.text(f"Test AUC (higher is better) and log loss (lower is better): mean ± sample std over the complete runs "
               f"(column runs). p: against the best baseline ({best or 'none'}); rule: {rule_text()}; * / † mark a "
               "variant significantly better / worse than it. The same numbers as python -m aim table.", "note")
+    if note := settings_note(list(summary["variant"])):
+        page.text(note, "note")
     page.figure(analysis.study_metric_figure(summary, values, "auc"))
     page.figure(analysis.study_metric_figure(summary, values, "logloss"))
     transfer = analysis.transfer_table(summary, values)

@@ -7,6 +7,7 @@ import streamlit as st
 from aim import analysis
 from aim import study as aim_study
 from aim.analysis import summary as plain
+from aim.analysis import wording as plain_words
 from aim.study.stats import rule_text
 from app import glossary, ui
 from app.plain import summary_box
@@ -119,6 +120,8 @@ st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, h
 st.caption(f"mean ± sample std over the complete runs; p against the best baseline (— for the best baseline "
            f"itself). Rule (the paper's): {rule_text()}; \\* / † significantly better / worse than it, no mark: not "
            "significantly different, whatever the means. Log loss: lower is better.")
+if note := plain_words.settings_note(list(table["variant"])):
+    st.caption(note)
 st.subheader("Complexity")
 st.dataframe(table, hide_index=True, placeholder="—", column_config=COLUMNS, height=ROWS_HEIGHT, column_order=[
     c for c in ("variant", "runs", "params", "params after EDS", "EDS cut", "× DeepFM", "train s/epoch",
