@@ -18,6 +18,8 @@ from aim.config_fields import list_text
 SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)
             if dataclasses.is_dataclass(f.default_factory)}
 STUDY_SETS = frozenset({"variant", "seed", "transfer_from", "columns", "retrain_dims", "note"})  # per run, by a study
+# Not a study's either: one network's own arguments cannot apply to a study's other variants (a run takes them)
+STUDY_OMITS = frozenset({("model", "network_args")})
 DEFAULT_OUT = "runs"  # where a run folder is created (--out)
 
 
@@ -68,10 +70,11 @@ def _parser_for(kind: type):
 def add_config_options(parser: argparse.ArgumentParser, per_run: bool = True) -> None:
     """A flag for every config field, generated from the field: its help, its default and its choices (shown; the
     config checks them). A flag defaults to None, "the config's default", which its help states. ``per_run=False``
-    (``study``) leaves out what a study sets per run (``STUDY_SETS``), and ``--out`` and ``--threads``."""
+    (``study``) leaves out what a study sets per run (``STUDY_SETS``), what only one variant takes
+    (``STUDY_OMITS``), and ``--out`` and ``--threads``."""
     groups = {None: parser.add_argument_group("run")}
     for section, f in config_fields():
-        if section is None and not per_run and f.name in STUDY_SETS:
+        if not per_run and ((section is None and f.name in STUDY_SETS) or (section, f.name) in STUDY_OMITS):
             continue
         if section not in groups:
             groups[section] = parser.add_argument_group(section)
