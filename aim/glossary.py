@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aim import variants
+
 
 @dataclass(frozen=True)
 class Term:
@@ -121,8 +123,9 @@ TERMS: dict[str, Term] = dict((
                       "(paper §4.6): does AIM's selection help other models?")),
     ("stages", Term("stages", "search interaction-IF (FIS + IFS, GRDA on α) → higher orders (optional) → search "
                     "embed (EDS, GRDA on β) → re-train the selected architecture with Adam.")),
-    ("best_baseline", Term("best baseline", "The baseline (fm, deepfm, ipnn, lr or gbdt) with the highest"
-                           " mean test AUC in a study; every other variant is t-tested against it.")),
+    ("best_baseline", Term("best baseline", "The baseline (" + ", ".join(variants.names(baseline=True)) + ": "
+                           "every variant that is not AIM or an ablation of it) with the highest mean test AUC in a "
+                           "study; every other variant is t-tested against it.")),
     ("p_value", Term("p", "Two-tailed Student's t-test (pooled variance) of a variant's seeds against the best "
                      "baseline's seeds. The rule (the paper's, the same everywhere in the app, the reports and "
                      "`python -m aim table`): significant when p < 0.005; \\* / † mark significantly better / worse. "

@@ -56,20 +56,20 @@ def _frappe_lines() -> list[str]:
     return plain.study_summary_lines(summary, **plain.study_inputs(study, study.recorded_metas(), summary))
 
 
-def test_the_frappe_summary_says_deepfm_ties_under_the_rule_and_aim_is_bigger():
-    lines = _frappe_lines()  # a simpler model ties: said first
+def test_the_frappe_summary_says_xdeepfm_ties_under_the_rule_and_is_bigger_than_aim():
+    lines = _frappe_lines()  # the best baseline (xDeepFM since its rows joined) ties: said first
     assert lines[3].startswith("Simplest models: ") and "GBDT 0.9503" in lines[3]
     assert lines[4].startswith("Found: AIM kept 16 different interactions over 5 seeds: 11 on all 5 seeds (item × city")
-    assert lines[0] == ("Accuracy: DeepFM, a simpler model, is as good as AIM here. AIM 0.9522 vs DeepFM 0.9504 test "
-                        "AUC (+0.0018, p = 0.0092): not significantly different under the rule (two-tailed t-test over "
-                        "5 seeds, significant when p < 0.005).")
-    assert lines[1] == ("What is still visible: AIM's mean is 0.0018 higher and it is above DeepFM on 5 of 5 seeds, "
+    assert lines[0] == ("Accuracy: xDeepFM, a baseline without any search, is as good as AIM here. AIM 0.9522 vs "
+                        "xDeepFM 0.9518 test AUC (+0.0004, p = 0.58): not significantly different under the rule "
+                        "(two-tailed t-test over 5 seeds, significant when p < 0.005).")
+    assert lines[1] == ("What is still visible: AIM's mean is 0.0004 higher and it is above xDeepFM on 3 of 5 seeds, "
                         "but under the rule that is not enough to call it better.")
     assert lines[5].startswith("Size: AIM's final model has 564,845 parameters (mean over 5 seeds), 1.19× DeepFM's "
                                "475,773; the paper's AIM is 1.31× DeepFM's size")
-    assert lines[-1] == ("Next: use the simpler DeepFM, or re-run with more seeds or more data to tell the two apart. "
-                         "GBDT, which needs no deep model, is not significantly worse than AIM either: weigh them "
-                         "first.")
+    assert lines[-1] == ("Next: xDeepFM ties AIM with 1.59× its parameters: keep the smaller AIM, or re-run with more "
+                         "seeds or more data to tell the two apart. GBDT, which needs no deep model, is not "
+                         "significantly worse than AIM either: weigh them first.")
 
 
 def test_the_studies_page_opens_with_the_summary_and_states_the_rule(shipped):

@@ -240,3 +240,17 @@ def test_a_table_with_comparison_networks_says_they_run_at_their_papers_settings
     note = settings_note(["aim", "autoint", "deepfm", "dcnv2", "autoint"])
     assert note.startswith("AutoInt+ and DCN-V2 run at their papers' settings") and "--network-args" in note
     assert settings_note(["xdeepfm"]).startswith("xDeepFM runs at its paper's settings, untuned.")
+
+
+def test_a_larger_baseline_that_ties_is_not_the_one_to_use():
+    """A best baseline with more parameters than AIM that ties it: keep the smaller; a smaller one that ties: use it."""
+    rows = {"deepfm": ([0.700, 0.701, 0.702], 1000, 1000), "xdeepfm": ([0.800, 0.801, 0.802], 3000, 3000),
+            "aim": ([0.801, 0.803, 0.805], 3000, 2000)}
+    summary, aucs = _study(rows)
+    assert S.study_summary_lines(summary, aucs)[-1] == (
+        "Next: xDeepFM ties AIM with 1.50× its parameters: keep the smaller AIM, or re-run with more seeds or more "
+        "data to tell the two apart.")
+    rows["xdeepfm"] = ([0.800, 0.801, 0.802], 1500, 1500)
+    summary, aucs = _study(rows)
+    assert S.study_summary_lines(summary, aucs)[-1] == (
+        "Next: use xDeepFM, or re-run with more seeds or more data to tell the two apart.")

@@ -226,20 +226,29 @@ def study_summary_lines(summary: pd.DataFrame, auc_by_seed: Mapping[str, Mapping
     n = int(summary.set_index("variant").loc[aim, "n"])
     out += _size(summary, aim, f" (mean over {n} seeds)" if n > 1 else "")
     winners = _winners(summary, aim, best) if best else []
-    out.append(_next(aim, best, word, kept, winners, level))
+    out.append(_next(aim, best, word, kept, winners, level, _size_ratio(summary, best, aim) if best else None))
     return out
 
 
+def _size_ratio(summary: pd.DataFrame, variant: str, of: str) -> float | None:
+    """``variant``'s final parameters over ``of``'s (means over the seeds), or None where either is unknown."""
+    s = summary.set_index("variant")
+    if "params_after_eds" not in s.columns:
+        return None
+    a, b = s.loc[variant, "params_after_eds"], s.loc[of, "params_after_eds"]
+    return float(a) / float(b) if finite(a) and finite(b) and float(b) > 0 else None
+
+
 def _next(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None, winners: list[str],
-          level: Sequence[str] = ()) -> str:
+          level: Sequence[str] = (), larger: float | None = None) -> str:
     also = (f" {listing([name(v) for v in level])}, which need{'s' if len(level) == 1 else ''} no deep model, "
             f"{'is' if len(level) == 1 else 'are'} not significantly worse than {name(aim)} either: "
             "weigh them first.") if level else ""
-    return _next_step(aim, best, word, kept, winners) + also
+    return _next_step(aim, best, word, kept, winners, larger) + also
 
 
 def _next_step(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str]] | None,
-               winners: list[str]) -> str:
+               winners: list[str], larger: float | None = None) -> str:
     if kept is not None and kept and not any(kept.values()):
         return f"Next: {name(aim)} kept no interaction; try more rows."
     if best is None:
@@ -251,9 +260,12 @@ def _next_step(aim: str, best: str | None, word: str, kept: Mapping[Any, set[str
     if winners:
         return (f"Next: {winners[0]}, significantly better than {name(best)} here, is the variant to try; re-train its "
                 "kept interactions in your production model, or re-run with more seeds to confirm.")
-    return (f"Next: use the simpler {name(best)}, or re-run with more seeds or more data to tell the two apart."
-            if best in SIMPLER else
-            f"Next: use {name(best)}, or re-run with more seeds or more data to tell the two apart.")
+    if best in SIMPLER:
+        return f"Next: use the simpler {name(best)}, or re-run with more seeds or more data to tell the two apart."
+    if word == "not significantly different" and larger is not None and larger > 1:
+        return (f"Next: {name(best)} ties {name(aim)} with {larger:.2f}× its parameters: keep the smaller "
+                f"{name(aim)}, or re-run with more seeds or more data to tell the two apart.")
+    return f"Next: use {name(best)}, or re-run with more seeds or more data to tell the two apart."
 
 
 def rules_summary_lines(summary: pd.DataFrame, reference: str, top: Any = None, parent: str = "") -> list[str]:
