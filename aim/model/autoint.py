@@ -50,7 +50,7 @@ class InteractingLayer(nn.Module):
         self.value = _xavier_linear(in_dim, width, bias=False)
         self.residual = _xavier_linear(in_dim, width, bias=False) if residual else None
         self.identity = residual and unprojected_residual and in_dim == width  # e^Res = ReLU(ẽ + e)
-        if self.identity:
+        if self.identity:  # W_Res was drawn all the same, so every later init takes the same random numbers
             self.residual = None
 
     def forward(self, e: torch.Tensor) -> torch.Tensor:

@@ -26,8 +26,9 @@ class CIN(nn.Module):
     """Compressed interaction network: X⁰ (B, F, d) -> p⁺ (B, P), the sum over d of every map sent to the output.
 
     Layer k: X^k_h = Σ_i Σ_j W^{k,h}_{ij} (X^{k-1}_i ∘ X⁰_j) + b^k_h, a 1×1 convolution over the H_{k-1}·F outer
-    products (channel i·F + j; the bias and identity activation as the authors' code; ``convs`` hold W and b). With ``split_half`` every
-    layer but the last passes its first H_k/2 maps on and sends the other H_k/2 to the output.
+    products (channel i·F + j; the bias and identity activation as the authors' code; ``convs`` hold W and b).
+    With ``split_half`` every layer but the last passes its first H_k/2 maps on and sends the other H_k/2 to the
+    output.
     """
 
     def __init__(self, n_fields: int, layers: Sequence[int], split_half: bool):

@@ -247,8 +247,9 @@ def torchfm(model: str, vocab: list[int]):
     """torchfm 0.7.0: DeepFactorizationMachineModel, FactorizationMachineModel, ProductNeuralNetworkModel(inner),
     ExtremeDeepFactorizationMachineModel (xDeepFM: linear + CIN with split half + MLP) and
     AutomaticFeatureInteractionModel (AutoInt: it always has a linear part, projects the embeddings to the
-    attention width (its ``atten_embed_dim``: heads x per-head size) once, uses ``torch.nn.MultiheadAttention`` layers and one residual after the last; attention
-    dropout = MLP dropout, as FuxiCTR's). No FwFM; its DCN is the rank-1 DCN-V1, not DCN-V2."""
+    attention width (its ``atten_embed_dim``: heads x per-head size) once, uses ``torch.nn.MultiheadAttention``
+    layers and one residual after the last; attention dropout = MLP dropout, as FuxiCTR's). No FwFM; its DCN is
+    the rank-1 DCN-V1, not DCN-V2."""
     from torchfm.model.afi import AutomaticFeatureInteractionModel
     from torchfm.model.dfm import DeepFactorizationMachineModel
     from torchfm.model.fm import FactorizationMachineModel
@@ -264,8 +265,8 @@ def torchfm(model: str, vocab: list[int]):
            "xdeepfm": lambda: ExtremeDeepFactorizationMachineModel(dims, D, MLP, DROPOUT, list(SIZES["cin"]),
                                                                    split_half=SIZES["split_half"]),
            "autoint": lambda: AutomaticFeatureInteractionModel(
-               dims, D, SIZES["heads"] * SIZES["attention_dim"], SIZES["heads"], SIZES["attention_layers"], MLP, (DROPOUT, DROPOUT),
-               has_residual=SIZES["residual"])}[model]()
+               dims, D, SIZES["heads"] * SIZES["attention_dim"], SIZES["heads"], SIZES["attention_layers"], MLP,
+               (DROPOUT, DROPOUT), has_residual=SIZES["residual"])}[model]()
     return net, lambda X: torch.from_numpy(X.astype(np.int64))
 
 
