@@ -44,6 +44,30 @@ def test_autofis_searches_gates_on_deepfm_and_retrains_the_kept_pairs_from_scrat
     assert {tuple(f) for fields, _ in spec["blocks"] for f in fields} == kept
 
 
+@pytest.mark.parametrize("variant", (*NETWORKS, "autofis"))
+def test_each_new_variant_runs_on_a_users_csv_with_categorical_and_numeric_columns(tmp_path, variant):
+    """The generic CSV path a user's own log takes (``--dataset csv --label click --numeric price``): string ids,
+    a bucketised numeric column, a label that is not called "label"."""
+    from aim.config import DataConfig
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    user, item, price = rng.integers(0, 40, n), rng.integers(0, 25, n), rng.gamma(2.0, 10.0, n)
+    logit = 1.5 * ((user % 3) == (item % 3)) + 0.03 * price - 1.5
+    click = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    path = tmp_path / "log.csv"
+    lines = ["click,user,item,device,price"] + [
+        f"{c},u{u},i{i},{'ios' if u % 2 else 'android'},{p:.2f}" for c, u, i, p in zip(click, user, item, price)]
+    path.write_text("\n".join(lines) + "\n")
+    cfg = _tiny_config(variant).replace(dataset="csv", data_path=str(path),
+                                        data=DataConfig(label="click", numeric=("price",)))
+    run = load_run(execute(cfg, tmp_path / "runs", log=lambda m: None))
+    assert run.status == "complete" and run.meta["variant"] == variant
+    fields = {f["name"]: f["kind"] for f in run.meta["dataset"]["fields"]}
+    assert set(fields) == {"user", "item", "device", "price"} and fields["price"] == "numeric"
+    assert 0.5 < run.meta["metrics"]["test"]["auc"] <= 1.0
+
+
 def test_the_new_variants_are_baselines_of_the_studies_and_only_the_paper_rows_are_marked():
     from aim.study import BASELINES, valid_tokens
 
