@@ -25,8 +25,10 @@ Adam lr 1e-3, up to 20 epochs, early stopping on validation AUC with patience 2,
 without gain, the best epoch's weights restored; the best validation AUC picks the L2 (ties: the smaller). Only
 the network differs (and its init: FuxiCTR's embeddings start at N(0, 1e-4), ours at N(0, 1e-2)).
 
-``--study frappe=cached_runs/study__frappe__...``: ours from that study's runs (its config checked to equal the CLI
-defaults) instead of new runs of the same seeds.
+``--study frappe=cached_runs/study__frappe__...``: the cells of that dataset use the study's config (for the Frappe
+study, the CLI defaults; for the MovieLens-100k study, the defaults with dropout 0.3): ours are the study's runs
+of the same seeds instead of new ones, and FuxiCTR's model trains with that config's sizes, dropout and protocol.
+Every cell records its ``setting``: ``defaults``, or the config keys where it differs from the CLI defaults.
 
 ``--table``: per dataset and model, ours mean ± SE and FuxiCTR mean ± SE of test AUC over seeds (SE = sample SD /
 sqrt(n)), the difference ours - FuxiCTR, and two checks: |diff| <= SE of the difference of means,
@@ -74,8 +76,9 @@ def done_cells(path: Path) -> dict[tuple, dict]:
     return {key(r): r for r in rows}
 
 
-def run_fuxictr(dataset: str, data_path: str, model: str, seed: int) -> dict:
-    """FuxiCTR's ``model`` trained and chosen as our baselines are (module docstring); returns the cell's row."""
+def run_fuxictr(dataset: str, data_path: str, model: str, seed: int, cfg=None) -> dict:
+    """FuxiCTR's ``model`` trained and chosen as our baselines are (module docstring); returns the cell's row.
+    ``cfg``: the run config whose sizes, dropout, split and protocol it takes (default: the CLI defaults)."""
     import torch
     from torch import nn
     from worker import fuxictr_input, fuxictr_net
@@ -86,7 +89,7 @@ def run_fuxictr(dataset: str, data_path: str, model: str, seed: int) -> dict:
     from aim.sparsity import parsimonious
     from aim.train import Tensors, _fit, evaluate, keep_freed_memory
 
-    cfg = RunConfig(dataset=dataset, data_path=data_path, seed=seed)
+    cfg = cfg or RunConfig(dataset=dataset, data_path=data_path, seed=seed)
     m, t = cfg.model, cfg.train
     generator = _seed(cfg)  # torch, numpy and the batch-order generator, as a run seeds them
     data = load_data(cfg)
@@ -169,19 +172,43 @@ def _row_of_run(run: Path) -> dict:
             "library": f"aim {meta['versions']['aim']} @ {(meta['versions'].get('git_commit') or '')[:10]}"}
 
 
-def study_run(study: Path, dataset: str, data_path: str, model: str, seed: int) -> dict:
-    """Ours from a study's run of (model, seed) instead of a new one, when the study ran exactly the config the CLI
-    runs (``RunConfig(dataset, data_path)`` defaults with that variant and seed); a study of another config is
-    refused by name (a shipped MovieLens-100k study has dropout 0.3, for one)."""
-    from aim.config import RunConfig
+def study_config(study: Path, dataset: str, data_path: str, model: str, seed: int):
+    """The RunConfig of a study's cell (model, seed), on ``data_path``; a study of another dataset is refused."""
     from aim.study import load_study
     from aim.study.tokens import variant_config
 
     st = load_study(study)
-    want = RunConfig(dataset=dataset, data_path=str(Path(data_path).resolve()), variant=model, seed=seed)
-    have = variant_config(st.base_config(), model, seed, st.meta.get("transfer_from"))
-    if have.replace(data_path=want.data_path) != want:
-        raise RuntimeError(f"{study}: its config differs from the CLI defaults for {dataset}; run ours instead")
+    cfg = variant_config(st.base_config(), model, seed, st.meta.get("transfer_from"))
+    if cfg.dataset != dataset:
+        raise RuntimeError(f"{study} is a study of {cfg.dataset}, not {dataset}")
+    return cfg.replace(data_path=str(Path(data_path).resolve()))
+
+
+def setting(cfg) -> str:
+    """``defaults`` when ``cfg`` is what the CLI runs for its dataset, variant and seed; else the differing keys
+    with their values (``model.dropout 0.3``)."""
+    import dataclasses
+
+    from aim.config import RunConfig
+    from aim.study.folder import config_diff
+
+    default = RunConfig(dataset=cfg.dataset, data_path=cfg.data_path, variant=cfg.variant, seed=cfg.seed)
+    have = dataclasses.asdict(cfg)
+    parts = []
+    for key in config_diff(have, dataclasses.asdict(default)):
+        value = have
+        for part in key.split("."):
+            value = value[part]
+        parts.append(f"{key} {value}")
+    return "; ".join(parts) or "defaults"
+
+
+def study_run(study: Path, dataset: str, data_path: str, model: str, seed: int) -> dict:
+    """Ours from a study's run of (model, seed) instead of a new one (the study's config: ``setting``)."""
+    from aim.study import load_study
+
+    st = load_study(study)
+    study_config(study, dataset, data_path, model, seed)  # the dataset check
     run = (st.runs.get(model) or {}).get(seed)
     if run is None or not (Path(run) / "run.json").exists():
         raise RuntimeError(f"{study} has no run of {model} seed {seed}")
@@ -214,18 +241,21 @@ def table(path: Path) -> None:
     print("| dataset | model | ours test AUC (n) | FuxiCTR test AUC (n) | diff ours - FuxiCTR | SE of diff | "
           "abs(diff) ≤ SE of diff | abs(diff) ≤ min(SE ours, SE FuxiCTR) | test log loss ours / FuxiCTR |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for dataset in sorted({r["dataset"] for r in rows}):
-        for model in [m for m in (*MODELS, *sorted({r["model"] for r in rows} - set(MODELS)))
-                      if any(r["model"] == m and r["dataset"] == dataset for r in rows)]:
-            cell = {impl: [r for r in rows if (r["dataset"], r["model"], r["impl"]) == (dataset, model, impl)]
-                    for impl in ("ours", "fuxictr")}
-            (ma, sa, na), (mb, sb, nb) = (mean_se([r["test_auc"] for r in cell[i]]) for i in ("ours", "fuxictr"))
-            la, lb = (np.mean([r["test_logloss"] for r in cell[i]]) if cell[i] else math.nan
-                      for i in ("ours", "fuxictr"))
-            diff, se = ma - mb, math.sqrt(sa**2 + sb**2)
-            print(f"| {dataset} | {model} | {_mean_se_text(ma, sa, na)} | {_mean_se_text(mb, sb, nb)} | "
-                  f"{'' if diff != diff else f'{diff:+.4f}'} | {'' if se != se else f'{se:.4f}'} | "
-                  f"{_within(diff, se)} | {_within(diff, min(sa, sb))} | {la:.4f} / {lb:.4f} |")
+    for row in rows:
+        row.setdefault("setting", "defaults")  # cells from before settings were recorded ran the CLI defaults
+    groups = sorted({(r["dataset"], r["model"], r["setting"]) for r in rows},
+                    key=lambda g: (g[0], (*MODELS, g[1]).index(g[1]), g[2]))
+    for dataset, model, where in groups:
+        cell = {impl: [r for r in rows if (r["dataset"], r["model"], r["setting"], r["impl"]) ==
+                       (dataset, model, where, impl)] for impl in ("ours", "fuxictr")}
+        (ma, sa, na), (mb, sb, nb) = (mean_se([r["test_auc"] for r in cell[i]]) for i in ("ours", "fuxictr"))
+        la, lb = (np.mean([r["test_logloss"] for r in cell[i]]) if cell[i] else math.nan
+                  for i in ("ours", "fuxictr"))
+        diff, se = ma - mb, math.sqrt(sa**2 + sb**2)
+        label = model if where == "defaults" else f"{model} ({where})"
+        print(f"| {dataset} | {label} | {_mean_se_text(ma, sa, na)} | {_mean_se_text(mb, sb, nb)} | "
+              f"{'' if diff != diff else f'{diff:+.4f}'} | {'' if se != se else f'{se:.4f}'} | "
+              f"{_within(diff, se)} | {_within(diff, min(sa, sb))} | {la:.4f} / {lb:.4f} |")
     print("SE = sample standard deviation / sqrt(n) over seeds; SE of diff = sqrt(SE_ours² + SE_FuxiCTR²).")
 
 
@@ -242,8 +272,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=OUT / "runs", help="where ours writes its run folders")
     ap.add_argument("--table", action="store_true", help="print the markdown table of --out and exit")
     ap.add_argument("--study", action="append", default=[], metavar="DATASET=STUDY_DIR",
-                    help="ours: read the cells from this study's runs (same config as the CLI's defaults, checked) "
-                         "instead of running them again, e.g. frappe=cached_runs/study__frappe__20261204T005325")
+                    help="that dataset's cells take the study's config: ours are its runs (not run again), FuxiCTR "
+                         "trains with its sizes and dropout, e.g. frappe=cached_runs/study__frappe__20261204T005325")
     args = ap.parse_args()
     if args.table:
         table(args.out)
@@ -266,16 +296,21 @@ def main() -> None:
         began = time.perf_counter()
         studies = dict(item.split("=", 1) for item in args.study)
         try:
-            if impl == "ours" and dataset in studies:
-                result = study_run(ROOT / studies[dataset], dataset, data_path, model, seed)
+            from aim.config import RunConfig
+
+            study = ROOT / studies[dataset] if dataset in studies else None
+            cfg = (study_config(study, dataset, data_path, model, seed) if study else
+                   RunConfig(dataset=dataset, data_path=str(Path(data_path).resolve()), variant=model, seed=seed))
+            if impl == "ours" and study:
+                result = study_run(study, dataset, data_path, model, seed)
             elif impl == "ours":
                 result = run_ours(dataset, data_path, model, seed, args.threads, args.runs)
             else:
-                result = run_fuxictr(dataset, data_path, model, seed)
+                result = run_fuxictr(dataset, data_path, model, seed, cfg)
         except (RuntimeError, SystemExit) as exc:  # one failed cell (e.g. ours lacks the variant) ends no sweep
             print(f"  FAILED: {exc}", flush=True)
             continue
-        row = {"dataset": dataset, "model": model, "seed": seed, "impl": impl, **result,
+        row = {"dataset": dataset, "model": model, "seed": seed, "impl": impl, "setting": setting(cfg), **result,
                "seconds": round(time.perf_counter() - began, 1), "threads": args.threads,
                "date": datetime.datetime.now().isoformat(timespec="seconds")}
         with args.out.open("a") as f:
