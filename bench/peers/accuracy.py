@@ -77,20 +77,18 @@ def done_cells(path: Path) -> dict[tuple, dict]:
     return {key(r): r for r in rows}
 
 
-def run_fuxictr(dataset: str, data_path: str, model: str, seed: int, cfg=None) -> dict:
-    """FuxiCTR's ``model`` trained and chosen as our baselines are (module docstring); returns the cell's row.
-    ``cfg``: the run config whose sizes, dropout, split and protocol it takes (default: the CLI defaults)."""
+def run_fuxictr(model: str, cfg) -> dict:
+    """FuxiCTR's ``model`` trained and chosen as our baselines are (module docstring), with the sizes, dropout,
+    split, seed and protocol of the run config ``cfg``; returns the cell's row."""
     import torch
     from torch import nn
     from worker import fuxictr_input, fuxictr_net
 
-    from aim.config import RunConfig
     from aim.pipeline import _seed, load_data
     from aim.search import l2_candidates
     from aim.sparsity import parsimonious
     from aim.train import Tensors, _fit, evaluate, keep_freed_memory
 
-    cfg = cfg or RunConfig(dataset=dataset, data_path=data_path, seed=seed)
     m, t = cfg.model, cfg.train
     generator = _seed(cfg)  # torch, numpy and the batch-order generator, as a run seeds them
     data = load_data(cfg)
@@ -204,13 +202,11 @@ def setting(cfg) -> str:
     return "; ".join(parts) or "defaults"
 
 
-def study_run(study: Path, dataset: str, data_path: str, model: str, seed: int) -> dict:
-    """Ours from a study's run of (model, seed) instead of a new one (the study's config: ``setting``)."""
+def study_run(study: Path, model: str, seed: int) -> dict:
+    """Ours from a study's run of (model, seed) instead of a new one (its config: ``study_config``)."""
     from aim.study import load_study
 
-    st = load_study(study)
-    study_config(study, dataset, data_path, model, seed)  # the dataset check
-    run = (st.runs.get(model) or {}).get(seed)
+    run = (load_study(study).runs.get(model) or {}).get(seed)
     if run is None or not (Path(run) / "run.json").exists():
         raise RuntimeError(f"{study} has no run of {model} seed {seed}")
     return _row_of_run(Path(run))
@@ -283,6 +279,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    from aim.config import RunConfig
+
+    studies = dict(item.split("=", 1) for item in args.study)
     done = done_cells(args.out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cells = [(d, m, int(s), i) for d in args.datasets.split(",") for m in args.models.split(",")
@@ -295,19 +294,16 @@ def main() -> None:
         data_path = str(args.data_root / DATA[dataset])
         print(f"{dataset} {model} seed {seed} {impl} ...", flush=True)
         began = time.perf_counter()
-        studies = dict(item.split("=", 1) for item in args.study)
+        study = ROOT / studies[dataset] if dataset in studies else None
         try:
-            from aim.config import RunConfig
-
-            study = ROOT / studies[dataset] if dataset in studies else None
             cfg = (study_config(study, dataset, data_path, model, seed) if study else
                    RunConfig(dataset=dataset, data_path=str(Path(data_path).resolve()), variant=model, seed=seed))
             if impl == "ours" and study:
-                result = study_run(study, dataset, data_path, model, seed)
+                result = study_run(study, model, seed)
             elif impl == "ours":
                 result = run_ours(dataset, data_path, model, seed, args.threads, args.runs)
             else:
-                result = run_fuxictr(dataset, data_path, model, seed, cfg)
+                result = run_fuxictr(model, cfg)
         except (RuntimeError, SystemExit) as exc:  # one failed cell (e.g. ours lacks the variant) ends no sweep
             print(f"  FAILED: {exc}", flush=True)
             continue
