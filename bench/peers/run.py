@@ -200,7 +200,7 @@ def report(results: dict, args: argparse.Namespace) -> None:
     for (impl, model, opt, prec), v in med.items():
         name = impl if impl != "ours" else f"ours ({opt}{', ' + prec if prec != 'fp32' else ''})"
         ratio_dfm = ratio_same = ""
-        if impl == "ours":
+        if impl == "ours" and any(k[1] == "deepfm" for k in peers):  # blank, not "nanx", when no peer ran DeepFM
             ratio_dfm = f"{v['train_sps'] / fastest('deepfm', 'train_sps'):.2f}x, " \
                         f"{v['infer_sps'] / fastest('deepfm', 'infer_sps'):.2f}x"
             if any(k[1] == model for k in peers):
