@@ -58,8 +58,8 @@ class CIN(nn.Module):
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         """Each layer a ``Conv1d`` over (B, H_{k-1}·F, d). Written as one GEMM over the batch, W (H_k, H_{k-1}·F) @
-        Z (H_{k-1}·F, B·d), it trained 4-12% faster but peaked at 5,059 MiB against 3,063 in the peers benchmark
-        (FuxiCTR's CIN: 3,377) and inferred 22% slower at batch 10,000: docs/benchmarks.md, xDeepFM."""
+        Z (H_{k-1}·F, B·d), it trained 4-12% faster but peaked at 4,474 MiB in the peers benchmark, above FuxiCTR's
+        3,377 (``Conv1d``: 3,068), and inferred 22% slower at batch 10,000: docs/benchmarks.md, xDeepFM."""
         B, F, d = x0.shape
         xk, pooled = x0, []  # xk: (B, H_{k-1}, d)
         for conv, passed, first_direct in zip(self.convs, self.passed, self.first_direct):

@@ -190,22 +190,20 @@ def report(results: dict, args: argparse.Namespace) -> None:
             med[key]["params"], med[key]["n"] = runs[0]["params"], len(runs)
     peers = {k: v for k, v in med.items() if k[0] != "ours"}
 
-    def fastest(model: str, metric: str) -> float:
-        vals = [v[metric] for k, v in peers.items() if k[1] == model]
-        return max(vals) if vals else float("nan")
+    def ratio(v: dict, model: str) -> str:
+        """Ours / the fastest peer's ``model`` (train, infer); blank when no peer ran it."""
+        runs = [p for k, p in peers.items() if k[1] == model]
+        if not runs:
+            return ""
+        return (f"{v['train_sps'] / max(p['train_sps'] for p in runs):.2f}x, "
+                f"{v['infer_sps'] / max(p['infer_sps'] for p in runs):.2f}x")
 
     print("\n| implementation | model | params | train samples/s | infer samples/s | AUC (1 epoch) | peak RSS MiB | "
           "ours / fastest peer DeepFM (train, infer) | ours / fastest peer same model (train, infer) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for (impl, model, opt, prec), v in med.items():
         name = impl if impl != "ours" else f"ours ({opt}{', ' + prec if prec != 'fp32' else ''})"
-        ratio_dfm = ratio_same = ""
-        if impl == "ours" and any(k[1] == "deepfm" for k in peers):  # blank, not "nanx", when no peer ran DeepFM
-            ratio_dfm = f"{v['train_sps'] / fastest('deepfm', 'train_sps'):.2f}x, " \
-                        f"{v['infer_sps'] / fastest('deepfm', 'infer_sps'):.2f}x"
-            if any(k[1] == model for k in peers):
-                ratio_same = f"{v['train_sps'] / fastest(model, 'train_sps'):.2f}x, " \
-                             f"{v['infer_sps'] / fastest(model, 'infer_sps'):.2f}x"
+        ratio_dfm, ratio_same = (ratio(v, "deepfm"), ratio(v, model)) if impl == "ours" else ("", "")
         print(f"| {name} | {model} | {v['params']:,} | {v['train_sps']:,.0f} | {v['infer_sps']:,.0f} | "
               f"{v['auc']:.4f} | {v['peak_rss_mib']:,.0f} | {ratio_dfm} | {ratio_same} |")
     print(f"(medians of {args.repeats} interleaved rounds)")
